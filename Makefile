@@ -1,0 +1,30 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   - install, write a demo history (if the database is empty) and serve the dashboard
+#   make test   - install (Chromium from Debian included) and run the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: demo test lint bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+demo: $(BIN)/.installed
+	$(BIN)/suitehealth demo --serve --port $(PORT)
+
+test: $(BIN)/.installed /usr/bin/chromium
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check ingest dashboard tests benchmarks
+
+bench: $(BIN)/.installed
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

@@ -1,0 +1,39 @@
+"""suitehealth's dashboard: a Flask app over the ingest library's database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from dashboard import config as config_module
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the app: defaults, then SUITEHEALTH_* environment, then ``config``."""
+    app = Flask(__name__)
+    app.config.update(config_module.load_config(config))
+    app.json.sort_keys = False
+
+    from dashboard import db, errors, filters
+
+    db.init_app(app)
+    errors.init_app(app)
+    filters.init_app(app)
+
+    from dashboard.views import (
+        assets,
+        budget,
+        flaky,
+        health,
+        home,
+        pyramid,
+        runs,
+        tests,
+        upload,
+        weekly,
+    )
+
+    for module in (health, assets, home, runs, tests, pyramid, budget, flaky, upload, weekly):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,1 @@
+"""Analyses: one module per question, pure functions over a Session. No Flask here."""

@@ -1,0 +1,48 @@
+"""Dashboard settings: defaults, then SUITEHEALTH_* environment variables, then the factory's dict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+DEFAULTS: dict = {
+    # None means ingest.db's default resolution ($SUITEHEALTH_DATABASE_URL, then sqlite:///suitehealth.db).
+    "DATABASE_URL": None,
+    # Wall-time budget for a suite without its own, in seconds (the 5-minute rule).
+    "BUDGET_S": 300.0,
+    # Rows per page by default, and the most a client may ask for with ?limit=.
+    "PAGE_SIZE": 50,
+    "MAX_LIMIT": 1000,
+    # Where the level rules ([tool.suitehealth] in pyproject.toml or suitehealth.toml) are read from.
+    "CONFIG_FILE": None,
+    # Uncompressed size limit of one uploaded report, in bytes.
+    "MAX_REPORT_BYTES": 200 * 1024 * 1024,
+    # Public base URL used in links of the weekly report and upload answers (None: the request's).
+    "BASE_URL": None,
+}
+
+_ENV_PREFIX = "SUITEHEALTH_"
+# Environment names that differ from the config key.
+_ENV_ALIASES = {"DATABASE_URL": "SUITEHEALTH_DATABASE_URL"}
+
+
+def _coerce(default, raw: str):
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def load_config(overrides: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Return the effective settings: defaults < environment < ``overrides``."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        raw = environ.get(_ENV_ALIASES.get(key, _ENV_PREFIX + key))
+        if raw not in (None, ""):
+            config[key] = _coerce(default, raw)
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,1 @@
+"""Blueprints. Each module exposes ``bp``; ``create_app`` registers them explicitly."""

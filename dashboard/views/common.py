@@ -1,0 +1,127 @@
+"""Glue shared by the views: one data function serves a page and its /api/v1 JSON twin."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from datetime import date, datetime, time
+from functools import wraps
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from dashboard.db import get_session
+from dashboard.errors import BadRequest, NotFound
+from ingest.models import Project
+
+
+def page(bp: Blueprint, rule: str, template: str, *, api_rule: str | None = None,
+         charts: Callable[[dict], dict] | None = None):
+    """Register ``rule`` (HTML) and ``/api/v1`` + ``api_rule or rule`` (JSON) for one data function.
+
+    The data function returns a dict. Keys starting with ``_`` are for the page only (objects a
+    template needs but the API should not expose). ``charts(data)`` builds plotly figures for the
+    page only; the template gets them as ``charts``.
+    """
+
+    def decorator(fn: Callable[..., dict]):
+        @wraps(fn)
+        def html_view(**kwargs):
+            data = fn(**kwargs)
+            figures = charts(data) if charts else {}
+            return render_template(template, charts=figures, **data)
+
+        def api_view(**kwargs):
+            data = fn(**kwargs)
+            return jsonify(jsonable({k: v for k, v in data.items() if not k.startswith("_")}))
+
+        bp.add_url_rule(rule, fn.__name__, html_view)
+        bp.add_url_rule("/api/v1" + (api_rule or rule), fn.__name__ + "_api", api_view)
+        return html_view
+
+    return decorator
+
+
+def jsonable(value):
+    """Turn dataclasses, datetimes, numpy/pandas scalars and NaN into plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if hasattr(value, "item") and callable(value.item):  # numpy / pandas scalars
+        return jsonable(value.item())
+    if hasattr(value, "to_dict") and callable(value.to_dict):  # DataFrames: list of records
+        try:
+            return jsonable(value.to_dict(orient="records"))
+        except TypeError:
+            return jsonable(value.to_dict())
+    return value
+
+
+def project_or_404(name: str) -> Project:
+    project = get_session().scalars(select(Project).where(Project.name == name)).first()
+    if project is None:
+        raise NotFound(f"no project named {name!r}")
+    return project
+
+
+def arg_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Read an integer query parameter, refusing junk with a 400 that names the parameter."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"?{name}= must be a whole number, not {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and {maximum}" if maximum is not None else ""
+        raise BadRequest(f"?{name}= must be between {minimum}{upper}")
+    return value
+
+
+def arg_date(name: str) -> date | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"?{name}= must be a date like 2026-01-31, not {raw!r}") from None
+
+
+def pagination(default: int | None = None) -> tuple[int, int]:
+    """Return (limit, offset) from ?limit= and ?page= (1-based) or ?offset=."""
+    cfg = current_app.config
+    limit = arg_int("limit", default or cfg["PAGE_SIZE"], minimum=1, maximum=cfg["MAX_LIMIT"])
+    if "offset" in request.args:
+        offset = arg_int("offset", 0)
+    else:
+        offset = (arg_int("page", 1, minimum=1) - 1) * limit
+    return limit, offset
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """The common filters of list and trend pages."""
+
+    suite: str | None = None
+    branch: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def filters() -> Filters:
+    return Filters(
+        suite=request.args.get("suite") or None, branch=request.args.get("branch") or None,
+        since=arg_date("since"), until=arg_date("until"),
+    )

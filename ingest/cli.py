@@ -1,0 +1,234 @@
+"""The ``suitehealth`` command line: a thin click wrapper over the ingest library.
+
+Web-facing commands (serve, demo, report) are added by ``dashboard.cli``, which is the console
+script's entry point; this module never imports Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingest.ci_env import ci_metadata
+from ingest.db import database_url, ensure_schema, make_engine, upgrade
+from ingest.errors import IngestError, MetadataError
+from ingest.models import Project, Run, Suite
+from ingest.records import RunMeta
+from ingest.sources import ReportSource
+from ingest.store import ingest_sources
+
+
+class AppContext:
+    """Lazily-created engine for the URL given by --db / $SUITEHEALTH_DATABASE_URL."""
+
+    def __init__(self, url: str | None):
+        self.url = database_url(url)
+        self._engine = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+            try:
+                ensure_schema(self._engine)
+            except Exception as exc:  # unreachable server, bad URL, permissions ...
+                raise click.ClickException(f"cannot open database {self.safe_url}: {exc}") from exc
+        return self._engine
+
+    @property
+    def safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", "db_url", envvar="SUITEHEALTH_DATABASE_URL", metavar="URL",
+              help="Database URL [env SUITEHEALTH_DATABASE_URL; default sqlite:///suitehealth.db].")
+@click.version_option(package_name="suitehealth")
+@click.pass_context
+def main(ctx: click.Context, db_url: str | None) -> None:
+    """suitehealth: test-suite profiler and flakiness dashboard.
+
+    \b
+    Example:
+      suitehealth ingest report.xml --project shop --suite unit
+      suitehealth serve
+    """
+    ctx.obj = AppContext(db_url)
+
+
+# ---- metadata options shared by ingest and upload -------------------------------------------
+
+def metadata_options(func):
+    """Add the run-metadata flags (--suite, --branch, --commit ...) to a command."""
+    options = [
+        click.option("--suite", help="CI job name, e.g. unit or integration [default: from CI, else 'default']."),
+        click.option("--branch", help="Branch name [default: from the CI environment]."),
+        click.option("--commit", help="Commit SHA [default: from the CI environment]."),
+        click.option("--build-id", help="CI build/job id [default: from the CI environment]."),
+        click.option("--build-url", help="Link to the CI build [default: from the CI environment]."),
+        click.option("--started-at", metavar="ISO8601",
+                     help="When the run started [default: from CI, then the report's timestamp, then now]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def parse_started_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MetadataError(f"--started-at {value!r} is not an ISO 8601 timestamp") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def build_run_meta(project: str | None, suite: str | None, branch: str | None, commit: str | None,
+                   build_id: str | None, build_url: str | None, started_at: str | None,
+                   env: dict | None = None) -> RunMeta:
+    """Combine flags with the CI environment (flags win) into a RunMeta."""
+    ci = ci_metadata(env)
+    project = project or ci.get("project")
+    if not project:
+        raise click.UsageError("--project is required (no CI environment names one).")
+    environment = {"ci": ci["provider"]} if ci.get("provider") else {}
+    return RunMeta(
+        project=project, suite=suite or ci.get("suite") or "default",
+        branch=branch or ci.get("branch"), commit=commit or ci.get("commit"),
+        build_id=build_id or ci.get("build_id"), build_url=build_url or ci.get("build_url"),
+        started_at=parse_started_at(started_at), environment=environment,
+    )
+
+
+# ---- ingest ---------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--project", help="Project name [default: from the CI environment].")
+@metadata_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@pass_app
+def ingest(app: AppContext, files, project, suite, branch, commit, build_id, build_url, started_at, as_json):
+    """Store report FILES (JUnit XML, pytest JSON/JSONL, --durations text; gzip ok) as ONE run.
+
+    Shards of one CI job given together are merged into one run. Ingesting the same content again
+    is recognised and not stored twice.
+
+    \b
+    Example:
+      suitehealth ingest reports/junit-*.xml --project shop --suite integration --branch main
+    """
+    for path in files:
+        if not path.exists():
+            raise click.ClickException(f"{path}: no such file")
+    try:
+        meta = build_run_meta(project, suite, branch, commit, build_id, build_url, started_at)
+        summary = ingest_sources(app.engine, [ReportSource.from_path(p) for p in files], meta)
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+        return
+    if summary.duplicate:
+        click.echo(f"Already stored as run {summary.run_id} ({summary.project}/{summary.suite}); nothing added.")
+        return
+    click.echo(
+        f"Stored run {summary.run_id} ({summary.project}/{summary.suite}): {summary.tests} tests, "
+        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, {summary.skipped} skipped"
+        + (f", {summary.reruns} reruns" if summary.reruns else "")
+    )
+
+
+# ---- runs -----------------------------------------------------------------------------------
+
+def run_as_dict(run: Run) -> dict:
+    return {
+        "id": run.id, "suite": run.suite.name, "branch": run.branch, "commit": run.commit,
+        "build_id": run.build_id, "build_url": run.build_url, "started_at": run.started_at.isoformat(),
+        "duration_s": run.duration_s, "tests": run.tests, "passed": run.passed, "failed": run.failed,
+        "errors": run.errors, "skipped": run.skipped, "xfailed": run.xfailed, "xpassed": run.xpassed,
+        "reruns": run.reruns,
+    }
+
+
+@main.command()
+@click.option("--project", required=True, help="Project name.")
+@click.option("--suite", help="Only runs of this suite.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"runs": [...]}, newest first.')
+@pass_app
+def runs(app: AppContext, project, suite, limit, as_json):
+    """List stored runs of a project, newest first.
+
+    \b
+    Example:
+      suitehealth runs --project shop --suite integration --limit 5
+    """
+    with Session(app.engine) as session:
+        proj = session.scalars(select(Project).where(Project.name == project)).first()
+        if proj is None:
+            raise click.ClickException(f"no project named {project!r}")
+        query = select(Run).where(Run.project_id == proj.id).order_by(Run.started_at.desc(), Run.id.desc())
+        if suite:
+            query = query.join(Suite).where(Suite.name == suite)
+        rows = [run_as_dict(r) for r in session.scalars(query.limit(limit))]
+    if as_json:
+        click.echo(json.dumps({"runs": rows}))
+        return
+    if not rows:
+        click.echo("No runs stored yet.", err=True)
+        return
+    click.echo(f"{'id':>6}  {'suite':<14} {'branch':<18} {'started (UTC)':<17} {'wall':>8}  "
+               f"{'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5}")
+    for r in rows:
+        wall = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
+        click.echo(f"{r['id']:>6}  {r['suite'][:14]:<14} {(r['branch'] or '-')[:18]:<18} "
+                   f"{r['started_at'][:16].replace('T', ' '):<17} {wall:>8}  {r['tests']:>6} {r['passed']:>6} "
+                   f"{r['failed']:>5} {r['errors']:>4} {r['skipped']:>5}")
+
+
+# ---- db -------------------------------------------------------------------------------------
+
+@main.group()
+def db():
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: AppContext):
+    """Create the schema or migrate it to the newest version.
+
+    \b
+    Example:
+      suitehealth --db postgresql://postgres@127.0.0.1/suitehealth db upgrade
+    """
+    engine = make_engine(app.url)
+    try:
+        upgrade(engine)
+    except Exception as exc:
+        raise click.ClickException(f"cannot migrate {app.safe_url}: {exc}") from exc
+    click.echo(f"Database {app.safe_url} is at the newest schema.")
+
+
+def _register_extensions() -> None:
+    """Attach command modules that live beside this one (backfill, tokens, upload)."""
+    from ingest import cli_backfill, cli_tokens  # noqa: F401  (they register on import)
+
+
+_register_extensions()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Engines, sessions and schema upgrades for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///suitehealth.db"
+ENV_VAR = "SUITEHEALTH_DATABASE_URL"
+# Milliseconds a writer waits for SQLite's lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_upgraded: set[str] = set()
+_upgrade_lock = threading.Lock()
+
+
+def database_url(url: str | None = None) -> str:
+    """Return the database URL: the argument, else $SUITEHEALTH_DATABASE_URL, else the default."""
+    url = url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    # Accept the URLs people paste from Heroku/psql; we drive PostgreSQL through psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if "://" not in url:  # a bare path means an SQLite file
+        return f"sqlite:///{url}"
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """Create an engine with the pragmas/settings suitehealth relies on."""
+    url = database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; take it over so a write
+        # transaction starts with BEGIN IMMEDIATE and never dies half-way on a lock upgrade.
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Session]:
+    """Yield a session inside one transaction that commits on success and rolls back on error.
+
+    On SQLite the transaction starts with BEGIN IMMEDIATE, taking the write lock up front: a
+    deferred transaction that reads and then writes can fail with "database is locked" at once,
+    without honouring busy_timeout, when another writer committed in between.
+    """
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+        finally:
+            conn.info.pop("write", None)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine):
+    """Return an Alembic Config that migrates ``engine``'s database."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the schema to ``revision``."""
+    from alembic import command
+
+    with _upgrade_lock:
+        command.upgrade(alembic_config(engine), revision)
+        _upgraded.add(str(engine.url))
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate to head once per process and URL; cheap after the first call."""
+    if str(engine.url) in _upgraded:
+        return
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        upgrade(engine)
+    _upgraded.add(str(engine.url))
+
+
+def has_schema(engine: Engine) -> bool:
+    return inspect(engine).has_table("runs")

@@ -1,0 +1,347 @@
+"""Store parsed reports: one run per call, in one transaction, idempotent on content.
+
+The store is authoritative for attempts: a test that appears several times in one run (a rerun
+in the same file, a Surefire flakyFailure, the same test in two shards) gets attempts 1..n in
+arrival order, and only the last attempt is ``final`` and counts towards the totals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingest import records as R
+from ingest.db import ensure_schema, write_transaction
+from ingest.models import Project, Result, Run, Suite, Test
+from ingest.records import CaseRecord, ParsedReport, ReportMeta, RunMeta
+from ingest.sources import ReportSource
+
+BATCH_SIZE = 2000
+MAX_MESSAGE = 4_000
+MAX_DETAILS = 32_000
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What an ingest stored (or found already stored): the CLI's and API's answer."""
+
+    run_id: int
+    project: str
+    suite: str
+    tests: int
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    xfailed: int
+    xpassed: int
+    reruns: int
+    duration_s: float | None
+    started_at: str
+    duplicate: bool
+    files: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# A parse function turns one opened source into a ParsedReport (see ingest.formats.parse).
+ParseFn = Callable[[str, object], ParsedReport]
+
+
+def ingest_sources(engine: Engine, sources: Sequence[ReportSource], meta: RunMeta, *,
+                   max_bytes: int | None = None, parse: ParseFn | None = None) -> IngestSummary:
+    """Parse ``sources`` as ONE run and store it; return the existing run if the content is known.
+
+    Raises an IngestError subclass (naming the file) on bad input; nothing is stored then.
+    """
+    if parse is None:
+        from ingest.formats import parse
+    if not sources:
+        raise ValueError("no report files given")
+    ensure_schema(engine)
+    content_hash = combined_hash(sources, max_bytes)
+    existing = find_duplicate(engine, meta, content_hash)
+    if existing is not None:
+        return existing
+
+    def reports() -> Iterator[ParsedReport]:
+        for source in sources:
+            with source.open(max_bytes) as fh:
+                yield parse(source.name, fh)
+
+    try:
+        return store_reports(engine, meta, reports(), content_hash=content_hash)
+    except IntegrityError:
+        # Another writer stored the same content between our check and our insert.
+        existing = find_duplicate(engine, meta, content_hash)
+        if existing is None:
+            raise
+        return existing
+
+
+def combined_hash(sources: Sequence[ReportSource], max_bytes: int | None = None) -> str:
+    """Hash every file's content; the order of shards does not change the run's identity."""
+    parts = sorted(source.content_hash(max_bytes) for source in sources)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def find_duplicate(engine: Engine, meta: RunMeta, content_hash: str) -> IngestSummary | None:
+    """Return the summary of the run already stored with this content, if any."""
+    with Session(engine) as session:
+        run = session.scalars(
+            select(Run).join(Suite).join(Project)
+            .where(Project.name == meta.project, Suite.name == meta.suite, Run.content_hash == content_hash)
+        ).first()
+        return summarize(run, duplicate=True) if run else None
+
+
+def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport], *,
+                  content_hash: str | None = None) -> IngestSummary:
+    """Store the cases of ``reports`` as one run of ``meta.project``/``meta.suite``, in ONE transaction.
+
+    ``reports`` may be a generator; it is consumed inside the transaction, so a parse error
+    half-way through any file rolls back everything.
+    """
+    ensure_schema(engine)
+    with write_transaction(engine) as session:
+        project = get_or_create_project(session, meta.project)
+        suite = get_or_create_suite(session, project.id, meta.suite)
+        now = datetime.now(UTC)
+        run = Run(
+            project_id=project.id, suite_id=suite.id, branch=meta.branch, commit=meta.commit,
+            build_id=meta.build_id, build_url=meta.build_url, started_at=meta.started_at or now,
+            duration_s=meta.duration_s, environment=meta.environment or {},
+            content_hash=content_hash or f"unhashed:{now.timestamp()}:{id(meta)}",
+            ingested_at=now, formats="", sources=[],
+        )
+        session.add(run)
+        session.flush()
+        writer = _ResultWriter(session, project.id, run.id)
+        metas: list[ReportMeta] = []
+        for report in reports:
+            writer.add(report.cases)
+            metas.append(report.meta_after())
+        writer.finish()
+        _finish_run(session, run, meta, metas, writer)
+        return summarize(run, duplicate=False, files=len(metas))
+
+
+def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, fmt: str = "records",
+                content_hash: str | None = None) -> IngestSummary:
+    """Store already-built records as one run (used by the demo generator and tests)."""
+    report = ParsedReport(ReportMeta(format=fmt, source=fmt), iter(cases))
+    return store_reports(engine, meta, [report], content_hash=content_hash)
+
+
+def get_or_create_project(session: Session, name: str) -> Project:
+    _insert_ignore(session, Project, {"name": name, "created_at": datetime.now(UTC)}, ["name"])
+    return session.scalars(select(Project).where(Project.name == name)).one()
+
+
+def get_or_create_suite(session: Session, project_id: int, name: str) -> Suite:
+    _insert_ignore(session, Suite, {"project_id": project_id, "name": name}, ["project_id", "name"])
+    return session.scalars(select(Suite).where(Suite.project_id == project_id, Suite.name == name)).one()
+
+
+def _insert_ignore(session: Session, model, values: dict | list[dict], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, so concurrent writers creating the same row both succeed."""
+    if not values:
+        return
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(ins(model).on_conflict_do_nothing(index_elements=keys), values)
+
+
+class _ResultWriter:
+    """Buffers cases and bulk-inserts them, resolving node ids to test ids a batch at a time."""
+
+    def __init__(self, session: Session, project_id: int, run_id: int):
+        self.session = session
+        self.project_id = project_id
+        self.run_id = run_id
+        self.order = 0
+        self.buffer: list[CaseRecord] = []
+        # test_id -> attempts seen so far in this run (ints only, to stay small at 100k tests).
+        self.attempts: dict[int, int] = {}
+        self.repeated: set[int] = set()
+        self.workers: set[str] = set()
+        self.min_start: float | None = None
+        self.max_stop: float | None = None
+
+    def add(self, cases: Iterable[CaseRecord]) -> None:
+        for case in cases:
+            self.buffer.append(case)
+            if len(self.buffer) >= BATCH_SIZE:
+                self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+        # Earlier attempts of repeated tests are not final.
+        for test_id in self.repeated:
+            self.session.execute(
+                update(Result)
+                .where(Result.run_id == self.run_id, Result.test_id == test_id,
+                       Result.attempt < self.attempts[test_id])
+                .values(final=False)
+            )
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        ids = self._test_ids(self.buffer)
+        rows = []
+        for case in self.buffer:
+            test_id = ids[case.nodeid]
+            attempt = self.attempts.get(test_id, 0) + 1
+            self.attempts[test_id] = attempt
+            if attempt > 1:
+                self.repeated.add(test_id)
+            if case.worker_id:
+                self.workers.add(case.worker_id)
+            if case.start is not None:
+                self.min_start = case.start if self.min_start is None else min(self.min_start, case.start)
+            if case.stop is not None:
+                self.max_stop = case.stop if self.max_stop is None else max(self.max_stop, case.stop)
+            rows.append({
+                "run_id": self.run_id, "test_id": test_id, "outcome": case.outcome,
+                "duration_s": case.duration_s, "setup_s": case.setup_s, "call_s": case.call_s,
+                "teardown_s": case.teardown_s, "order_index": self.order, "worker_id": case.worker_id,
+                "start_ts": case.start, "stop_ts": case.stop,
+                "message": _clip(case.message, MAX_MESSAGE), "details": _clip(case.details, MAX_DETAILS),
+                "attempt": attempt, "final": True,
+            })
+            self.order += 1
+        self.session.execute(insert(Result), rows)
+        self.buffer.clear()
+
+    def _test_ids(self, cases: list[CaseRecord]) -> dict[str, int]:
+        """Return nodeid -> test id for the batch, creating the tests that are new."""
+        first: dict[str, CaseRecord] = {}
+        for case in cases:
+            first.setdefault(case.nodeid, case)
+        nodeids = list(first)
+        found = dict(self.session.execute(
+            select(Test.nodeid, Test.id).where(Test.project_id == self.project_id, Test.nodeid.in_(nodeids))
+        ).all())
+        missing = [n for n in nodeids if n not in found]
+        if missing:
+            _insert_ignore(self.session, Test, [
+                {"project_id": self.project_id, "nodeid": n, "file": first[n].file,
+                 "classname": first[n].classname, "name": first[n].name or n.rsplit("::", 1)[-1],
+                 "markers": list(first[n].markers), "first_seen_run_id": self.run_id}
+                for n in missing
+            ], ["project_id", "nodeid"])
+            found.update(self.session.execute(
+                select(Test.nodeid, Test.id).where(Test.project_id == self.project_id, Test.nodeid.in_(missing))
+            ).all())
+        # Keep markers current for known tests whose markers changed (rare, so cheap).
+        changed = [
+            {"tid": found[n], "m": list(first[n].markers)}
+            for n in nodeids if n not in missing and first[n].markers
+        ]
+        if changed:
+            self._update_markers(changed)
+        return found
+
+    def _update_markers(self, changed: list[dict]) -> None:
+        ids = [c["tid"] for c in changed]
+        current = dict(self.session.execute(select(Test.id, Test.markers).where(Test.id.in_(ids))).all())
+        for c in changed:
+            if current.get(c["tid"]) != c["m"]:
+                self.session.execute(update(Test).where(Test.id == c["tid"]).values(markers=c["m"]))
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    """Keep the head and the tail of long text: the assertion is usually at the end."""
+    if text is None or len(text) <= limit:
+        return text
+    half = limit // 2
+    return text[:half] + f"\n… [{len(text) - limit:,} characters cut] …\n" + text[-half:]
+
+
+def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMeta], writer: _ResultWriter) -> None:
+    """Fill the run's totals from its final results and its time/meta from the reports."""
+    counts = dict(session.execute(
+        select(Result.outcome, func.count()).where(Result.run_id == run.id, Result.final).group_by(Result.outcome)
+    ).all())
+    sums = session.execute(
+        select(func.coalesce(func.sum(Result.duration_s), 0.0), func.sum(Result.setup_s),
+               func.sum(Result.call_s), func.sum(Result.teardown_s))
+        .where(Result.run_id == run.id)
+    ).one()
+    run.tests = sum(counts.values())
+    run.passed = counts.get(R.PASSED, 0)
+    run.failed = counts.get(R.FAILED, 0)
+    run.errors = counts.get(R.ERROR, 0)
+    run.skipped = counts.get(R.SKIPPED, 0)
+    run.xfailed = counts.get(R.XFAILED, 0)
+    run.xpassed = counts.get(R.XPASSED, 0)
+    run.reruns = sum(n - 1 for n in writer.attempts.values() if n > 1)
+    if writer.repeated:
+        run.rerun_passed = session.scalar(
+            select(func.count()).select_from(Result).where(
+                Result.run_id == run.id, Result.final, Result.outcome == R.PASSED,
+                Result.test_id.in_(list(writer.repeated)))
+        ) or 0
+    run.test_time_s = float(sums[0] or 0.0)
+    run.setup_time_s, run.call_time_s, run.teardown_time_s = sums[1], sums[2], sums[3]
+    run.workers = max(1, len(writer.workers))
+    run.formats = ",".join(sorted({m.format for m in metas}))[:200]
+    run.sources = [m.source for m in metas]
+    run.random_seed = next((m.random_seed for m in metas if m.random_seed), None)
+    if meta.started_at is None:
+        starts = [m.started_at for m in metas if m.started_at is not None]
+        if starts:
+            run.started_at = min(starts)
+        elif writer.min_start is not None:
+            run.started_at = datetime.fromtimestamp(writer.min_start, UTC)
+    if meta.duration_s is None:
+        run.duration_s = wall_time(metas, writer.min_start, writer.max_stop, run.test_time_s)
+    hosts = sorted({m.hostname for m in metas if m.hostname})
+    if hosts and "hostnames" not in run.environment:
+        run.environment = {**run.environment, "hostnames": hosts[:20]}
+
+
+def wall_time(metas: list[ReportMeta], min_start: float | None, max_stop: float | None,
+              test_time_s: float) -> float | None:
+    """Best estimate of the session's wall time.
+
+    Per-test start/stop (xdist, reportlog) gives the real span. Otherwise shards that carry a
+    timestamp and a duration give the span from the first start to the last end (parallel shards
+    overlap); without timestamps, report durations add up (sequential files, e.g. Surefire's
+    one-file-per-class). The sum of test durations is the last resort.
+    """
+    if min_start is not None and max_stop is not None and max_stop >= min_start:
+        return max_stop - min_start
+    timed = [m for m in metas if m.duration_s is not None]
+    if timed and all(m.started_at is not None for m in timed) and len(timed) == len(metas):
+        start = min(m.started_at for m in timed)
+        end = max(m.started_at.timestamp() + m.duration_s for m in timed)
+        return max(0.0, end - start.timestamp())
+    if timed:
+        return sum(m.duration_s for m in timed)
+    return test_time_s or None
+
+
+def summarize(run: Run, *, duplicate: bool, files: int = 0) -> IngestSummary:
+    return IngestSummary(
+        run_id=run.id, project=run.project.name, suite=run.suite.name, tests=run.tests, passed=run.passed,
+        failed=run.failed, errors=run.errors, skipped=run.skipped, xfailed=run.xfailed, xpassed=run.xpassed,
+        reruns=run.reruns, duration_s=run.duration_s, started_at=run.started_at.isoformat(),
+        duplicate=duplicate, files=files or len(run.sources or []),
+    )
+
+
+def with_defaults(meta: RunMeta, **overrides) -> RunMeta:
+    """Return ``meta`` with the None fields replaced from ``overrides``."""
+    fill = {k: v for k, v in overrides.items() if getattr(meta, k) in (None, {}, "") and v is not None}
+    return replace(meta, **fill)

@@ -1,0 +1,200 @@
+"""Shared fixtures: real SQLite files, a private PostgreSQL schema per test, the app, the CLI,
+a real gunicorn server and a real Chromium.
+
+PostgreSQL: $SUITEHEALTH_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test).
+Every test that uses it gets its own schema, dropped afterwards, so runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from ingest.db import ensure_schema, make_engine
+
+DATA = Path(__file__).parent / "data"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+PG_URL = os.environ.get("SUITEHEALTH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+CHROMIUM = os.environ.get("SUITEHEALTH_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()) or "db_url" in getattr(item, "fixturenames", ()):
+            callspec = getattr(item, "callspec", None)
+            if callspec and callspec.params.get("db_url") == "postgresql":
+                item.add_marker(pytest.mark.postgres)
+
+
+# ---- databases ------------------------------------------------------------------------------
+
+def _pg_schema_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """URL of a fresh SQLite file."""
+    return f"sqlite:///{tmp_path / 'suitehealth.db'}"
+
+
+@pytest.fixture
+def pg_url():
+    """URL of a fresh PostgreSQL schema, dropped after the test."""
+    schema = "t_" + uuid.uuid4().hex[:16]
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    """A fresh database URL, once per backend: tests using it run on SQLite and on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def engine(db_url):
+    """A migrated engine on a fresh database (both backends)."""
+    eng = make_engine(db_url)
+    ensure_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    eng = make_engine(sqlite_url)
+    ensure_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+# ---- app, client, CLI -----------------------------------------------------------------------
+
+@pytest.fixture
+def app(engine):
+    from dashboard import create_app
+
+    return create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(db_url):
+    """Invoke the suitehealth CLI against the test database: cli("ingest", "x.xml", "--project", "p")."""
+    from dashboard.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args, **kwargs):
+        return runner.invoke(main, ["--db", db_url, *map(str, args)], catch_exceptions=False, **kwargs)
+
+    return invoke
+
+
+# ---- real server and browser ----------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `suitehealth serve` process (real gunicorn) on a free loopback port."""
+
+    def __init__(self, db_url: str, workers: int = 2, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        exe = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
+        self.proc = subprocess.Popen(
+            [exe, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(workers)],
+            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, attempts: int = 300) -> None:
+        for _ in range(attempts):
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.proc.stdout.read().decode(errors="replace"))
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+
+
+@pytest.fixture
+def server_factory():
+    """Start real servers: server_factory(db_url, workers=4); all are stopped after the test."""
+    started: list[Server] = []
+
+    def start(db_url: str, workers: int = 2, env: dict | None = None) -> Server:
+        server = Server(db_url, workers, env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
