@@ -6,7 +6,7 @@ from ingest.cli import main
 
 
 def _register() -> None:
-    from dashboard import cli_report, cli_serve  # noqa: F401  (they attach commands to ``main``)
+    from dashboard import cli_demo, cli_report, cli_serve  # noqa: F401  (they attach commands to ``main``)
 
 
 _register()
