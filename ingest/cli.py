@@ -225,7 +225,7 @@ def db_upgrade(app: AppContext):
 
 def _register_extensions() -> None:
     """Attach command modules that live beside this one (backfill, tokens, upload)."""
-    from ingest import cli_backfill, cli_tokens  # noqa: F401  (they register on import)
+    from ingest import cli_backfill, cli_suites, cli_tokens  # noqa: F401  (they register on import)
 
 
 _register_extensions()

@@ -196,3 +196,7 @@ class UploadToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Analysis tables live in their own module but on the same metadata (Alembic must see them).
+from ingest import analysis_models  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""DataFrame/records in, plotly figure out. One theme, in one place.
+"""Charts: data in, plotly figure out. The theme lives here; one module per page topic beside it.
 
 Figures reach templates as JSON (``figure_json``) and are drawn by the locally served plotly.js.
 """
