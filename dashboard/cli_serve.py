@@ -1,5 +1,74 @@
-"""Commands attached to the suitehealth group (being written)."""
+"""`suitehealth serve`: the dashboard under real gunicorn, on the CLI's database."""
 
 from __future__ import annotations
 
-from ingest.cli import main  # noqa: F401
+import os
+
+import click
+
+from ingest.cli import AppContext, main, pass_app
+from ingest.db import ENV_VAR, database_url, ensure_schema, make_engine
+
+
+def default_workers() -> int:
+    """Return $WEB_CONCURRENCY, else 2 x CPUs + 1 capped at 8 (pages are short, DB-bound requests)."""
+    raw = os.environ.get("WEB_CONCURRENCY")
+    if raw and raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return min(8, 2 * (os.cpu_count() or 1) + 1)
+
+
+def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None) -> None:
+    """Migrate ``db_url``, then run gunicorn with ``dashboard:create_app()`` on it (blocking)."""
+    from gunicorn.app.base import BaseApplication
+
+    url = database_url(db_url)
+    engine = make_engine(url)
+    try:
+        # Migrate once in the master so that workers never race each other through Alembic.
+        ensure_schema(engine)
+    finally:
+        engine.dispose()
+    # Workers (and anything they spawn) find the database the same way the CLI does.
+    os.environ[ENV_VAR] = url
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers or default_workers(),
+        "worker_class": "sync",
+        "accesslog": "-",
+        "errorlog": "-",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "proc_name": "suitehealth",
+    }
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            # Called in each worker after fork: every worker owns its engine and connection pool.
+            from dashboard import create_app
+
+            return create_app({"DATABASE_URL": url})
+
+    _Gunicorn().run()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="gunicorn worker processes [default: $WEB_CONCURRENCY, else 2 x CPUs + 1, at most 8].")
+@pass_app
+def serve(app: AppContext, host: str, port: int, workers: int | None) -> None:
+    """Serve the dashboard with gunicorn on the --db database (migrating it first).
+
+    \b
+    Example:
+      suitehealth --db sqlite:///suitehealth.db serve --host 0.0.0.0 --port 8000 --workers 4
+    """
+    click.echo(f"suitehealth: serving {app.safe_url} on http://{host}:{port}/", err=True)
+    serve_app(app.url, host=host, port=port, workers=workers)

@@ -1,6 +1,95 @@
 """Tables of stored analysis results (flakiness, interference suspects), on the shared Base.
 
-Imported by ``ingest.models`` so that Alembic sees them. (Being written.)
+Imported by ``ingest.models`` so that Alembic sees them. ``dashboard.analysis.updates`` fills
+them incrementally: each run is analysed once (watermark per project), pages only read.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ingest.models import Base, BigId, UTCDateTime
+
+
+class AnalysisState(Base):
+    """How far a project's stored analyses are up to date: the last run id analysed."""
+
+    __tablename__ = "analysis_state"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    last_run_id: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AnalysedRun(Base):
+    """One analysed run, with its execution order in compact form (the interference evidence).
+
+    ``sequence`` is {"procs": [[[test_id, bad(0/1/null), start, stop], ...] per process in order]};
+    a few kilobytes per run instead of re-reading thousands of result rows.
+    """
+
+    __tablename__ = "analysed_runs"
+    __table_args__ = (Index("ix_analysed_runs_suite_started", "suite_id", "started_at"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A run where a large share of the tests failed at once (infrastructure outage): ignored.
+    outage: Mapped[bool] = mapped_column(Boolean, default=False)
+    sequence: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class FlakeStats(Base):
+    """Per (suite, test) counters of the flakiness state machine; ``state`` holds its internals."""
+
+    __tablename__ = "test_flake_stats"
+
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id", ondelete="CASCADE"), primary_key=True)
+    test_id: Mapped[int] = mapped_column(ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    flakes: Mapped[int] = mapped_column(Integer, default=0)
+    broken: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    last_flake_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class FailureSignature(Base):
+    """Failure messages of one test grouped by normalised signature."""
+
+    __tablename__ = "failure_signatures"
+
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id", ondelete="CASCADE"), primary_key=True)
+    test_id: Mapped[int] = mapped_column(ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True)
+    signature_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
+    signature: Mapped[str] = mapped_column(Text)
+    example: Mapped[str | None] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_run_id: Mapped[int | None] = mapped_column(BigId)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InterferenceSuspect(Base):
+    """A stored suspect (or an 'undecidable' note) for one victim; replaced when the victim is re-analysed."""
+
+    __tablename__ = "interference_suspects"
+    __table_args__ = (Index("ix_interference_suspects_project_victim", "project_id", "victim_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    suite_id: Mapped[int] = mapped_column(ForeignKey("suites.id", ondelete="CASCADE"))
+    victim_id: Mapped[int] = mapped_column(ForeignKey("tests.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(20))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    # Node ids of the equivalence group, best first (JSON so both backends store it alike).
+    polluters: Mapped[list] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

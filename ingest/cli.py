@@ -131,13 +131,16 @@ def ingest(app: AppContext, files, project, suite, branch, commit, build_id, bui
       suitehealth ingest reports/junit-*.xml --project shop --suite integration --branch main
     """
     for path in files:
-        if not path.exists():
+        if not path.is_file():
             raise click.ClickException(f"{path}: no such file")
     try:
         meta = build_run_meta(project, suite, branch, commit, build_id, build_url, started_at)
         summary = ingest_sources(app.engine, [ReportSource.from_path(p) for p in files], meta)
     except IngestError as exc:
-        raise click.ClickException(str(exc)) from exc
+        # One line on stderr naming the file (and line/column); the transaction stored nothing.
+        raise click.ClickException(" ".join(str(exc).split("\n"))) from exc
+    except OSError as exc:  # unreadable file, vanished shard ...
+        raise click.ClickException(f"{exc.filename or files[0]}: {exc.strerror or exc}") from exc
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return

@@ -2,4 +2,143 @@
 
 from __future__ import annotations
 
-from ingest.cli import main  # noqa: F401  (commands are attached to this group)
+import json
+from pathlib import Path
+
+import click
+
+from ingest.cli import AppContext, build_run_meta, main, metadata_options, pass_app
+from ingest.errors import IngestError
+from ingest.tokens import TokenError, create_token, list_tokens, revoke_token
+from ingest.upload_client import UploadError, upload_reports
+
+# ---- tokens ---------------------------------------------------------------------------------
+
+
+@main.group()
+def token():
+    """Per-project upload tokens (only their SHA-256 is stored)."""
+
+
+@token.command("create")
+@click.option("--project", required=True, help="Project the token may upload to (created if new).")
+@click.option("--label", help="A note to tell tokens apart, e.g. 'github-actions'.")
+@pass_app
+def token_create(app: AppContext, project: str, label: str | None) -> None:
+    """Create an upload token for PROJECT and print it as the LAST line (shown only once).
+
+    \b
+    Example:
+      suitehealth token create --project shop --label github-actions
+    """
+    info, secret = create_token(app.engine, project, label)
+    click.echo(f"Created token {info.id} ({info.prefix}…) for project {info.project!r}"
+               + (f" [{info.label}]" if info.label else "") + ".", err=True)
+    click.echo("Store it as the CI secret SUITEHEALTH_TOKEN; it cannot be shown again.", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--project", help="Only tokens of this project.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"tokens": [...]}.')
+@pass_app
+def token_list(app: AppContext, project: str | None, as_json: bool) -> None:
+    """List upload tokens (prefix, label, last use; never the secret).
+
+    \b
+    Example:
+      suitehealth token list --project shop
+    """
+    tokens = list_tokens(app.engine, project)
+    if as_json:
+        click.echo(json.dumps({"tokens": [t.as_dict() for t in tokens]}))
+        return
+    if not tokens:
+        click.echo("No tokens yet. Create one: suitehealth token create --project NAME", err=True)
+        return
+    click.echo(f"{'id':>4}  {'prefix':<12} {'project':<20} {'label':<18} {'created':<16} "
+               f"{'last used':<16} status")
+    for t in tokens:
+        click.echo(f"{t.id:>4}  {t.prefix:<12} {t.project[:20]:<20} {(t.label or '-')[:18]:<18} "
+                   f"{_short(t.created_at):<16} {_short(t.last_used_at):<16} "
+                   f"{'active' if t.active else 'revoked ' + _short(t.revoked_at)}")
+
+
+@token.command("revoke")
+@click.argument("ident", metavar="ID|PREFIX")
+@pass_app
+def token_revoke(app: AppContext, ident: str) -> None:
+    """Revoke a token by its id or the prefix shown by `token list`; uploads with it get 401.
+
+    \b
+    Example:
+      suitehealth token revoke 3
+      suitehealth token revoke sh_Xk2f
+    """
+    try:
+        info = revoke_token(app.engine, ident)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Revoked token {info.id} ({info.prefix}…) of project {info.project!r}.")
+
+
+def _short(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+# ---- upload ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--server", envvar="SUITEHEALTH_URL", required=True, metavar="URL",
+              help="Dashboard base URL, e.g. https://suitehealth.example.com [env SUITEHEALTH_URL].")
+@click.option("--token", "token_", envvar="SUITEHEALTH_TOKEN", required=True, metavar="TOKEN",
+              help="Upload token of the project [env SUITEHEALTH_TOKEN].")
+@click.option("--project", envvar="SUITEHEALTH_PROJECT",
+              help="Project name [env SUITEHEALTH_PROJECT; default: from the CI environment].")
+@metadata_options
+@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20),
+              help="Retries on connection errors and 5xx answers (exponential backoff).")
+@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(1),
+              help="Seconds per attempt.")
+@click.option("--json", "as_json", is_flag=True, help="Print the server's answer as one JSON object.")
+def upload(files, server, token_, project, suite, branch, commit, build_id, build_url, started_at, retries,
+           timeout, as_json):
+    """Upload report FILES (gzipped on the way) to a suitehealth server as ONE run.
+
+    Metadata comes from the flags, then the CI environment, like `ingest`. Re-sending the same
+    content is safe: the server answers with the run it already stored.
+
+    \b
+    Example:
+      SUITEHEALTH_URL=https://suitehealth.example.com SUITEHEALTH_TOKEN=sh_... \\
+        suitehealth upload --project shop --suite unit junit.xml
+    """
+    for path in files:
+        if not path.exists():
+            raise click.ClickException(f"{path}: no such file")
+    try:
+        meta = build_run_meta(project, suite, branch, commit, build_id, build_url, started_at)
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    fields = {"suite": meta.suite, "branch": meta.branch, "commit": meta.commit, "build_id": meta.build_id,
+              "build_url": meta.build_url, "ci": (meta.environment or {}).get("ci"),
+              "started_at": meta.started_at.isoformat() if meta.started_at else None}
+    try:
+        result = upload_reports(server, token_, meta.project, files, fields, retries=retries,
+                                timeout_s=timeout)
+    except UploadError as exc:
+        raise click.ClickException(f"upload to {server} failed: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps(result.body))
+        return
+    body = result.body
+    if result.duplicate:
+        click.echo(f"Already stored as run {result.run_id} ({body.get('project')}/{body.get('suite')}).",
+                   err=True)
+    else:
+        click.echo(f"Stored run {result.run_id} ({body.get('project')}/{body.get('suite')}): "
+                   f"{body.get('tests')} tests, {body.get('passed')} passed, {body.get('failed')} failed, "
+                   f"{body.get('errors')} errors, {body.get('skipped')} skipped.", err=True)
+    click.echo(result.url or f"run {result.run_id}")

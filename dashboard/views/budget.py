@@ -1,7 +1,75 @@
-"""Blueprint 'budget' (being written)."""
+"""The budget page and its JSON twin: a suite's wall time against its budget, forecast, what-if."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import asdict
+
+from flask import Blueprint, current_app
+from sqlalchemy import select
+
+from dashboard.analysis.budget import duration_regressions, slowest_tests, suite_budget, suite_budgets
+from dashboard.charts import figure_json
+from dashboard.charts.budget import phases_figure, wall_time_figure, whatif_figure
+from dashboard.db import get_session
+from dashboard.errors import NotFound
+from dashboard.views.common import filters, page, pagination, project_or_404
+from dashboard.views.pyramid import app_settings
+from ingest.models import Run
 
 bp = Blueprint("budget", __name__)
+
+
+def _charts(data: dict) -> dict:
+    if not data["runs"]:
+        return {}
+    charts = {
+        "wall": figure_json(wall_time_figure(data["runs"], data["budget_s"], data["forecast_breach_date"])),
+    }
+    if any(r["setup_s"] is not None or r["call_s"] is not None for r in data["runs"]):
+        charts["phases"] = figure_json(phases_figure(data["runs"][-60:]))
+    if data["whatif"]:
+        charts["whatif"] = figure_json(whatif_figure(data["whatif"], data["budget_s"]))
+    return charts
+
+
+@page(bp, "/projects/<project>/budget", "budget/index.html", charts=_charts)
+def budget_page(project: str) -> dict:
+    """One suite (?suite=, default: the one closest to or most over budget) against its budget."""
+    proj = project_or_404(project)
+    session = get_session()
+    f = filters()
+    settings = app_settings()
+    default_budget = float(current_app.config["BUDGET_S"])
+    overview = suite_budgets(session, proj.id, settings=settings, default_budget_s=default_budget,
+                             until=f.until, branch=f.branch, since=f.since)
+    names = [b.suite for b in overview]
+    suite = f.suite or next((b.suite for b in overview if b.runs), names[0] if names else None)
+    if f.suite and f.suite not in names:
+        raise NotFound(f"project {proj.name!r} has no suite {f.suite!r}")
+    branches = sorted(b for b in session.scalars(
+        select(Run.branch).where(Run.project_id == proj.id).distinct()) if b)
+    suites = [{"suite": b.suite, "status": b.status, "budget_s": b.budget_s, "median_s": b.median_s,
+               "latest_s": b.latest_s, "usage": b.usage, "forecast_breach_date": b.forecast_breach_date,
+               "trend_s_per_week": b.trend_s_per_week} for b in overview]
+    limit, offset = pagination(default=20)
+    if suite is None:
+        return {"project": proj.name, "suite": None, "suites": [], "runs": [], "whatif": [],
+                "budget_s": default_budget, "forecast_breach_date": None, "_filters": f,
+                "_suites": names, "_branches": branches, "_limit": limit, "_offset": offset}
+    detail = suite_budget(session, proj.id, suite, settings=settings, default_budget_s=default_budget,
+                          until=f.until, branch=f.branch, since=f.since)
+    data = asdict(detail)
+    data["usage"] = detail.usage
+    return {
+        "project": proj.name,
+        **data,
+        "slowest": [asdict(t) for t in slowest_tests(session, proj.id, suite, since=f.since, until=f.until)],
+        "regressions": [asdict(r) for r in duration_regressions(session, proj.id, suite, since=f.since,
+                                                                until=f.until)],
+        "suites": suites,
+        "_filters": f,
+        "_suites": names,
+        "_branches": branches,
+        "_limit": limit,
+        "_offset": offset,
+    }

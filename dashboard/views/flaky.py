@@ -1,7 +1,65 @@
-"""Blueprint 'flaky' (being written)."""
+"""Flaky and broken tests (/flaky) and interference suspects (/suspects), with their JSON twins."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import UTC, datetime, time, timedelta
+
 from flask import Blueprint
 
+from dashboard.analysis import flaky as flaky_analysis
+from dashboard.analysis import interference
+from dashboard.analysis.updates import catch_up
+from dashboard.charts import figure_json
+from dashboard.charts.flaky import flaky_scores_figure
+from dashboard.db import get_session
+from dashboard.views.common import filters, page, pagination, project_or_404
+
 bp = Blueprint("flaky", __name__)
+
+
+def _until(day) -> datetime | None:
+    # ?until= names the last day shown; the analyses read history strictly before their bound.
+    return None if day is None else datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _charts(data: dict) -> dict:
+    tests = data["_all"]
+    return {"flaky": figure_json(flaky_scores_figure(tests))} if tests else {}
+
+
+@page(bp, "/projects/<project>/flaky", "flaky/index.html", charts=_charts)
+def flaky(project: str) -> dict:
+    """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
+    proj = project_or_404(project)
+    session = get_session()
+    catch_up(session, proj.id)
+    f = filters()
+    limit, offset = pagination()
+    until = _until(f.until)
+    tests = flaky_analysis.flaky_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
+    broken = flaky_analysis.broken_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
+    return {
+        "project": proj.name, "filters": asdict(f), "total": len(tests), "limit": limit, "offset": offset,
+        "tests": tests[offset:offset + limit], "broken": broken,
+        "_all": tests, "_filters": f, "_suites": [s.name for s in proj.suites],
+    }
+
+
+@page(bp, "/projects/<project>/suspects", "flaky/suspects.html")
+def suspects(project: str) -> dict:
+    """Interference suspects, the strongest suspect of each victim first (?since= &until= &page=)."""
+    proj = project_or_404(project)
+    session = get_session()
+    catch_up(session, proj.id)
+    f = filters()
+    limit, offset = pagination()
+    found, notes = interference.suspects_and_notes(session, proj.id, since=f.since, until=_until(f.until))
+    if f.suite:
+        found = [s for s in found if s.suite == f.suite]
+        notes = [n for n in notes if n.suite == f.suite]
+    return {
+        "project": proj.name, "filters": asdict(f), "total": len(found), "limit": limit, "offset": offset,
+        "suspects": found[offset:offset + limit], "undecidable": notes,
+        "_filters": f, "_suites": [s.name for s in proj.suites],
+    }

@@ -1,7 +1,54 @@
-"""Blueprint 'tests' (being written)."""
+"""One test's history (?nodeid=), or a searchable list of the project's tests without it."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
+
+from dashboard.analysis import runs as runs_analysis
+from dashboard.analysis import test_history as analysis
+from dashboard.charts import figure_json
+from dashboard.charts.tests import duration_figure
+from dashboard.db import get_session
+from dashboard.errors import NotFound
+from dashboard.views.common import arg_int, filters, page, pagination, project_or_404
 
 bp = Blueprint("tests", __name__)
+# Runs shown in a test's history by default (?limit= up to MAX_LIMIT).
+HISTORY_RUNS = 100
+
+
+def _charts(data: dict) -> dict:
+    history = data.get("test")
+    if history is None or not history.runs:
+        return {}
+    return {"durations": figure_json(duration_figure(history.runs))}
+
+
+@page(bp, "/projects/<project>/tests", "tests/test.html", charts=_charts)
+def test_page(project: str) -> dict:
+    """?nodeid=X: that test's history; otherwise the project's tests matching ?q=, paginated."""
+    proj = project_or_404(project)
+    session = get_session()
+    nodeid = request.args.get("nodeid")
+    if not nodeid:
+        limit, offset = pagination()
+        query = (request.args.get("q") or "").strip()
+        rows, total = analysis.search_tests(session, proj.id, query or None, limit=limit, offset=offset)
+        return {"project": proj.name, "q": query, "total": total, "limit": limit, "offset": offset,
+                "tests": rows}
+    test = analysis.find_test(session, proj.id, nodeid)
+    if test is None:
+        raise NotFound(f"project {proj.name!r} has no test {nodeid!r}")
+    f = filters()
+    limit = arg_int("limit", HISTORY_RUNS, minimum=1, maximum=current_app.config["MAX_LIMIT"])
+    history = analysis.test_history(session, test, suite=f.suite, branch=f.branch, since=f.since,
+                                    until=f.until, limit=limit)
+    return {
+        "project": proj.name,
+        "filters": f,
+        "limit": limit,
+        "test": history,
+        "_filters": f,
+        "_suites": runs_analysis.suite_names(session, proj.id),
+        "_branches": runs_analysis.branch_names(session, proj.id),
+    }

@@ -1,7 +1,201 @@
-"""Blueprint 'upload' (being written)."""
+"""POST /api/v1/projects/<p>/runs (token-guarded report upload) and GET /api/v1/openapi.json."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import Engine
+
+from dashboard.db import get_engine
+from dashboard.errors import BadRequest
+from dashboard.openapi import openapi_document
+from ingest.cli import parse_started_at
+from ingest.errors import ReportTooLargeError
+from ingest.records import RunMeta
+from ingest.sources import ReportSource
+from ingest.store import ingest_sources
+from ingest.tokens import verify_token
 
 bp = Blueprint("upload", __name__)
+log = logging.getLogger(__name__)
+
+# Multipart overhead on top of the report size limit for the whole request body.
+BODY_SLACK_BYTES = 1 << 20
+# A refused request's body is read and dropped up to this size so the client gets the answer
+# instead of a connection reset (gunicorn closes the socket with unread data in it).
+DRAIN_LIMIT_BYTES = 64 << 20
+MAX_FILES = 100
+_FIELD_LIMITS = {"suite": 200, "branch": 500, "commit": 100, "build_id": 200, "build_url": 2000,
+                 "started_at": 64, "ci": 50}
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/api/v1/projects/<path:project>/runs")
+def upload_run(project: str):
+    """Store the uploaded report files as ONE run of ``project``; 201 new, 200 duplicate."""
+    engine = get_engine()
+    verified = verify_token(engine, _bearer_token())
+    if verified is None:
+        return _refuse(401, "missing, unknown or revoked upload token (send 'Authorization: Bearer <token>')",
+                       {"WWW-Authenticate": 'Bearer realm="suitehealth"'})
+    if verified.project != project:
+        return _refuse(403, f"this token uploads to project {verified.project!r}, not {project!r}")
+    max_report = int(current_app.config["MAX_REPORT_BYTES"])
+    max_body = int(current_app.config.get("MAX_CONTENT_LENGTH") or max_report + BODY_SLACK_BYTES)
+    if request.content_length is not None and request.content_length > max_body:
+        return _refuse(413, f"request body of {request.content_length:,} bytes is larger than the limit "
+                            f"of {max_body:,} bytes")
+    # Werkzeug then refuses a longer (e.g. chunked) body itself while parsing it.
+    request.max_content_length = max_body
+    parts = request.files.getlist("file")
+    if not parts:
+        raise BadRequest("no report: send one or more multipart parts named 'file'")
+    if len(parts) > MAX_FILES:
+        raise BadRequest(f"too many files ({len(parts)}); at most {MAX_FILES} per run")
+    meta = _run_meta(project)
+    with tempfile.TemporaryDirectory(prefix="suitehealth-upload-") as tmp:
+        sources = _spool(parts, Path(tmp), max_report)
+        summary = ingest_sources(engine, sources, meta, max_bytes=max_report)
+    if not summary.duplicate and current_app.config.get("REFRESH_AFTER_UPLOAD", True):
+        schedule_refresh(engine, verified.project_id)
+    body = {**summary.as_dict(), "url": run_url(summary.project, summary.run_id)}
+    return jsonify(body), (200 if summary.duplicate else 201)
+
+
+def run_url(project: str, run_id: int) -> str:
+    """Return the dashboard URL of a run (BASE_URL if configured, else the request's host)."""
+    base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+    return f"{base}/projects/{quote(project, safe='')}/runs/{run_id}"
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def _refuse(status: int, message: str, headers: dict | None = None):
+    _drain()
+    return jsonify({"error": message, "status": status}), status, headers or {}
+
+
+def _drain() -> None:
+    """Read and drop a small enough unread body (see DRAIN_LIMIT_BYTES)."""
+    length = request.content_length
+    if length is None or length > DRAIN_LIMIT_BYTES:
+        return
+    stream = request.stream
+    try:
+        while stream.read(1 << 16):
+            pass
+    except Exception:  # the client went away; nothing to answer then
+        pass
+
+
+def _run_meta(project: str) -> RunMeta:
+    form = request.form
+    values: dict[str, str | None] = {}
+    for name, limit in _FIELD_LIMITS.items():
+        value = (form.get(name) or "").strip() or None
+        if value is not None and len(value) > limit:
+            raise BadRequest(f"form field {name!r} is longer than {limit} characters")
+        values[name] = value
+    return RunMeta(
+        project=project, suite=values["suite"] or "default", branch=values["branch"], commit=values["commit"],
+        build_id=values["build_id"], build_url=values["build_url"],
+        started_at=parse_started_at(values["started_at"]),
+        environment={"ci": values["ci"]} if values["ci"] else {},
+    )
+
+
+def _spool(parts, folder: Path, max_report: int) -> list[ReportSource]:
+    """Copy the uploaded parts to files (never holding a big body in memory) and name them."""
+    sources = []
+    for i, part in enumerate(parts):
+        name = _display_name(part.filename, i)
+        path = folder / f"{i:03d}.report"
+        with open(path, "wb") as out:
+            shutil.copyfileobj(part.stream, out, 1 << 20)
+        # A compressed part can be checked only after expansion (ingest does that); a plain one now.
+        if path.stat().st_size > max_report and not _is_gzip(path):
+            raise ReportTooLargeError(f"report is larger than the limit of {max_report:,} bytes", source=name)
+        sources.append(ReportSource(name, _opener(path)))
+    return sources
+
+
+def _opener(path: Path):
+    return lambda: open(path, "rb")
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _display_name(filename: str | None, index: int) -> str:
+    # Only the base name, printable characters: it ends up in error messages and the run's sources.
+    name = re.sub(r"[^\w.\-+@ ]", "_", Path(filename or "").name)[:200]
+    return name or f"file{index + 1}"
+
+
+# ---- analysis refresh after an upload -------------------------------------------------------
+
+_refresh_lock = threading.Lock()
+_refreshing: set[int] = set()
+_pending: set[int] = set()
+_threads: list[threading.Thread] = []
+
+
+def schedule_refresh(engine: Engine, project_id: int) -> None:
+    """Bring the project's stored analyses up to date in a background thread.
+
+    The upload answers as soon as its run is committed. One refresh per project runs at a time in
+    this process; uploads arriving meanwhile fold into one more pass afterwards.
+    """
+    with _refresh_lock:
+        if project_id in _refreshing:
+            _pending.add(project_id)
+            return
+        _refreshing.add(project_id)
+        thread = threading.Thread(target=_refresh_loop, args=(engine, project_id), daemon=True,
+                                  name=f"suitehealth-refresh-{project_id}")
+        _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
+    thread.start()
+
+
+def wait_for_refreshes(timeout_s: float = 60.0) -> bool:
+    """Wait for this process's background refreshes to finish; return False on timeout."""
+    with _refresh_lock:
+        threads = list(_threads)
+    for thread in threads:
+        thread.join(timeout_s)
+    return not any(t.is_alive() for t in threads)
+
+
+def _refresh_loop(engine: Engine, project_id: int) -> None:
+    while True:
+        try:
+            from dashboard.analysis.updates import refresh_project
+
+            refresh_project(engine, project_id)
+        except Exception:  # a failed refresh must not stop later ones; the next upload retries
+            log.exception("refreshing the analyses of project %s failed", project_id)
+        with _refresh_lock:
+            if project_id in _pending:
+                _pending.discard(project_id)
+                continue
+            _refreshing.discard(project_id)
+            return

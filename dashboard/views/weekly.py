@@ -1,7 +1,50 @@
-"""Blueprint 'weekly' (being written)."""
+"""The weekly review page and its JSON twin: /projects/<p>/weekly?week=YYYY-Www."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, request
+
+from dashboard.analysis.weekly import cached_weekly_review, test_path
+from dashboard.analysis.weeks import Week, parse_week
+from dashboard.charts import figure_json
+from dashboard.charts.weekly import week_days_figure
+from dashboard.db import get_session
+from dashboard.errors import BadRequest
+from dashboard.views.common import page, project_or_404
+from dashboard.weekly_render import review_json
 
 bp = Blueprint("weekly", __name__)
+
+
+def week_arg() -> Week | None:
+    """Read ?week=YYYY-Www (absent: the last complete week), refusing junk with a 400."""
+    raw = request.args.get("week")
+    if raw in (None, ""):
+        return None
+    try:
+        return parse_week(raw)
+    except ValueError as exc:
+        raise BadRequest(f"?week= {exc}") from None
+
+
+def public_base_url() -> str:
+    """The configured BASE_URL, else the URL this request came in on."""
+    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+
+
+def _charts(data: dict) -> dict:
+    review = data["_r"]
+    return {} if review.empty else {"days": figure_json(week_days_figure(review.days))}
+
+
+@page(bp, "/projects/<project>/weekly", "weekly/weekly.html", charts=_charts)
+def weekly(project: str) -> dict:
+    """The review of one ISO week: runs, budgets, slowdowns, flakiness, suspects, skips, pyramid, actions."""
+    proj = project_or_404(project)
+    review = cached_weekly_review(get_session(), proj, week_arg(), config=current_app.config)
+    return {"project": proj.name, **review_json(review, public_base_url()), "_r": review}
+
+
+@bp.app_template_global("weekly_test_path")
+def _weekly_test_path(project: str, nodeid: str) -> str:
+    return test_path(project, nodeid)

@@ -1,0 +1,119 @@
+"""Median server time of every dashboard page and JSON twin, in-process (Flask test client).
+
+    .venv/bin/python benchmarks/make_history.py --db /tmp/bench-200k.db --runs 1000 --tests 200
+    .venv/bin/python benchmarks/bench_pages.py --db /tmp/bench-200k.db
+
+Without --db, a 1,000-run / 200,000-result SQLite history is built in a temporary directory first.
+Each URL is requested once to warm caches, then --repeat times; the table shows the median and the
+ratio to /healthz measured in the same process (a floor: routing + one trivial query). Never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+# Page templates; {p} project, {suite}, {run} the newest run of the first suite, {nodeid} a test of it.
+PAGES = [
+    "/",
+    "/api/v1/projects",
+    "/projects/{p}",
+    "/api/v1/projects/{p}",
+    "/projects/{p}/runs",
+    "/api/v1/projects/{p}/runs?limit=1000",
+    "/projects/{p}/runs?suite={suite}&branch=main&page=5",
+    "/projects/{p}/runs/{run}",
+    "/projects/{p}/runs/{run}?sort=duration&page=3",
+    "/api/v1/projects/{p}/runs/{run}?limit=1000",
+    "/projects/{p}/tests?q=test_case_0001",
+    "/projects/{p}/tests?nodeid={nodeid}",
+    "/api/v1/projects/{p}/tests?nodeid={nodeid}&limit=1000",
+    "/projects/{p}/pyramid",
+    "/projects/{p}/budget?suite={suite}",
+    "/projects/{p}/flaky",
+    "/projects/{p}/suspects",
+    "/projects/{p}/weekly",
+]
+
+
+def targets(url: str) -> dict:
+    """Pick the project, a suite, its newest run and one of its tests from the database."""
+    from ingest.db import make_engine
+    from ingest.models import Project, Result, Run, Suite, Test
+
+    engine = make_engine(url)
+    with Session(engine) as s:
+        project = s.scalars(select(Project).order_by(Project.id)).first()
+        if project is None:
+            raise SystemExit(f"{url} holds no project; build one with benchmarks/make_history.py")
+        suite = s.scalars(select(Suite).where(Suite.project_id == project.id).order_by(Suite.name)).first()
+        run_id = s.scalar(select(Run.id).where(Run.suite_id == suite.id).order_by(Run.started_at.desc()).limit(1))
+        nodeid = s.scalar(
+            select(Test.nodeid).join(Result, Result.test_id == Test.id).where(Result.run_id == run_id).limit(1))
+        size = s.scalar(select(func.count()).select_from(Result))
+        runs = s.scalar(select(func.count()).select_from(Run))
+    engine.dispose()
+    return {"p": quote(project.name, safe=""), "suite": quote(suite.name, safe=""), "run": run_id,
+            "nodeid": quote(nodeid or "", safe=""), "_results": size, "_runs": runs}
+
+
+def measure(client, path: str, repeat: int) -> tuple[float, int, int]:
+    """Return (median seconds, status, bytes) of ``repeat`` requests after one warm-up."""
+    response = client.get(path)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        response = client.get(path)
+        response.get_data()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), response.status_code, len(response.get_data())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", help="database URL or SQLite path (default: build a 200k-result history)")
+    parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
+    parser.add_argument("--only", help="only pages whose template contains this text")
+    args = parser.parse_args(argv)
+
+    url = args.db
+    if url is None:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from make_history import build
+
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='suitehealth-bench-')}/bench.db"
+        print(f"building 1,000 runs / 200,000 results in {url} ...", flush=True)
+        print(build(url, 1000, 200), flush=True)
+
+    from dashboard import create_app
+
+    picks = targets(url)
+    app = create_app({"DATABASE_URL": url})
+    client = app.test_client()
+    baseline, _, _ = measure(client, "/healthz", args.repeat * 3)
+    print(f"database: {picks['_runs']:,} runs, {picks['_results']:,} results; repeat={args.repeat}")
+    print(f"baseline /healthz median: {baseline * 1000:.2f} ms\n")
+    print(f"{'median ms':>10} {'x healthz':>10} {'status':>6} {'KiB':>7}  page")
+    worst = 0.0
+    for template in PAGES:
+        if args.only and args.only not in template:
+            continue
+        path = template.format(**{k: v for k, v in picks.items() if not k.startswith("_")})
+        median, status, size = measure(client, path, args.repeat)
+        worst = max(worst, median)
+        print(f"{median * 1000:>10.1f} {median / baseline:>10.1f} {status:>6} {size / 1024:>7.1f}  {path}",
+              flush=True)
+    print(f"\nslowest page median: {worst * 1000:.1f} ms (target <= 300 ms, aim <= 100 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Walk a project's runs once, in order, and keep the flakiness state and execution orders.
+
+``Analyzer`` is the one place where runs become evidence. ``updates.refresh_project`` feeds it
+new runs and stores what it holds; the ``until=`` paths feed it all runs before a date and read it
+in memory. Both therefore answer the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dashboard.analysis import flakestate
+from dashboard.analysis.signatures import normalise, signature_hash
+from ingest.models import Result, Run
+from ingest.records import BAD_OUTCOMES, PASSED
+
+# A run where at least this share of its tests (and at least OUTAGE_MIN of them) failed is an
+# outage (CI infrastructure, a dead database): its failures say nothing about single tests.
+OUTAGE_SHARE = 0.5
+OUTAGE_MIN = 5
+RUN_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: int
+    suite_id: int
+    started_at: datetime
+    commit: str | None
+    tests: int
+    bad: int
+
+
+@dataclass
+class Signature:
+    signature: str
+    example: str | None
+    count: int = 0
+    last_run_id: int | None = None
+    last_seen_at: datetime | None = None
+
+
+@dataclass
+class Analyzer:
+    """In-memory flakiness state of one project, updated one run at a time."""
+
+    project_id: int
+    states: dict[tuple[int, int], dict] = field(default_factory=dict)
+    signatures: dict[tuple[int, int, str], Signature] = field(default_factory=dict)
+    # (suite_id, commit) -> test_id -> set of "p"/"f" seen on that commit in earlier runs.
+    commits: dict[tuple[int, str], dict[int, set[str]]] = field(default_factory=dict)
+    # run_id -> (RunInfo, outage, sequence) for the runs processed by this analyzer.
+    processed: list[tuple[RunInfo, bool, dict]] = field(default_factory=list)
+    touched: set[tuple[int, int]] = field(default_factory=set)
+
+    def process(self, run: RunInfo, rows: list[tuple]) -> None:
+        """Apply one run's results: rows of (test_id, outcome, attempt, final, order_index,
+        worker_id, start_ts, stop_ts, message)."""
+        outage = is_outage(run.tests, run.bad)
+        sequence = build_sequence(rows)
+        self.processed.append((run, outage, sequence))
+        if outage:
+            return
+        ts = run.started_at.isoformat()
+        finals: dict[int, tuple] = {}
+        rerun_bad: set[int] = set()
+        for row in rows:
+            if row[3]:
+                finals[row[0]] = row
+            elif row[1] in BAD_OUTCOMES:
+                rerun_bad.add(row[0])
+        seen = self.commits.setdefault((run.suite_id, run.commit), {}) if run.commit else None
+        for test_id, row in finals.items():
+            outcome = row[1]
+            if outcome in BAD_OUTCOMES:
+                bad = True
+            elif outcome == PASSED:
+                bad = False
+            else:
+                continue
+            key = (run.suite_id, test_id)
+            state = self.states.get(key)
+            if state is None:
+                state = self.states[key] = flakestate.new_state(ts)
+            earlier = seen.get(test_id, ()) if seen is not None else ()
+            flakestate.update(
+                state, run_id=run.id, ts=ts, bad=bad,
+                rerun_flake=(not bad and (row[2] > 1 or test_id in rerun_bad)),
+                commit_pass_before=bad and "p" in earlier,
+                commit_fail_before=(not bad) and "f" in earlier,
+            )
+            self.touched.add(key)
+            if seen is not None:
+                seen.setdefault(test_id, set()).add("f" if bad else "p")
+            if bad or test_id in rerun_bad:
+                self._add_signature(run, test_id, row[8] if bad else _first_bad_message(rows, test_id))
+
+    def _add_signature(self, run: RunInfo, test_id: int, message: str | None) -> None:
+        sig = normalise(message)
+        key = (run.suite_id, test_id, signature_hash(sig))
+        entry = self.signatures.get(key)
+        if entry is None:
+            entry = self.signatures[key] = Signature(sig, (message or "")[:500] or None)
+        entry.count += 1
+        entry.last_run_id = run.id
+        entry.last_seen_at = run.started_at
+
+
+def _first_bad_message(rows: list[tuple], test_id: int) -> str | None:
+    return next((r[8] for r in rows if r[0] == test_id and r[1] in BAD_OUTCOMES), None)
+
+
+def is_outage(tests: int, bad: int) -> bool:
+    """Return whether a run failed broadly enough to be an infrastructure outage."""
+    return tests > 0 and bad >= OUTAGE_MIN and bad / tests >= OUTAGE_SHARE
+
+
+def build_sequence(rows: list[tuple]) -> dict:
+    """Return the run's first attempts per process, in execution order, in compact JSON form.
+
+    Single-process runs keep the report order (order_index); xdist workers are ordered by start
+    time when every case has one, else by order_index. Entries are [test_id, bad] or, when
+    several workers ran at once, [test_id, bad, start, stop] for the concurrency analysis.
+    """
+    procs: dict[str | None, list[tuple]] = defaultdict(list)
+    for row in rows:
+        if row[2] != 1:
+            continue  # reruns run right after the failure; the first attempt is the evidence
+        procs[row[5]].append(row)
+    timed = len(procs) > 1 and all(r[6] is not None and r[7] is not None for p in procs.values() for r in p)
+    out = []
+    for worker in sorted(procs, key=lambda w: (w is None, w or "")):
+        members = procs[worker]
+        members.sort(key=(lambda r: (r[6], r[4])) if timed else (lambda r: r[4]))
+        entries = []
+        for r in members:
+            bad = 1 if r[1] in BAD_OUTCOMES else 0 if r[1] == PASSED else None
+            entries.append([r[0], bad, r[6], r[7]] if timed else [r[0], bad])
+        out.append(entries)
+    return {"procs": out, "workers": [w for w in sorted(procs, key=lambda w: (w is None, w or ""))]}
+
+
+def iter_runs(session: Session, project_id: int, *, after_id: int = 0,
+              until: datetime | None = None) -> list[RunInfo]:
+    """Return the project's runs after ``after_id`` (and before ``until``) in time order."""
+    query = select(Run.id, Run.suite_id, Run.started_at, Run.commit, Run.tests,
+                   Run.failed + Run.errors).where(Run.project_id == project_id, Run.id > after_id)
+    if until is not None:
+        query = query.where(Run.started_at < until)
+    return [RunInfo(*row) for row in session.execute(query.order_by(Run.started_at, Run.id)).all()]
+
+
+def iter_results(session: Session, runs: list[RunInfo]) -> Iterator[tuple[RunInfo, list[tuple]]]:
+    """Yield each run with its result rows, reading results a batch of runs at a time."""
+    for start in range(0, len(runs), RUN_BATCH):
+        batch = runs[start:start + RUN_BATCH]
+        by_run: dict[int, list[tuple]] = defaultdict(list)
+        rows = session.execute(
+            select(Result.run_id, Result.test_id, Result.outcome, Result.attempt, Result.final,
+                   Result.order_index, Result.worker_id, Result.start_ts, Result.stop_ts, Result.message)
+            .where(Result.run_id.in_([r.id for r in batch]))
+        ).all()
+        for row in rows:
+            by_run[row[0]].append(tuple(row[1:]))
+        for run in batch:
+            yield run, by_run.get(run.id, [])
+
+
+def load_commit_outcomes(session: Session, project_id: int, runs: Iterable[RunInfo],
+                         before_id: int) -> dict[tuple[int, str], dict[int, set[str]]]:
+    """Return, for the commits of ``runs``, what each test did on that commit in earlier analysed runs."""
+    from ingest.analysis_models import AnalysedRun
+
+    commits = {r.commit for r in runs if r.commit}
+    if not commits:
+        return {}
+    out: dict[tuple[int, str], dict[int, set[str]]] = {}
+    rows = session.execute(
+        select(Run.suite_id, Run.commit, Result.test_id, Result.outcome)
+        .join(Result, Result.run_id == Run.id)
+        .join(AnalysedRun, AnalysedRun.run_id == Run.id)
+        .where(Run.project_id == project_id, Run.commit.in_(commits), Run.id <= before_id,
+               AnalysedRun.outage.is_(False), Result.final)
+    ).all()
+    for suite_id, commit, test_id, outcome in rows:
+        if outcome in BAD_OUTCOMES or outcome == PASSED:
+            out.setdefault((suite_id, commit), {}).setdefault(test_id, set()).add(
+                "f" if outcome in BAD_OUTCOMES else "p")
+    return out
+
+
+def analyse_until(session: Session, project_id: int, until: datetime | None) -> Analyzer:
+    """Run the whole history before ``until`` through a fresh analyzer (the as-of path)."""
+    analyzer = Analyzer(project_id)
+    runs = iter_runs(session, project_id, until=until)
+    for run, rows in iter_results(session, runs):
+        analyzer.process(run, rows)
+    return analyzer

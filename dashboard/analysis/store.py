@@ -1,0 +1,150 @@
+"""Read and write the stored analysis tables (ingest.analysis_models)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dashboard.analysis import flakestate
+from dashboard.analysis.history import Analyzer, Signature
+from ingest.analysis_models import AnalysedRun, FailureSignature, FlakeStats, InterferenceSuspect
+from ingest.models import Suite, Test
+
+
+def load_states(session: Session, project_id: int) -> dict[tuple[int, int], FlakeStats]:
+    """Return the project's stored per-test state rows keyed by (suite_id, test_id)."""
+    rows = session.scalars(select(FlakeStats).where(FlakeStats.project_id == project_id)).all()
+    return {(r.suite_id, r.test_id): r for r in rows}
+
+
+def save_states(session: Session, analyzer: Analyzer, rows: dict[tuple[int, int], FlakeStats]) -> None:
+    """Write the analyzer's touched states back (insert new rows, update changed ones)."""
+    new = []
+    for key in analyzer.touched:
+        state = analyzer.states[key]
+        view = flakestate.effective(state)
+        score = flakestate.posterior(view)[0] if view["flakes"] else 0.0
+        values = dict(runs=state["runs"], failures=state["fails"], flakes=view["flakes"],
+                      broken=view["broken_now"], score=score,
+                      last_flake_at=flakestate.parse_ts(view["last_flake"]), state=_copy(state))
+        row = rows.get(key)
+        if row is None:
+            new.append(FlakeStats(suite_id=key[0], test_id=key[1], project_id=analyzer.project_id, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+    session.add_all(new)
+
+
+def _copy(state: dict) -> dict:
+    # A fresh object so the ORM sees the JSON value change.
+    return {k: ([list(e) for e in v] if k == "episodes" else v) for k, v in state.items()}
+
+
+def load_signatures(session: Session, project_id: int) -> dict[tuple[int, int, str], FailureSignature]:
+    rows = session.scalars(
+        select(FailureSignature).join(Test, Test.id == FailureSignature.test_id).where(Test.project_id == project_id)
+    ).all()
+    return {(r.suite_id, r.test_id, r.signature_hash): r for r in rows}
+
+
+def save_signatures(session: Session, analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]) -> None:
+    for key, sig in analyzer.signatures.items():
+        row = rows.get(key)
+        if row is None:
+            session.add(FailureSignature(suite_id=key[0], test_id=key[1], signature_hash=key[2],
+                                         signature=sig.signature, example=sig.example, count=sig.count,
+                                         last_run_id=sig.last_run_id, last_seen_at=sig.last_seen_at))
+        elif sig.count:
+            row.count = sig.count
+            row.last_run_id = sig.last_run_id
+            row.last_seen_at = sig.last_seen_at
+
+
+def seed_signatures(analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]) -> None:
+    for key, row in rows.items():
+        analyzer.signatures[key] = Signature(row.signature, row.example, row.count, row.last_run_id,
+                                             row.last_seen_at)
+
+
+def save_runs(session: Session, analyzer: Analyzer) -> None:
+    session.add_all([
+        AnalysedRun(run_id=run.id, project_id=analyzer.project_id, suite_id=run.suite_id,
+                    started_at=run.started_at, outage=outage, sequence=seq)
+        for run, outage, seq in analyzer.processed
+    ])
+
+
+def load_sequences(session: Session, suite_id: int, limit: int) -> list[tuple[int, datetime, dict]]:
+    """Return the suite's latest ``limit`` non-outage run sequences, oldest first."""
+    rows = session.execute(
+        select(AnalysedRun.run_id, AnalysedRun.started_at, AnalysedRun.sequence)
+        .where(AnalysedRun.suite_id == suite_id, AnalysedRun.outage.is_(False))
+        .order_by(AnalysedRun.started_at.desc(), AnalysedRun.run_id.desc()).limit(limit)
+    ).all()
+    return [tuple(r) for r in reversed(rows)]
+
+
+def replace_suspects(session: Session, project_id: int, suite_id: int,
+                     results: dict[int, tuple[list[dict], str | None]]) -> None:
+    """Store the suite's suspects (and undecidable notes) in place of the previous ones."""
+    previous = {
+        (r.victim_id, r.kind, tuple(r.evidence.get("member_ids", []))): r.first_seen_at
+        for r in session.scalars(select(InterferenceSuspect).where(InterferenceSuspect.suite_id == suite_id))
+    }
+    session.execute(delete(InterferenceSuspect).where(InterferenceSuspect.suite_id == suite_id))
+    rows = []
+    for victim, (found, note) in results.items():
+        for rank, f in enumerate(found, 1):
+            first = previous.get((victim, f["kind"], tuple(f["members"])))
+            if first is None or (f["first_seen_at"] is not None and f["first_seen_at"] < first):
+                first = f["first_seen_at"]
+            rows.append(InterferenceSuspect(
+                project_id=project_id, suite_id=suite_id, victim_id=victim, rank=rank, kind=f["kind"],
+                confidence=f["confidence"], polluters=[], first_seen_at=first, last_seen_at=f["last_seen_at"],
+                evidence={k: v for k, v in f.items() if k not in ("first_seen_at", "last_seen_at")}
+                | {"member_ids": f["members"]},
+            ))
+        if note:
+            rows.append(InterferenceSuspect(project_id=project_id, suite_id=suite_id, victim_id=victim, rank=0,
+                                            kind="undecidable", confidence=0.0, polluters=[],
+                                            evidence={"note": note}))
+    session.add_all(rows)
+
+
+def stored_suspects(session: Session, project_id: int):
+    """Return (suspects, undecidable notes) from the stored table."""
+    from dashboard.analysis.interference import UNDECIDABLE_NOTE, Undecidable, materialise
+
+    rows = session.scalars(
+        select(InterferenceSuspect).where(InterferenceSuspect.project_id == project_id)
+        .order_by(InterferenceSuspect.suite_id, InterferenceSuspect.victim_id, InterferenceSuspect.rank)
+    ).all()
+    results: dict[tuple[int, int], tuple[list[dict], str | None]] = defaultdict(lambda: ([], None))
+    firsts: dict[tuple[int, int, int], datetime | None] = {}
+    undecided = []
+    for r in rows:
+        if r.kind == "undecidable":
+            undecided.append(r)
+            continue
+        found = dict(r.evidence)
+        found["members"] = found.pop("member_ids")
+        found["first_seen_at"], found["last_seen_at"] = r.first_seen_at, r.last_seen_at
+        firsts[(r.suite_id, r.victim_id, r.rank)] = r.first_seen_at
+        results[(r.suite_id, r.victim_id)][0].append(found)
+    suspects, _ = materialise(session, project_id, dict(results))
+    notes = []
+    if undecided:
+        names = dict(session.execute(select(Test.id, Test.nodeid).where(
+            Test.id.in_([r.victim_id for r in undecided]))).all())
+        suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
+        stats = {(s.suite_id, s.test_id): s for s in session.scalars(select(FlakeStats).where(
+            FlakeStats.test_id.in_([r.victim_id for r in undecided])))}
+        for r in undecided:
+            st = stats.get((r.suite_id, r.victim_id))
+            notes.append(Undecidable(names.get(r.victim_id, str(r.victim_id)), suites.get(r.suite_id),
+                                     st.failures if st else 0, st.runs if st else 0, UNDECIDABLE_NOTE))
+    return suspects, notes

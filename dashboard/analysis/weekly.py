@@ -1,0 +1,642 @@
+"""The weekly suite-health review: what changed this ISO week against the one before, with evidence.
+
+Own facts (runs, pass rates, skip surges, shrinking suites) come from SQL here and in ``skips``;
+budgets, slowdowns, flakiness, interference and the pyramid come from their analysis modules,
+called with ``until=`` this week's end and the previous one's. A module that is not there yet
+leaves its section marked unavailable, never guessed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from dashboard.analysis import skips
+from dashboard.analysis.weeks import Week, last_complete_week, week_of
+from ingest.models import Project, Result, Run, Suite, Test
+from ingest.records import BAD_OUTCOMES
+
+# How many slowest tests / regressions / actions the review shows.
+TOP_N = 10
+MAX_ACTIONS = 8
+# Pyramid drift compares level shares with this many weeks earlier.
+DRIFT_WEEKS = 4
+# Slowdowns are found over this many weeks before the reviewed one (a step needs a "before").
+REGRESSION_LOOKBACK_WEEKS = 6
+
+
+# ---- links ----------------------------------------------------------------------------------
+
+def project_path(project: str, page: str = "", **query) -> str:
+    """Dashboard path of a project page (relative; renderers prefix the base URL)."""
+    path = f"/projects/{quote(project, safe='')}" + (f"/{page}" if page else "")
+    query = {k: v for k, v in query.items() if v not in (None, "")}
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def test_path(project: str, nodeid: str) -> str:
+    return project_path(project, "tests", nodeid=nodeid)
+
+
+def run_path(project: str, run_id: int) -> str:
+    return project_path(project, f"runs/{run_id}")
+
+
+def weekly_path(project: str, week: Week) -> str:
+    return project_path(project, "weekly", week=week.label)
+
+
+# ---- the review's parts ----------------------------------------------------------------------
+
+@dataclass
+class Totals:
+    """Run totals of one week (all suites, or one suite)."""
+
+    runs: int = 0
+    red_runs: int = 0
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    reruns: int = 0
+
+    @property
+    def pass_rate(self) -> float | None:
+        ran = self.tests - self.skipped - self.xfailed
+        return self.passed / ran if ran > 0 else None
+
+
+@dataclass
+class SuiteWeek:
+    """One suite this week against last week, with its budget picture."""
+
+    suite: str
+    runs: int
+    runs_before: int
+    pass_rate: float | None
+    pass_rate_before: float | None
+    median_tests: int | None
+    median_wall_s: float | None
+    median_wall_s_before: float | None
+    failed: int
+    skipped: int
+    link: str
+    budget_s: float | None = None
+    latest_s: float | None = None
+    trend_s_per_week: float | None = None
+    forecast_breach_date: str | None = None
+    workers_needed: int | None = None
+    status: str | None = None
+
+
+@dataclass
+class Action:
+    """A recommended action; ``payoff`` orders them (see ``recommended_actions``)."""
+
+    title: str
+    evidence: str
+    link: str
+    payoff: float
+    kind: str
+    # The test or suite the title names (renderers set it in code type).
+    subject: str | None = None
+
+
+@dataclass
+class WeeklyReview:
+    project: str
+    week: str
+    week_start: str
+    week_end: str
+    previous_week: str
+    next_week: str | None
+    complete: bool
+    generated_at: str
+    empty: bool
+    latest_week_with_runs: str | None
+    runs: int
+    runs_before: int
+    red_runs: int
+    pass_rate: float | None
+    pass_rate_before: float | None
+    reruns: int
+    suites: list[SuiteWeek]
+    # One entry per day of the week: runs, red runs, pass rate.
+    days: list[dict]
+    slower_tests: list[dict] | None
+    slowest_tests: list[dict] | None
+    new_flaky: list[dict] | None
+    no_longer_flaky: list[dict] | None
+    broken: list[dict] | None
+    new_suspects: list[dict] | None
+    skip_surges: list[skips.SkipSurge]
+    count_drops: list[skips.CountDrop]
+    pyramid: dict | None
+    actions: list[Action]
+    links: dict[str, str]
+    # section -> why it is missing ("dashboard.analysis.flaky.flaky_tests is not available yet").
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+# ---- assembling -----------------------------------------------------------------------------
+
+def weekly_review(session: Session, project: Project, week: Week | None = None, *,
+                  config: Mapping | None = None, now: datetime | None = None) -> WeeklyReview:
+    """Build the review of ``week`` (default: the last complete ISO week) for ``project``."""
+    now = now or datetime.now(UTC)
+    week = week or last_complete_week(now)
+    prev = week.previous
+    name = project.name
+    unavailable: dict[str, str] = {}
+
+    totals_now = _totals(session, project.id, week)
+    totals_before = _totals(session, project.id, prev)
+    suites = _suite_weeks(session, project, week)
+    failures = failures_by_test(session, project.id, week)
+    # An empty week shows only where the runs are; the analyses below would find nothing new.
+    busy = totals_now.runs > 0
+
+    settings = _settings(config)
+    # budget and pyramid read ``until`` inclusively (a date means its last moment); flaky and
+    # interference read history strictly before ``until``: each gets the bound that means "this week".
+    budget = _optional("budget", unavailable, "suite_budget", "duration_regressions", "slowest_tests")
+    slower = slowest = None
+    if budget and busy:
+        _add_budgets(session, project.id, suites, budget, week, settings, config)
+        # A step needs runs on both sides, so look back before the week and keep the steps that
+        # began inside it: "got slower this week", not "was slower all week".
+        slower = [_regression(r, name) for r in budget.duration_regressions(
+            session, project.id, None, since=week.shifted(-REGRESSION_LOOKBACK_WEEKS).first_day,
+            until=week.last_day, limit=TOP_N * 5)
+            if _in_week(_get(r, "began_at"), week)][:TOP_N]
+        slowest = [_slow(t, name) for t in budget.slowest_tests(
+            session, project.id, None, since=week.first_day, until=week.last_day, limit=TOP_N)]
+
+    new_flaky = no_longer = broken = None
+    flaky = _optional("flaky", unavailable, "flaky_tests", "broken_tests")
+    if flaky and busy:
+        # A test counts as flaky while its analysis does not call it "fixed" (clean for long enough).
+        now_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until=week.end)
+                     if _get(f, "status") != "fixed"}
+        then_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until=prev.end)
+                      if _get(f, "status") != "fixed"}
+        new_flaky = [_flaky(f, name, failures) for n, f in now_flaky.items() if n not in then_flaky]
+        no_longer = [_flaky(f, name, failures) for n, f in then_flaky.items() if n not in now_flaky]
+        then_broken = {b.nodeid for b in flaky.broken_tests(session, project.id, until=prev.end)}
+        broken = [_broken(b, name, b.nodeid not in then_broken, failures)
+                  for b in flaky.broken_tests(session, project.id, until=week.end)]
+
+    new_suspects = None
+    interference = _optional("interference", unavailable, "find_suspects")
+    if interference and busy:
+        before = {_suspect_key(s) for s in interference.find_suspects(session, project.id, until=prev.end)}
+        new_suspects = [_suspect(s, name, failures)
+                        for s in interference.find_suspects(session, project.id, until=week.end)
+                        if _suspect_key(s) not in before]
+
+    pyramid_drift = None
+    pyramid = _optional("pyramid", unavailable, "pyramid_levels")
+    if pyramid and busy:
+        pyramid_drift = _pyramid_drift(session, project.id, pyramid, week, _rules(settings))
+
+    surges = skips.skip_surges(session, project.id, week, level_of=_level_function(settings)) if busy else []
+    drops = skips.count_drops(session, project.id, week) if busy else []
+    current = week_of(now)
+    latest = _latest_week_with_runs(session, project.id)
+    review = WeeklyReview(
+        project=name, week=week.label, week_start=week.first_day.isoformat(),
+        week_end=week.last_day.isoformat(), previous_week=prev.label,
+        next_week=week.next.label if week.next <= current else None,
+        complete=week.end <= now, generated_at=now.isoformat(timespec="seconds"),
+        empty=totals_now.runs == 0,
+        latest_week_with_runs=latest.label if latest else None,
+        runs=totals_now.runs, runs_before=totals_before.runs, red_runs=totals_now.red_runs,
+        pass_rate=totals_now.pass_rate, pass_rate_before=totals_before.pass_rate, reruns=totals_now.reruns,
+        suites=suites, days=_days(session, project.id, week), slower_tests=slower, slowest_tests=slowest,
+        new_flaky=new_flaky,
+        no_longer_flaky=no_longer, broken=broken, new_suspects=new_suspects, skip_surges=surges,
+        count_drops=drops, pyramid=pyramid_drift, actions=[],
+        links={
+            "review": weekly_path(name, week), "previous": weekly_path(name, prev),
+            "next": weekly_path(name, week.next), "runs": project_path(
+                name, "runs", since=week.first_day.isoformat(), until=week.last_day.isoformat()),
+            "budget": project_path(name, "budget"), "flaky": project_path(name, "flaky"),
+            "suspects": project_path(name, "suspects"), "pyramid": project_path(name, "pyramid"),
+            **({"latest": weekly_path(name, latest)} if latest else {}),
+        },
+        unavailable=unavailable,
+    )
+    if not review.empty:
+        review.actions = recommended_actions(review, failures)
+    return review
+
+
+_CACHE: OrderedDict[tuple, WeeklyReview] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_SIZE = 32
+
+
+def cached_weekly_review(session: Session, project: Project, week: Week | None = None, *,
+                         config: Mapping | None = None, now: datetime | None = None) -> WeeklyReview:
+    """Return ``weekly_review(...)``, reusing the one built while the project's runs were the same.
+
+    The as-of analyses replay the history, which takes seconds on a big project; a review only
+    changes when runs are added or removed, budgets change or the configuration file does.
+    """
+    now = now or datetime.now(UTC)
+    week = week or last_complete_week(now)
+    runs = tuple(session.execute(
+        select(func.max(Run.id), func.count()).where(Run.project_id == project.id)).one())
+    budgets = tuple(session.execute(
+        select(Suite.name, Suite.budget_s).where(Suite.project_id == project.id).order_by(Suite.name)).all())
+    config_key = tuple(sorted((k, repr(v)) for k, v in (config or {}).items()
+                              if k in ("BUDGET_S", "CONFIG_FILE")))
+    key = (str(session.get_bind().url), project.id, project.name, week.label, week_of(now).label,
+           week.end <= now, runs, budgets, config_key, repr(_settings(config)))
+    with _CACHE_LOCK:
+        review = _CACHE.get(key)
+        if review is not None:
+            _CACHE.move_to_end(key)
+            return review
+    review = weekly_review(session, project, week, config=config, now=now)
+    with _CACHE_LOCK:
+        _CACHE[key] = review
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return review
+
+
+def _settings(config: Mapping | None) -> dict:
+    """The [tool.suitehealth] table of the configured file (budgets, level rules), if any."""
+    try:
+        from dashboard.analysis.levels import load_settings
+    except ImportError:
+        return {}
+    return load_settings((config or {}).get("CONFIG_FILE"))
+
+
+def _rules(settings: dict):
+    try:
+        from dashboard.analysis.levels import level_rules
+    except ImportError:
+        return None
+    return level_rules(settings)
+
+
+def _level_function(settings: dict):
+    """Return level_of(nodeid, markers, suite): the pyramid's rules, then a guess from the suite name."""
+    rules = _rules(settings)
+    if rules is None:
+        return skips.guess_level
+    from dashboard.analysis.levels import classify
+
+    def level_of(nodeid: str, markers: list | None, suite: str) -> str:
+        level = classify(nodeid, markers, None, rules)
+        return level if level in ("unit", "integration", "e2e") else skips.guess_level(nodeid, markers, suite)
+
+    return level_of
+
+
+def _optional(module: str, unavailable: dict[str, str], *functions: str):
+    """Import ``dashboard.analysis.<module>`` if it offers ``functions``; else note what is missing."""
+    try:
+        mod = importlib.import_module(f"dashboard.analysis.{module}")
+    except ImportError:
+        unavailable[module] = f"dashboard.analysis.{module} is not available yet"
+        return None
+    missing = [f for f in functions if not callable(getattr(mod, f, None))]
+    if missing:
+        unavailable[module] = f"dashboard.analysis.{module}.{missing[0]} is not available yet"
+        return None
+    return mod
+
+
+def _week_runs(project_id: int, week: Week):
+    return (Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end)
+
+
+def _totals(session: Session, project_id: int, week: Week) -> Totals:
+    row = session.execute(
+        select(func.count(), func.sum(Run.tests), func.sum(Run.passed), func.sum(Run.failed),
+               func.sum(Run.errors), func.sum(Run.skipped), func.sum(Run.xfailed), func.sum(Run.reruns),
+               func.sum(case(((Run.failed + Run.errors) > 0, 1), else_=0)))
+        .where(*_week_runs(project_id, week))
+    ).one()
+    runs, tests, passed, failed, errors, skipped, xfailed, reruns, red = (int(v or 0) for v in row)
+    return Totals(runs=runs, red_runs=red, tests=tests, passed=passed, failed=failed, errors=errors,
+                  skipped=skipped, xfailed=xfailed, reruns=reruns)
+
+
+def _suite_weeks(session: Session, project: Project, week: Week) -> list[SuiteWeek]:
+    """Per-suite totals of this and the previous week (GROUP BY suite), walls medians per suite."""
+
+    def per_suite(w: Week) -> dict[str, tuple[Totals, list[float], list[int]]]:
+        rows = session.execute(
+            select(Suite.name, Run.tests, Run.passed, Run.failed, Run.errors, Run.skipped, Run.xfailed,
+                   Run.duration_s)
+            .join(Suite, Suite.id == Run.suite_id).where(*_week_runs(project.id, w))
+        ).all()
+        out: dict[str, tuple[Totals, list[float], list[int]]] = {}
+        for suite, tests, passed, failed, errors, skipped, xfailed, wall in rows:
+            totals, walls, counts = out.setdefault(suite, (Totals(), [], []))
+            totals.runs += 1
+            totals.red_runs += int(bool(failed or errors))
+            totals.tests += tests or 0
+            totals.passed += passed or 0
+            totals.failed += (failed or 0) + (errors or 0)
+            totals.skipped += skipped or 0
+            totals.xfailed += xfailed or 0
+            if wall is not None:
+                walls.append(float(wall))
+            counts.append(int(tests or 0))
+        return out
+
+    now, before = per_suite(week), per_suite(week.previous)
+    result = []
+    for suite in sorted(set(now) | set(before)):
+        t, walls, counts = now.get(suite, (Totals(), [], []))
+        tb, walls_b, _ = before.get(suite, (Totals(), [], []))
+        result.append(SuiteWeek(
+            suite=suite, runs=t.runs, runs_before=tb.runs, pass_rate=t.pass_rate,
+            pass_rate_before=tb.pass_rate, median_tests=_median(counts, whole=True),
+            median_wall_s=_median(walls), median_wall_s_before=_median(walls_b),
+            failed=t.failed, skipped=t.skipped,
+            link=project_path(project.name, "runs", suite=suite, since=week.first_day.isoformat(),
+                              until=week.last_day.isoformat()),
+        ))
+    return result
+
+
+def _days(session: Session, project_id: int, week: Week) -> list[dict]:
+    """Runs, red runs and pass rate per UTC day (a week's runs are few: bucketed here, not in SQL)."""
+    days = {week.first_day + timedelta(days=i): Totals() for i in range(7)}
+    for started, tests, passed, failed, errors, skipped, xfailed in session.execute(
+        select(Run.started_at, Run.tests, Run.passed, Run.failed, Run.errors, Run.skipped, Run.xfailed)
+        .where(*_week_runs(project_id, week))
+    ):
+        t = days[started.astimezone(UTC).date()]
+        t.runs += 1
+        t.red_runs += int(bool(failed or errors))
+        t.tests += tests or 0
+        t.passed += passed or 0
+        t.skipped += skipped or 0
+        t.xfailed += xfailed or 0
+    return [{"day": day.isoformat(), "runs": t.runs, "red_runs": t.red_runs, "pass_rate": t.pass_rate}
+            for day, t in days.items()]
+
+
+def _median(values: list, whole: bool = False):
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    value = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return round(value) if whole else value
+
+
+def failures_by_test(session: Session, project_id: int, week: Week) -> dict[str, int]:
+    """nodeid -> failed/errored attempts (reruns included) in the week's runs."""
+    rows = session.execute(
+        select(Test.nodeid, func.count())
+        .join(Result, Result.test_id == Test.id).join(Run, Run.id == Result.run_id)
+        .where(*_week_runs(project_id, week), Result.outcome.in_(BAD_OUTCOMES))
+        .group_by(Test.nodeid)
+    ).all()
+    return {nodeid: int(n) for nodeid, n in rows}
+
+
+def _latest_week_with_runs(session: Session, project_id: int) -> Week | None:
+    latest = session.scalar(select(func.max(Run.started_at)).where(Run.project_id == project_id))
+    return week_of(latest) if latest else None
+
+
+# ---- adapters over the other analyses (they return their own dataclasses) --------------------
+
+def _get(obj, name: str, default=None):
+    return obj.get(name, default) if isinstance(obj, Mapping) else getattr(obj, name, default)
+
+
+def _in_week(moment, week: Week) -> bool:
+    return isinstance(moment, datetime) and week.start <= moment.astimezone(UTC) < week.end
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], budget, week: Week,
+                 settings: dict, config: Mapping | None) -> None:
+    default = (config or {}).get("BUDGET_S")
+    for s in suites:
+        if not s.runs:
+            continue
+        b = budget.suite_budget(session, project_id, s.suite, until=week.last_day, settings=settings,
+                                default_budget_s=default)
+        s.budget_s = _get(b, "budget_s")
+        s.latest_s = _get(b, "latest_s")
+        s.trend_s_per_week = _get(b, "trend_s_per_week")
+        s.forecast_breach_date = _iso(_get(b, "forecast_breach_date"))
+        s.workers_needed = _get(b, "workers_needed")
+        s.status = _get(b, "status")
+
+
+def _regression(r, project: str) -> dict:
+    nodeid = _get(r, "nodeid")
+    began = _get(r, "began_run_id")
+    return {
+        "nodeid": nodeid, "before_s": _get(r, "before_s"), "after_s": _get(r, "after_s"),
+        "ratio": _get(r, "ratio"), "began_run_id": began, "began_at": _iso(_get(r, "began_at")),
+        "suite": _get(r, "suite"), "link": test_path(project, nodeid),
+        "run_link": run_path(project, began) if began is not None else None,
+    }
+
+
+def _slow(t, project: str) -> dict:
+    nodeid = _get(t, "nodeid")
+    return {"nodeid": nodeid, "median_s": _get(t, "median_s"), "runs": _get(t, "runs"),
+            "share_of_suite": _get(t, "share_of_suite"), "link": test_path(project, nodeid)}
+
+
+def _flaky(f, project: str, failures: dict[str, int]) -> dict:
+    nodeid = _get(f, "nodeid")
+    return {"nodeid": nodeid, "score": _get(f, "score"), "failure_rate": _get(f, "failure_rate"),
+            "flip_rate": _get(f, "flip_rate"), "runs": _get(f, "runs"), "failures": _get(f, "failures"),
+            "failures_this_week": failures.get(nodeid, 0), "status": _get(f, "status"),
+            "first_seen": _iso(_get(f, "first_seen")), "last_flake": _iso(_get(f, "last_flake")),
+            "link": test_path(project, nodeid)}
+
+
+def _broken(b, project: str, new: bool, failures: dict[str, int]) -> dict:
+    nodeid = _get(b, "nodeid")
+    since_run = _get(b, "since_run_id")
+    return {"nodeid": nodeid, "new": new, "since_run_id": since_run, "since_at": _iso(_get(b, "since_at")),
+            "consecutive_failures": _get(b, "consecutive_failures"), "message": _get(b, "message"),
+            "failures_this_week": failures.get(nodeid, 0), "link": test_path(project, nodeid),
+            "run_link": run_path(project, since_run) if since_run is not None else None}
+
+
+def _suspect_key(s) -> tuple:
+    polluters = list(_get(s, "polluters") or [])
+    return (_get(s, "victim"), _get(s, "kind"), polluters[0] if polluters else None)
+
+
+def _suspect(s, project: str, failures: dict[str, int]) -> dict:
+    victim = _get(s, "victim")
+    polluters = list(_get(s, "polluters") or [])
+    return {"victim": victim, "polluters": polluters, "kind": _get(s, "kind"),
+            "confidence": _get(s, "confidence"), "reproduce": _get(s, "reproduce"),
+            "evidence": _get(s, "evidence"), "first_seen_at": _iso(_get(s, "first_seen_at")),
+            "last_seen_at": _iso(_get(s, "last_seen_at")),
+            "victim_failures_this_week": failures.get(victim, 0),
+            "link": test_path(project, victim), "suspects_link": project_path(project, "suspects")}
+
+
+def _pyramid_drift(session: Session, project_id: int, pyramid, week: Week, rules) -> dict:
+    """Level shares (tests and time) this week against ``DRIFT_WEEKS`` weeks earlier."""
+    then = week.shifted(-DRIFT_WEEKS)
+    snapshots = {}
+    for label, w in (("now", week), ("then", then)):
+        p = pyramid.pyramid_levels(session, project_id, since=w.first_day, until=w.last_day, rules=rules)
+        levels = _get(p, "levels") or {}
+        tests_total = sum(_get(v, "tests") or 0 for v in levels.values())
+        time_total = sum(_get(v, "time_s") or 0.0 for v in levels.values())
+        snapshots[label] = {
+            "week": w.label, "shape": _get(p, "shape"),
+            "levels": {k: {"tests": _get(v, "tests") or 0, "time_s": _get(v, "time_s") or 0.0,
+                           "test_share": (_get(v, "tests") or 0) / tests_total if tests_total else None,
+                           "time_share": (_get(v, "time_s") or 0.0) / time_total if time_total else None}
+                       for k, v in levels.items()},
+        }
+    names = [n for n in ("unit", "integration", "e2e", "unknown")
+             if n in snapshots["now"]["levels"] or n in snapshots["then"]["levels"]]
+    drift = []
+    for n in names:
+        a = snapshots["now"]["levels"].get(n, {}).get("test_share")
+        b = snapshots["then"]["levels"].get(n, {}).get("test_share")
+        drift.append({"level": n, "share_now": a, "share_then": b,
+                      "change": (a - b) if a is not None and b is not None else None})
+    return {"now": snapshots["now"], "then": snapshots["then"], "drift": drift}
+
+
+# ---- recommended actions --------------------------------------------------------------------
+
+def recommended_actions(review: WeeklyReview, failures: dict[str, int]) -> list[Action]:
+    """Rank what to do next by payoff this week.
+
+    Payoff is counted in results a fix gives back: one point per red attempt it would prevent, one
+    per test result a suite silently did not produce (skips, missing tests), one per CI minute
+    over budget or lost to a slowdown. Coarse, but the same unit across kinds, so they sort.
+    """
+    p = review.project
+    actions: list[Action] = []
+    covered: set[str] = set()
+
+    by_polluter: dict[str, list[dict]] = defaultdict(list)
+    for s in review.new_suspects or []:
+        if s["polluters"]:
+            by_polluter[s["polluters"][0]].append(s)
+    for polluter, found in by_polluter.items():
+        victims = sorted({s["victim"] for s in found})
+        n = sum(failures.get(v, 0) for v in victims)
+        covered.update(victims)
+        kind = found[0]["kind"] or "polluter"
+        verb = "run concurrently with" if kind == "concurrent" else "leaks state into"
+        actions.append(Action(
+            title=f"fix {kind} {polluter}",
+            evidence=f"{n} failures of {len(victims)} test{'s' * (len(victims) != 1)} this week; it {verb} "
+                     + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else ""),
+            link=test_path(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
+
+    for b in review.broken or []:
+        if b["nodeid"] in covered:
+            continue
+        covered.add(b["nodeid"])
+        n = b["failures_this_week"]
+        since = f" since run {b['since_run_id']}" if b["since_run_id"] is not None else ""
+        actions.append(Action(
+            title=f"fix or quarantine broken test {b['nodeid']}",
+            evidence=f"failing{since}: {b['consecutive_failures']} runs in a row, {n} failures this week",
+            link=b["link"], payoff=float(n), kind="broken", subject=b["nodeid"]))
+
+    for f in review.new_flaky or []:
+        if f["nodeid"] in covered or not f["failures_this_week"]:
+            continue
+        actions.append(Action(
+            title=f"stabilise flaky test {f['nodeid']}",
+            evidence=f"{f['failures_this_week']} failures this week"
+                     + (f", fails {f['failure_rate'] * 100:.0f}% of runs" if f["failure_rate"] else ""),
+            link=f["link"], payoff=float(f["failures_this_week"]), kind="flaky", subject=f["nodeid"]))
+
+    for s in review.skip_surges:
+        suites = ", ".join(s.suites)
+        where = "the integration tests" if s.integration_tests else f"suite {suites}"
+        actions.append(Action(
+            title=f"restore what {where} need: \u201c{s.reason}\u201d",
+            evidence=f"{s.tests} tests skipped ({s.skipped_results} skipped results, "
+                     f"{s.integration_tests} integration) in {suites}",
+            link=_week_runs_path(review, s.suites[0] if len(s.suites) == 1 else None),
+            payoff=float(s.skipped_results), kind="skips"))
+
+    runs_by_suite = {s.suite: s.runs for s in review.suites}
+    for d in review.count_drops:
+        actions.append(Action(
+            title=f"find the {d.dropped} tests missing from suite {d.suite}",
+            evidence=f"median {d.before} → {d.after} tests per run; {d.missing_total} tests ran last week "
+                     "but not this week",
+            link=_week_runs_path(review, d.suite),
+            payoff=float(d.dropped * runs_by_suite.get(d.suite, 1)),
+            kind="count-drop"))
+
+    for s in review.suites:
+        if s.status not in ("over", "at-risk") or not s.budget_s:
+            continue
+        wall = s.median_wall_s or s.latest_s or 0.0
+        over_min = max(0.0, wall - s.budget_s) * s.runs / 60
+        if s.status == "over":
+            how = (f"{s.workers_needed} workers meet the budget" if s.workers_needed
+                   else "no worker count meets the budget")
+            title = f"split or parallelise suite {s.suite}"
+            evidence = f"median wall time {wall:.0f} s vs budget {s.budget_s:.0f} s; {how}"
+        else:
+            title = f"keep suite {s.suite} under its budget"
+            evidence = (f"median {wall:.0f} s of {s.budget_s:.0f} s"
+                        + (f", +{s.trend_s_per_week:.0f} s/week" if s.trend_s_per_week else "")
+                        + (f"; forecast to cross on {s.forecast_breach_date}"
+                           if s.forecast_breach_date else ""))
+        actions.append(Action(title=title, evidence=evidence, link=project_path(p, "budget", suite=s.suite),
+                              payoff=max(over_min, 0.5), kind="budget"))
+
+    for r in review.slower_tests or []:
+        if r["after_s"] is None or r["before_s"] is None:
+            continue
+        extra = r["after_s"] - r["before_s"]
+        runs = max((s.runs for s in review.suites if s.suite == r.get("suite")), default=1)
+        ratio = f"{r['ratio']:.1f}× " if r["ratio"] else ""
+        began = f" since run {r['began_run_id']}" if r["began_run_id"] is not None else ""
+        actions.append(Action(
+            title=f"find why {r['nodeid']} got slower",
+            evidence=f"{ratio}slower{began}: {r['before_s']:.1f} s → {r['after_s']:.1f} s per run",
+            link=r["link"], payoff=extra * runs / 60, kind="slowdown", subject=r["nodeid"]))
+
+    actions.sort(key=lambda a: (-a.payoff, a.kind, a.title))
+    return actions[:MAX_ACTIONS]
+
+
+def _week_runs_path(review: WeeklyReview, suite: str | None) -> str:
+    return project_path(review.project, "runs", suite=suite, since=review.week_start, until=review.week_end)
+
+
+def find_project(session: Session, name: str) -> Project | None:
+    return session.scalars(select(Project).where(Project.name == name)).first()
+
+

@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 description of every /api/v1 endpoint, served at /api/v1/openapi.json.
+
+Response schemas list the keys the pages promise (the cross-team contracts) and allow more:
+the JSON twins grow with their pages, and clients should ignore keys they do not know.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+OUTCOMES = ["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+
+
+def _version() -> str:
+    try:
+        return version("suitehealth")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0"
+
+
+def _obj(required: list[str] | None = None, **props) -> dict:
+    schema: dict = {"type": "object", "properties": props, "additionalProperties": True}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _arr(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+OPT_STR = {"type": ["string", "null"]}
+OPT_NUM = {"type": ["number", "null"]}
+OPT_INT = {"type": ["integer", "null"]}
+DATETIME = {"type": "string", "format": "date-time"}
+OPT_DATETIME = {"type": ["string", "null"], "format": "date-time"}
+OPT_DATE = {"type": ["string", "null"], "format": "date"}
+
+
+def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
+            "description": description}
+
+
+PROJECT = _param("project", "path", STR, "Project name; URL-encode a '/' in it as %2F (e.g. acme%2Fshop).")
+SUITE = _param("suite", "query", STR, "Only this suite (CI job), e.g. integration.")
+BRANCH = _param("branch", "query", STR, "Only runs of this branch.")
+SINCE = _param("since", "query", {"type": "string", "format": "date"}, "First day included (YYYY-MM-DD).")
+UNTIL = _param("until", "query", {"type": "string", "format": "date"}, "Last day included (YYYY-MM-DD).")
+LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "Rows per page.")
+PAGE = _param("page", "query", {"type": "integer", "minimum": 1}, "1-based page number.")
+OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0}, "Rows to skip (instead of page).")
+LIST_PARAMS = [LIMIT, PAGE, OFFSET]
+FILTERS = [SUITE, BRANCH, SINCE, UNTIL]
+
+
+def _json_response(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _get(summary: str, schema: dict, params: list[dict], tag: str, *, not_found: bool = True) -> dict:
+    responses = {"200": _json_response("OK", schema)}
+    if params:
+        responses["400"] = {"$ref": "#/components/responses/BadRequest"}
+    if not_found:
+        responses["404"] = {"$ref": "#/components/responses/NotFound"}
+    return {"get": {"summary": summary, "tags": [tag], "parameters": params, "responses": responses}}
+
+
+def _schemas() -> dict:
+    counts = {"tests": INT, "passed": INT, "failed": INT, "errors": INT, "skipped": INT, "xfailed": INT,
+              "xpassed": INT, "reruns": INT}
+    return {
+        "Error": _obj(["error"], error={"type": "string", "description": "What is wrong; names the file for "
+                                                                        "report errors."}, status=INT),
+        "Run": _obj(["id", "suite", "started_at"], id=INT, suite=STR, branch=OPT_STR, commit=OPT_STR,
+                    build_id=OPT_STR, build_url=OPT_STR, started_at=DATETIME,
+                    duration_s={**OPT_NUM, "description": "Wall time of the session in seconds."}, **counts),
+        "Result": _obj(["nodeid", "outcome"], nodeid=STR, outcome={"type": "string", "enum": OUTCOMES},
+                       duration_s=OPT_NUM, setup_s=OPT_NUM, call_s=OPT_NUM, teardown_s=OPT_NUM,
+                       order_index=OPT_INT, worker_id=OPT_STR, start_ts=OPT_NUM, stop_ts=OPT_NUM,
+                       message=OPT_STR, attempt=INT, final=BOOL),
+        "UploadResult": _obj(
+            ["run_id", "project", "suite", "tests", "duplicate"], run_id=INT, project=STR, suite=STR,
+            duration_s=OPT_NUM, started_at=DATETIME, files=INT, url={**STR, "description": "Dashboard page."},
+            duplicate={**BOOL, "description": "True when this content was already stored (the run_id is the "
+                                              "stored run's)."}, **counts),
+        "LevelStats": _obj(["tests", "time_s"], tests=INT, time_s=NUM),
+        "FlakyTest": _obj(["nodeid", "score", "runs", "failures", "status"], nodeid=STR, score=NUM, runs=INT,
+                          failures=INT, status=STR, first_seen=OPT_DATETIME, last_flake=OPT_DATETIME,
+                          failure_rate=NUM, flip_rate=NUM, ci_low=NUM, ci_high=NUM, signatures=_arr(_obj())),
+        "BrokenTest": _obj(["nodeid"], nodeid=STR, since_run_id=OPT_INT, since_at=OPT_DATETIME,
+                           consecutive_failures=INT, message=OPT_STR),
+        "Suspect": _obj(
+            ["victim", "polluters", "kind", "confidence"], victim=STR,
+            polluters={**_arr(STR), "description": "Node ids of the equivalence group, best first."},
+            kind={"type": "string", "enum": ["polluter", "state-setter", "concurrent", "cascade"]},
+            confidence={"type": "number", "minimum": 0, "maximum": 1},
+            evidence=_obj(), reproduce={**STR, "description": "A pytest command that should reproduce it."},
+            first_seen_at=OPT_DATETIME, last_seen_at=OPT_DATETIME),
+    }
+
+
+def _upload_operation() -> dict:
+    form_fields = {
+        "file": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                 "description": "One or more reports (JUnit XML, pytest JSON/JSONL, --durations text), plain "
+                                "or gzip. All files of one request are ONE run."},
+        "suite": {**STR, "description": "CI job name; default 'default'."},
+        "branch": STR, "commit": STR, "build_id": STR, "build_url": STR,
+        "started_at": {**STR, "format": "date-time", "description": "ISO 8601; default: from the report."},
+        "ci": {**STR, "description": "CI provider name, kept in the run's environment."},
+    }
+    return {
+        "summary": "Upload the reports of one CI run",
+        "description": "Needs an upload token of this project (`suitehealth token create --project P`). "
+                       "Idempotent: the same content again answers 200 with the stored run_id. Nothing is "
+                       "stored on any error.",
+        "tags": ["upload"],
+        "security": [{"bearerToken": []}],
+        "parameters": [PROJECT],
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": {"type": "object", "properties": form_fields, "required": ["file"]},
+            "encoding": {"file": {"contentType": "application/gzip, application/xml, application/json, "
+                                                 "text/plain, application/octet-stream"}}}}},
+        "responses": {
+            "201": _json_response("Stored as a new run.", _ref("UploadResult")),
+            "200": _json_response("This content was already stored; the existing run.", _ref("UploadResult")),
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "401": _json_response("No, unknown or revoked token.", _ref("Error")),
+            "403": _json_response("The token belongs to another project.", _ref("Error")),
+            "413": _json_response("Body or a report (after gzip expansion) is over the size limit.",
+                                  _ref("Error")),
+            "422": _json_response("A report cannot be read; the error names the file and position.",
+                                  _ref("Error")),
+        },
+    }
+
+
+def openapi_document() -> dict:
+    """Return the OpenAPI 3.1 document of the suitehealth JSON API."""
+    runs_path = _get("Runs of a project, newest first", _obj(["runs"], runs=_arr(_ref("Run"))),
+                     [PROJECT, *FILTERS, *LIST_PARAMS], "runs")
+    runs_path["post"] = _upload_operation()
+    paths = {
+        "/healthz": {"get": {"summary": "Liveness and database reachability", "tags": ["meta"], "responses": {
+            "200": _json_response("Database answers.", _obj(["status"], status=STR)),
+            "503": _json_response("Database unreachable.", _obj(["status"], status=STR, error=STR))}}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
+            "200": _json_response("OpenAPI 3.1", {"type": "object"})}}},
+        "/api/v1/projects": _get(
+            "Projects with their last run and a health summary",
+            _obj(["projects"], projects=_arr(_obj(
+                ["name"], name=STR, last_run={"oneOf": [_ref("Run"), {"type": "null"}]}))),
+            [], "projects", not_found=False),
+        "/api/v1/projects/{project}": _get(
+            "Project overview: latest run per suite, pass rate, budget status, top problems",
+            _obj(["project"], project=_obj(["name"], name=STR), suites=_arr(_obj())), [PROJECT], "projects"),
+        "/api/v1/projects/{project}/runs": runs_path,
+        "/api/v1/projects/{project}/runs/{run_id}": _get(
+            "One run with its results (failures first), paginated",
+            _obj(["run"], run=_ref("Run"), results=_arr(_ref("Result"))),
+            [PROJECT, _param("run_id", "path", INT, "Run id."),
+             _param("sort", "query", STR, "duration or outcome."), *LIST_PARAMS], "runs"),
+        "/api/v1/projects/{project}/tests": _get(
+            "One test's history: outcomes, durations, phase split, failures, suspects",
+            _obj(["nodeid"], nodeid=STR, history=_arr(_obj()), first_seen=OPT_DATETIME,
+                 last_seen=OPT_DATETIME),
+            [PROJECT, _param("nodeid", "query", STR, "The pytest node id.", required=True), *FILTERS,
+             *LIST_PARAMS], "tests"),
+        "/api/v1/projects/{project}/pyramid": _get(
+            "Distinct tests and test time per level, the shape verdict and its trend",
+            _obj(["levels", "shape"], levels={"type": "object", "additionalProperties": _ref("LevelStats"),
+                                              "description": "unit, integration, e2e (+unknown)."},
+                 shape={**STR, "description": "pyramid, diamond, hourglass, ice-cream cone …"}),
+            [PROJECT, *FILTERS], "pyramid"),
+        "/api/v1/projects/{project}/budget": _get(
+            "A suite's wall time against its budget, trend and forecast, slowest tests, regressions",
+            _obj(["suite", "budget_s", "latest_s", "trend_s_per_week", "forecast_breach_date", "runs"],
+                 suite=STR, budget_s=NUM, latest_s=OPT_NUM, median_s=OPT_NUM, trend_s_per_week=OPT_NUM,
+                 forecast_breach_date=OPT_DATE, workers_needed=OPT_INT,
+                 status={"type": "string", "enum": ["ok", "at-risk", "over"]}, runs=_arr(_obj())),
+            [PROJECT, SUITE, BRANCH, SINCE, UNTIL], "budget"),
+        "/api/v1/projects/{project}/flaky": _get(
+            "Flaky tests, most flaky first (broken tests are listed separately)",
+            _obj(["tests"], tests=_arr(_ref("FlakyTest")), broken=_arr(_ref("BrokenTest"))),
+            [PROJECT, SUITE, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
+        "/api/v1/projects/{project}/suspects": _get(
+            "Interference suspects, the strongest of each victim first",
+            _obj(["suspects"], suspects=_arr(_ref("Suspect"))), [PROJECT, SINCE, UNTIL, *LIST_PARAMS],
+            "flaky"),
+        "/api/v1/projects/{project}/weekly": _get(
+            "The weekly suite-health review",
+            _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj())),
+            [PROJECT, _param("week", "query", {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
+                             "ISO week; default: the last complete one.")], "weekly"),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "suitehealth API", "version": _version(),
+                 "description": "Test-suite profiler and flakiness dashboard. Every page has a JSON twin "
+                                "under /api/v1; errors are {\"error\": \"...\", \"status\": N}."},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "responses": {
+                "BadRequest": _json_response("A parameter or field is invalid.", _ref("Error")),
+                "NotFound": _json_response("No such project, run or test.", _ref("Error")),
+            },
+            "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer",
+                                                "description": "A per-project upload token."}},
+        },
+    }

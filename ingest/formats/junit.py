@@ -1,0 +1,391 @@
+"""JUnit XML in all its dialects, streamed with lxml ``iterparse``.
+
+Only ``end`` events are read; each ``<testcase>`` is turned into records and then cleared together
+with its already-processed siblings, so memory stays flat however large the file is. Entities are
+never resolved, DTDs never loaded, the network never touched, and any DOCTYPE is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import BinaryIO
+
+from lxml import etree
+
+from ingest import records as R
+from ingest.errors import MalformedReportError, UnsafeXMLError
+from ingest.formats.values import parse_seconds, parse_timestamp
+from ingest.records import CaseRecord, ParsedReport, ReportMeta
+
+FORMAT = "junit"
+_SUITES = "testsuites"
+_SUITE = "testsuite"
+_CASE = "testcase"
+# Result elements, worst first: a testcase with several keeps the worst.
+_RANK = {"error": 3, "failure": 2, "skipped": 1}
+_OUTCOME = {"error": R.ERROR, "failure": R.FAILED, "skipped": R.SKIPPED}
+# Earlier attempts that Surefire/nextest/marathon record inside the final testcase.
+_EARLIER = {"flakyFailure": R.FAILED, "rerunFailure": R.FAILED, "flakyError": R.ERROR, "rerunError": R.ERROR}
+# ``status`` attributes meaning "did not run" (googletest notrun, tst disabled ...).
+_SKIP_STATUS = frozenset({"notrun", "disabled", "skipped", "skip", "ignored", "pending"})
+_FAIL_STATUS = {"failed": R.FAILED, "failure": R.FAILED, "fail": R.FAILED,
+                "error": R.ERROR, "errored": R.ERROR}
+_WRONG_ROOTS = {
+    "failsafe-summary": "a Maven failsafe summary, not a test report (ingest the TEST-*.xml beside it)",
+    "testrun": "an Eclipse JUnit <testrun> export, not JUnit XML",
+    "test-suite": "an Allure/NUnit <test-suite> report, not JUnit XML",
+    "suites": "a <suites> document, not JUnit XML",
+    "test-run": "an NUnit 3 <test-run> report, not JUnit XML (convert it to JUnit first)",
+    "assemblies": "an xUnit.net v2 <assemblies> report, not JUnit XML (convert it to JUnit first)",
+}
+_EVENT_TAGS = ("{*}testcase", "{*}testsuite", "{*}properties", "{*}time", "{*}tests")
+MAX_PROPERTIES = 50
+MAX_PROPERTY_VALUE = 200
+MAX_MESSAGE_LINE = 1000
+# Plain float() is trusted up to here; beyond, parse_seconds decides (nanoseconds in disguise).
+_PLAIN_SECONDS_MAX = 1e6
+
+
+def _local(tag) -> str:
+    if not isinstance(tag, str):  # comments / processing instructions
+        return ""
+    return tag.rsplit("}", 1)[-1] if tag[:1] == "{" else tag
+
+
+def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
+    """Return a streaming ParsedReport of the JUnit XML in ``fh``."""
+    late: dict = {}
+    report = ParsedReport(ReportMeta(format=FORMAT, source=source_name), iter(()), late)
+    report.cases = _JUnitReader(source_name, fh, late).cases()
+    return report
+
+
+class _JUnitReader:
+    """Walks one JUnit document; yields records and fills ``late`` with report-level facts."""
+
+    def __init__(self, source: str, fh: BinaryIO, late: dict):
+        self.source = source
+        self.fh = fh
+        self.late = late
+        self.root = None
+        self.pytest_root = False
+        self.properties: dict = {}
+        self.starts: list = []
+        self.suite_seconds: list[float] = []
+        self.hostname: str | None = None
+        self.claimed = 0
+        # Per-suite counter for testcases without any name, so each stays its own test.
+        self.unnamed = 0
+        # (classname, file, is_pytest) -> node id prefix; classnames repeat, so map each once.
+        self.prefixes: dict[tuple, str] = {}
+
+    def cases(self) -> Iterator[CaseRecord]:
+        pending: CaseRecord | None = None
+        # Only the elements we act on reach Python; the tag filter runs in C.
+        parser = etree.iterparse(
+            self.fh, events=("end",), tag=_EVENT_TAGS, resolve_entities=False, no_network=True,
+            load_dtd=False, dtd_validation=False, remove_comments=True, remove_pis=True, huge_tree=False,
+            recover=False,
+        )
+        try:
+            for _event, elem in parser:
+                if self.root is None:
+                    self._check_root(elem)
+                tag = _local(elem.tag)
+                if tag == _CASE:
+                    record = self._case(elem)
+                    if record.__class__ is list:
+                        if pending is not None:
+                            yield pending
+                            pending = None
+                        yield from record
+                    elif self.pytest_root or record.nodeid.endswith(".py") or ".py::" in record.nodeid:
+                        # pytest-rerunfailures writes the failed attempt without any result element;
+                        # an attempt directly followed by the same test again was a rerun, so it failed.
+                        if pending is not None:
+                            if pending.nodeid == record.nodeid and pending.outcome == R.PASSED:
+                                pending = replace(pending, outcome=R.FAILED, message="failed, then rerun")
+                            yield pending
+                        pending = record
+                    else:
+                        if pending is not None:
+                            yield pending
+                            pending = None
+                        yield record
+                    _discard(elem)
+                elif tag == _SUITE:
+                    self._suite_end(elem)
+                    _discard(elem)
+                elif tag == "properties":
+                    parent = elem.getparent()
+                    if parent is not None and _local(parent.tag) in (_SUITE, _SUITES):
+                        self._keep_properties(elem)
+                        _discard(elem)
+                elif tag in ("time", "tests") and len(elem) == 0:
+                    # Ant's odd shape: <time>0.378</time> as a child element, not an attribute.
+                    parent = elem.getparent()
+                    if (parent is not None and _local(parent.tag) in (_SUITE, _CASE)
+                            and tag not in parent.attrib):
+                        parent.set(tag, (elem.text or "").strip())
+        except etree.XMLSyntaxError as exc:
+            line, column = exc.position if exc.position else (0, 0)
+            reason = _syntax_reason(exc)
+            last = exc.error_log.last_error if exc.error_log else None
+            if not line and last is not None:  # lxml lost the position; libxml2's log has it
+                line, column, reason = last.line, last.column, f"invalid XML: {last.message.strip()}"
+            raise MalformedReportError(reason, source=self.source, line=line or None,
+                                       column=column if line else None) from None
+        if pending is not None:
+            yield pending
+        if self.root is None:
+            if parser.root is None:
+                raise MalformedReportError("no XML root element", source=self.source)
+            self._check_root(parser.root[0] if len(parser.root) else parser.root)
+        if _local(self.root.tag) == _SUITES:
+            self._root_facts(self.root)
+        self._finish()
+
+    def _check_root(self, elem) -> None:
+        tree = elem.getroottree()
+        docinfo = tree.docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+            raise UnsafeXMLError("DOCTYPE/ENTITY declarations are not allowed in reports", source=self.source)
+        root = tree.getroot()
+        name = _local(root.tag)
+        if name not in (_SUITES, _SUITE):
+            reason = _WRONG_ROOTS.get(name, "not a JUnit report")
+            raise MalformedReportError(
+                f"root element <{root.tag if isinstance(root.tag, str) else '?'}> is {reason}; "
+                "expected <testsuites> or <testsuite>", source=self.source, line=root.sourceline)
+        self.root = root
+        self.pytest_root = root.get("name") == "pytest tests" or (name == _SUITE and root.get("name") == "pytest")
+
+    # ---- testcases ------------------------------------------------------------------------
+
+    def _case(self, elem) -> CaseRecord | list[CaseRecord]:
+        """Return the record of one <testcase> (a list when it holds earlier attempts)."""
+        attrs = elem.attrib
+        name = attrs.get("name") or ""
+        classname = attrs.get("classname")
+        if classname is None:
+            classname = attrs.get("class")
+        file = attrs.get("file")
+        parent = elem.getparent()
+        suite_name = parent.get("name") if parent is not None else None
+        pytest = self.pytest_root or suite_name == "pytest"
+        key = (classname, file, pytest)
+        prefix = self.prefixes.get(key)
+        if prefix is None:
+            prefix = self.prefixes[key] = _prefix(classname, file, pytest)
+        if prefix:
+            nodeid = (prefix + name if pytest else prefix + name.strip()) if name else prefix[:-2]
+        elif pytest:
+            nodeid = pytest_nodeid(classname, name, file)
+        else:
+            nodeid = name.strip()
+            if not nodeid:
+                self.unnamed += 1
+                nodeid = f"{suite_name or 'unnamed'}::#{self.unnamed}"
+        seconds = attrs.get("time") or attrs.get("duration")
+        try:
+            duration = float(seconds) if seconds is not None else None
+            if duration is not None and not 0 <= duration <= _PLAIN_SECONDS_MAX:
+                duration = parse_seconds(seconds)
+        except ValueError:
+            duration = parse_seconds(seconds)
+        start = stop = None
+        stamp = attrs.get("timestamp")
+        if stamp:
+            started = parse_timestamp(stamp)
+            if started is not None:
+                start = started.timestamp()
+                stop = start + (duration or 0.0)
+        outcome = R.PASSED
+        message = details = extra = None
+        earlier = None
+        if len(elem):
+            rank = 0
+            for child in elem:
+                tag = _local(child.tag)
+                if tag in _RANK:
+                    if _RANK[tag] > rank:
+                        rank = _RANK[tag]
+                        outcome = _OUTCOME[tag]
+                        if tag == "skipped" and (child.get("type") or "").endswith("xfail"):
+                            outcome = R.XFAILED
+                        message, details = _texts(child)
+                elif tag in _EARLIER:
+                    earlier = earlier or []
+                    earlier.append((_EARLIER[tag], *_texts(child)))
+                elif tag == "properties":
+                    props = _properties(child)
+                    if props:
+                        extra = {"properties": props}
+        if outcome == R.PASSED and ("status" in attrs or "result" in attrs):
+            status = (attrs.get("status") or attrs.get("result") or "").lower()
+            if status in _SKIP_STATUS or attrs.get("result") == "suppressed":
+                outcome = R.SKIPPED
+            elif status in _FAIL_STATUS:
+                outcome = _FAIL_STATUS[status]
+        classname = classname or None
+        record = CaseRecord(nodeid, outcome, name, classname, file, duration, start=start, stop=stop,
+                            message=message, details=details, extra=extra)
+        if earlier is None:
+            return record
+        return [
+            CaseRecord(nodeid, kind, name, classname, file, message=msg, details=text, final=False)
+            for kind, msg, text in earlier
+        ] + [record]
+
+    # ---- suites and report-level facts ----------------------------------------------------
+
+    def _suite_end(self, elem) -> None:
+        parent = elem.getparent()
+        top = parent is None or (parent is self.root and _local(parent.tag) == _SUITES)
+        self.unnamed = 0
+        if not top:
+            return
+        stamp = parse_timestamp(elem.get("timestamp"))
+        if stamp is not None:
+            self.starts.append(stamp)
+        seconds = parse_seconds(elem.get("time"))
+        if seconds is not None:
+            self.suite_seconds.append(seconds)
+        host = (elem.get("hostname") or "").strip()
+        if host and self.hostname is None:
+            self.hostname = host[:200]
+        tests = elem.get("tests")
+        if tests and tests.isdigit():
+            self.claimed += int(tests)
+
+    def _root_facts(self, root) -> None:
+        stamp = parse_timestamp(root.get("timestamp"))
+        if stamp is not None:
+            self.starts.append(stamp)
+        seconds = parse_seconds(root.get("time"))
+        if seconds is not None:
+            # The aggregate's own time is the session's; the suites' times are parts of it.
+            self.suite_seconds = [seconds]
+        tests = root.get("tests")
+        if tests and tests.isdigit():
+            self.claimed = int(tests)
+
+    def _keep_properties(self, elem) -> None:
+        for key, value in _properties(elem).items():
+            if len(self.properties) >= MAX_PROPERTIES:
+                break
+            self.properties.setdefault(key, value)
+
+    def _finish(self) -> None:
+        if self.starts:
+            self.late["started_at"] = min(self.starts)
+        if self.suite_seconds:
+            self.late["duration_s"] = sum(self.suite_seconds)
+        if self.hostname:
+            self.late["hostname"] = self.hostname
+        if self.properties:
+            self.late["properties"] = self.properties
+        self.late["claimed_tests"] = self.claimed
+
+
+def _discard(elem) -> None:
+    """Free a processed element and the siblings before it (the iterparse memory idiom)."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
+
+
+def _texts(elem) -> tuple[str | None, str | None]:
+    """Return (message, details) of a result element: its message attribute and its text."""
+    body = elem.text
+    if len(elem):
+        # Surefire nests <stackTrace> (and captured output) inside flakyFailure/rerunFailure.
+        trace = next((c.text for c in elem if _local(c.tag) == "stackTrace" and c.text), None)
+        body = trace or body
+    body = body.strip("\n") if body and body.strip() else None
+    message = elem.get("message")
+    if message is not None:
+        message = message.strip() or None
+    if message is None and body:
+        message = next((line.strip() for line in body.splitlines() if line.strip()), None)
+    if message and len(message) > MAX_MESSAGE_LINE:
+        message = message[:MAX_MESSAGE_LINE] + "…"
+    return message, body
+
+
+def _properties(elem) -> dict:
+    """Return the small name -> value pairs of a <properties> element (big values are dropped)."""
+    found: dict = {}
+    for prop in elem:
+        if _local(prop.tag) != "property":
+            continue
+        key = prop.get("name")
+        value = prop.get("value")
+        if value is None:
+            value = (prop.text or "").strip()
+        if key and len(key) <= 100 and len(value) <= MAX_PROPERTY_VALUE and len(found) < MAX_PROPERTIES:
+            found.setdefault(key, value)
+    return found
+
+
+def _prefix(classname: str | None, file: str | None, pytest: bool) -> str:
+    """Return what precedes the test name in its node id ("" when the name alone decides)."""
+    if not classname:
+        return ""
+    if pytest:
+        return pytest_nodeid(classname, "\0", file)[:-1]
+    stripped = classname.strip()
+    return stripped + "::" if stripped else ""
+
+
+def pytest_nodeid(classname: str | None, name: str, file: str | None = None) -> str:
+    """Map pytest's JUnit ``classname``/``name``/``file`` back to its node id.
+
+    pytest writes ``tests.unit.test_cart.TestCart`` + ``test_add[x]`` for
+    ``tests/unit/test_cart.py::TestCart::test_add[x]``: the module path dotted, then the classes.
+    ``file`` (xunit1) names the module exactly; without it, trailing segments that start with an
+    uppercase letter are taken as classes. A collection error has an empty classname and the
+    dotted module as its name.
+    """
+    if not classname:
+        if not name:
+            return "(collection)"
+        return name.replace(".", "/") + ".py" if "::" not in name and "[" not in name else name
+    parts = classname.split(".")
+    if "" in parts:  # not a dotted module path (mangled or hand-made); keep it verbatim
+        return plain_nodeid(classname, name)
+    if file:
+        path = file.replace("\\", "/")
+        module = path[:-3] if path.endswith(".py") else path
+        dotted = module.replace("/", ".")
+        if classname == dotted:
+            return f"{path}::{name}"
+        if classname.startswith(dotted + "."):
+            return "::".join([path, *classname[len(dotted) + 1:].split("."), name])
+    split = len(parts)
+    while split > 1 and parts[split - 1][:1].isupper():
+        split -= 1
+    return "::".join(["/".join(parts[:split]) + ".py", *parts[split:], name])
+
+
+def plain_nodeid(classname: str | None, name: str) -> str:
+    """Return the identity non-pytest tools get: ``classname::name`` (name alone without a class)."""
+    classname = (classname or "").strip()
+    name = name.strip()
+    if classname and name:
+        return f"{classname}::{name}"
+    return name or classname
+
+
+def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
+    msg = str(exc.msg or exc).strip()
+    # libxml2 appends ", line N, column M"; the position is reported separately.
+    cut = msg.rfind(", line ")
+    if cut > 0:
+        msg = msg[:cut]
+    if "Unregistered error" in msg or not msg:
+        msg = "unterminated section (the file is truncated or not well-formed)"
+    return f"invalid XML: {msg}"
