@@ -22,8 +22,10 @@ def generate_pytest_junit(path: Path, tests: int = 100_000, seed: int = 1) -> Pa
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests">')
-        out.write(f'<testsuite name="pytest" errors="0" failures="0" skipped="0" tests="{tests}" time="1234.5" '
-                  'timestamp="2026-01-05T10:00:00.000000+00:00" hostname="ci-runner">')
+        out.write(
+            f'<testsuite name="pytest" errors="0" failures="0" skipped="0" tests="{tests}" time="1234.5" '
+            'timestamp="2026-01-05T10:00:00.000000+00:00" hostname="ci-runner">'
+        )
         for i in range(tests):
             # ~20 tests per module, a third of them in a class: realistic repetition of classnames.
             module = f"tests.integration.pkg_{(i // 20) % 37}.test_checkout_module_{i // 20}"
@@ -32,31 +34,44 @@ def generate_pytest_junit(path: Path, tests: int = 100_000, seed: int = 1) -> Pa
             out.write(f'<testcase classname="{module}{cls}" name="{name}" time="{rng.random():.3f}"')
             roll = rng.random()
             if roll < 0.01:
-                body = escape(f"def test():\n>       assert value == {i}\nE       assert 1 == {i}\n\n"
-                              f"tests/pkg/test_module.py:{i % 300}: AssertionError")
-                out.write(f'><failure message={quoteattr(f"AssertionError: assert 1 == {i}")}>{body}</failure>'
-                          "</testcase>")
+                body = escape(
+                    f"def test():\n>       assert value == {i}\nE       assert 1 == {i}\n\n"
+                    f"tests/pkg/test_module.py:{i % 300}: AssertionError"
+                )
+                out.write(
+                    f"><failure message={quoteattr(f'AssertionError: assert 1 == {i}')}>{body}</failure>"
+                    "</testcase>"
+                )
             elif roll < 0.03:
-                out.write('><skipped type="pytest.skip" message="database not available">'
-                          "tests/conftest.py:12: database not available</skipped></testcase>")
+                out.write(
+                    '><skipped type="pytest.skip" message="database not available">'
+                    "tests/conftest.py:12: database not available</skipped></testcase>"
+                )
             else:
                 out.write(" />")
         out.write("</testsuite></testsuites>")
     return path
 
 
-def alternate(candidates: dict[str, Callable[[], object]], runs: int = 5,
-              setup: Callable[[], None] | None = None) -> dict[str, list[float]]:
-    """Time each candidate ``runs`` times, interleaving them so drift hits all alike."""
-    timings: dict[str, list[float]] = {name: [] for name in candidates}
+def alternate(
+    candidates: dict[str, Callable[[], object]], runs: int = 5, setup: Callable[[], None] | None = None
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Time each candidate ``runs`` times, interleaving them so drift hits all alike.
+
+    Returns (wall seconds, CPU seconds of this process) per candidate. CPU time is reported too
+    because on a shared machine wall time mostly measures the neighbours.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in candidates}
+    cpu: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(runs):
         for name, fn in candidates.items():
             if setup is not None:
                 setup()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
-            timings[name].append(time.perf_counter() - start)
-    return timings
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def median(values: list[float]) -> float:
@@ -67,8 +82,10 @@ def peak_rss_mb(code: str, *args: str) -> tuple[float, str]:
     """Run ``code`` in a fresh interpreter and return (its peak RSS in MB, its stdout)."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
     wrapper = (
-        "import sys\n" + code +
-        "\nprint('PEAK_RSS_KB', next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+        "import sys\n"
+        + code
+        + "\nhwm = next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM'))"
+        + "\nprint('PEAK_RSS_KB', hwm)\n"
     )
     proc = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True)
     peak = next(line for line in proc.stdout.splitlines() if line.startswith("PEAK_RSS_KB"))

@@ -18,7 +18,12 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 
 @main.group()
 def report():
-    """Reports to paste or mail (the weekly review)."""
+    """Reports to paste or mail (the weekly review).
+
+    \b
+    Example:
+      suitehealth report weekly --project shop --base-url https://health.example.com
+    """
 
 
 def _week(_ctx, _param, value):

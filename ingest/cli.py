@@ -145,11 +145,13 @@ def ingest(app: AppContext, files, project, suite, branch, commit, build_id, bui
         click.echo(json.dumps(summary.as_dict()))
         return
     if summary.duplicate:
-        click.echo(f"Already stored as run {summary.run_id} ({summary.project}/{summary.suite}); nothing added.")
+        click.echo(f"Already stored as run {summary.run_id} ({summary.project}/{summary.suite}); "
+                   "nothing added.")
         return
     click.echo(
         f"Stored run {summary.run_id} ({summary.project}/{summary.suite}): {summary.tests} tests, "
-        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, {summary.skipped} skipped"
+        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, "
+        f"{summary.skipped} skipped"
         + (f", {summary.reruns} reruns" if summary.reruns else "")
     )
 

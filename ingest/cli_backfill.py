@@ -79,10 +79,16 @@ def _entry(entry: dict, base: Path) -> tuple[RunMeta, list[ReportSource]]:
         if not p.is_file():
             raise ValueError(f"{p}: no such file")
     values = {k: (str(entry[k]) if entry.get(k) is not None else None) for k in _KEYS[1:6]}
-    meta = RunMeta(project=entry["project"], suite=values["suite"] or "default", branch=values["branch"],
-                   commit=values["commit"], build_id=values["build_id"], build_url=values["build_url"],
-                   started_at=parse_started_at(entry.get("started_at")),
-                   environment=entry["environment"] if isinstance(entry.get("environment"), dict) else {})
+    meta = RunMeta(
+        project=entry["project"],
+        suite=values["suite"] or "default",
+        branch=values["branch"],
+        commit=values["commit"],
+        build_id=values["build_id"],
+        build_url=values["build_url"],
+        started_at=parse_started_at(entry.get("started_at")),
+        environment=entry["environment"] if isinstance(entry.get("environment"), dict) else {},
+    )
     return meta, [ReportSource.from_path(p) for p in paths]
 
 
@@ -96,9 +102,16 @@ def backfill(engine: Engine, manifest: Path, progress=None) -> BackfillResult:
             except IngestError as exc:
                 error = str(exc)
             else:
-                result.lines.append({"line": number, "run_id": summary.run_id, "project": summary.project,
-                                     "suite": summary.suite, "tests": summary.tests,
-                                     "duplicate": summary.duplicate})
+                result.lines.append(
+                    {
+                        "line": number,
+                        "run_id": summary.run_id,
+                        "project": summary.project,
+                        "suite": summary.suite,
+                        "tests": summary.tests,
+                        "duplicate": summary.duplicate,
+                    }
+                )
         if error is not None:
             result.lines.append({"line": number, "error": error})
         if progress is not None:
@@ -143,8 +156,9 @@ def backfill_command(app: AppContext, manifest: Path, as_json: bool) -> None:
             def tick(number: int, error: str | None) -> None:
                 report_failure(number, error)
                 if error is not None:
-                    bar.console.print(f"{manifest}:{number}: {error}", style="red", markup=False,
-                                      highlight=False)
+                    bar.console.print(
+                        f"{manifest}:{number}: {error}", style="red", markup=False, highlight=False
+                    )
                 bar.advance(task)
 
             result = backfill(engine, manifest, tick)
@@ -157,7 +171,9 @@ def backfill_command(app: AppContext, manifest: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary))
     else:
-        click.echo(f"Backfill: {summary['stored']} runs stored ({summary['results']} results), "
-                   f"{summary['duplicates']} already stored, {summary['failed']} failed.")
+        click.echo(
+            f"Backfill: {summary['stored']} runs stored ({summary['results']} results), "
+            f"{summary['duplicates']} already stored, {summary['failed']} failed."
+        )
     if result.failed:
         raise SystemExit(1)

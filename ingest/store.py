@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -136,7 +136,7 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
             metas.append(report.meta_after())
         writer.finish()
         _finish_run(session, run, meta, metas, writer)
-        return summarize(run, duplicate=False, files=len(metas))
+        return summarize(run, duplicate=False, files=len(metas), project=project.name, suite=suite.name)
 
 
 def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, fmt: str = "records",
@@ -147,13 +147,23 @@ def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, f
 
 
 def get_or_create_project(session: Session, name: str) -> Project:
-    _insert_ignore(session, Project, {"name": name, "created_at": datetime.now(UTC)}, ["name"])
-    return session.scalars(select(Project).where(Project.name == name)).one()
+    """Return the project named ``name``, creating it if needed (safe against concurrent writers)."""
+    query = select(Project).where(Project.name == name)
+    project = session.scalars(query).first()
+    if project is None:
+        _insert_ignore(session, Project, {"name": name, "created_at": datetime.now(UTC)}, ["name"])
+        project = session.scalars(query).one()
+    return project
 
 
 def get_or_create_suite(session: Session, project_id: int, name: str) -> Suite:
-    _insert_ignore(session, Suite, {"project_id": project_id, "name": name}, ["project_id", "name"])
-    return session.scalars(select(Suite).where(Suite.project_id == project_id, Suite.name == name)).one()
+    """Return the project's suite named ``name``, creating it if needed."""
+    query = select(Suite).where(Suite.project_id == project_id, Suite.name == name)
+    suite = session.scalars(query).first()
+    if suite is None:
+        _insert_ignore(session, Suite, {"project_id": project_id, "name": name}, ["project_id", "name"])
+        suite = session.scalars(query).one()
+    return suite
 
 
 def _insert_ignore(session: Session, model, values: dict | list[dict], keys: list[str]) -> None:
@@ -178,10 +188,16 @@ class _ResultWriter:
         self.run_id = run_id
         self.order = 0
         self.buffer: list[CaseRecord] = []
-        # test_id -> attempts seen so far in this run (ints only, to stay small at 100k tests).
+        # Tests seen in this run as a bitmap indexed by test id (100k tests cost ~12 KB, not ~8 MB
+        # of dict); attempt counts are kept only for the few tests that repeat.
+        self.seen = bytearray(1 << 16)
         self.attempts: dict[int, int] = {}
         self.repeated: set[int] = set()
         self.workers: set[str] = set()
+        # Totals kept while inserting, so finishing the run never re-scans its results.
+        self.outcomes: dict[str, int] = dict.fromkeys(R.OUTCOMES, 0)
+        self.sums = [0.0, 0.0, 0.0, 0.0]
+        self.known = [False, False, False, False]  # whether any setup/call/teardown time was seen
         self.min_start: float | None = None
         self.max_stop: float | None = None
         self.postgres = session.get_bind().dialect.name == "postgresql"
@@ -223,22 +239,43 @@ class _ResultWriter:
             return
         ids = self._test_ids(self.buffer)
         attempts = self.attempts
+        seen = self.seen
+        top = max(ids.values(), default=0) >> 3
+        if top >= len(seen):
+            seen.extend(bytes(top + 1 - len(seen) + len(seen) // 2))
         run_id = self.run_id
         order = self.order
+        outcomes, sums, known = self.outcomes, self.sums, self.known
         rows = []
         append = rows.append
         for case in self.buffer:
             test_id = ids[case.nodeid]
-            attempt = attempts.get(test_id, 0) + 1
-            attempts[test_id] = attempt
-            if attempt > 1:
+            byte, bit = test_id >> 3, 1 << (test_id & 7)
+            if seen[byte] & bit:
+                attempt = attempts.get(test_id, 1) + 1
+                attempts[test_id] = attempt
                 self.repeated.add(test_id)
+            else:
+                seen[byte] |= bit
+                attempt = 1
             if case.worker_id:
                 self.workers.add(case.worker_id)
             if case.start is not None:
                 self.min_start = case.start if self.min_start is None else min(self.min_start, case.start)
             if case.stop is not None:
                 self.max_stop = case.stop if self.max_stop is None else max(self.max_stop, case.stop)
+            outcomes[case.outcome] = outcomes.get(case.outcome, 0) + 1
+            if case.duration_s is not None:
+                sums[0] += case.duration_s
+            if case.setup_s is not None:
+                sums[1] += case.setup_s
+                known[1] = True
+            if case.call_s is not None:
+                sums[2] += case.call_s
+                known[2] = True
+            if case.teardown_s is not None:
+                sums[3] += case.teardown_s
+                known[3] = True
             message, details = case.message, case.details
             append((
                 run_id, test_id, case.outcome, case.duration_s, case.setup_s, case.call_s, case.teardown_s,
@@ -263,20 +300,14 @@ class _ResultWriter:
         if missing:
             self.cursor.execute(f"SELECT max(id) FROM {Test.__tablename__}")
             before = self.cursor.fetchone()[0] or 0
-            self.cursor.executemany(self.insert_tests, [
-                (self.project_id, n, first[n].file, first[n].classname, first[n].name or n.rsplit("::", 1)[-1],
-                 json.dumps(list(first[n].markers)) if first[n].markers else "[]", self.run_id)
-                for n in missing
-            ])
-            # New rows have ids above the old maximum: one range scan instead of a long IN list.
-            self.cursor.execute(
-                f"SELECT nodeid, id FROM {Test.__tablename__} WHERE project_id = {self.ph} AND id > {self.ph}",
-                (self.project_id, before),
-            )
-            wanted = set(missing)
-            found.update((n, i) for n, i in self.cursor.fetchall() if n in wanted)
-            if len(found) < len(first):  # a concurrent writer created some of them first
-                found.update(self._lookup([n for n in missing if n not in found]))
+            project_id, run_id = self.project_id, self.run_id
+            rows = []
+            for n in missing:
+                case = first[n]
+                rows.append((project_id, n, case.file, case.classname, case.name or n.rsplit("::", 1)[-1],
+                             json.dumps(list(case.markers)) if case.markers else "[]", run_id))
+            self.cursor.executemany(self.insert_tests, rows)
+            found.update(self._new_ids(missing, before))
         # Keep markers current for known tests whose markers changed (rare, so cheap).
         changed = [
             {"tid": found[n], "m": list(first[n].markers)}
@@ -284,6 +315,26 @@ class _ResultWriter:
         ]
         if changed:
             self._update_markers(changed)
+        return found
+
+    def _new_ids(self, missing: list[str], before: int) -> dict[str, int]:
+        """Return the ids of the tests just inserted (their ids are all above ``before``)."""
+        if not self.postgres:
+            # SQLite gives each new row max(rowid) + 1, and BEGIN IMMEDIATE holds the write lock, so
+            # the ids are known without reading them back; the count check guards the assumption.
+            self.cursor.execute(f"SELECT max(id), count(*) FROM {Test.__tablename__} WHERE id > ?", (before,))
+            top, count = self.cursor.fetchone()
+            if count == len(missing) and top == before + len(missing):
+                return dict(zip(missing, range(before + 1, top + 1), strict=True))
+        # PostgreSQL (or the unexpected): one range scan instead of a long IN list.
+        self.cursor.execute(
+            f"SELECT nodeid, id FROM {Test.__tablename__} WHERE project_id = {self.ph} AND id > {self.ph}",
+            (self.project_id, before),
+        )
+        wanted = set(missing)
+        found = {n: i for n, i in self.cursor.fetchall() if n in wanted}
+        if len(found) < len(missing):  # a concurrent writer created some of them first
+            found.update(self._lookup([n for n in missing if n not in found]))
         return found
 
     def _lookup(self, nodeids: list[str]) -> dict[str, int]:
@@ -319,16 +370,21 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:half] + f"\n… [{len(text) - limit:,} characters cut] …\n" + text[-half:]
 
 
-def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMeta], writer: _ResultWriter) -> None:
+def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMeta],
+                writer: _ResultWriter) -> None:
     """Fill the run's totals from its final results and its time/meta from the reports."""
-    counts = dict(session.execute(
-        select(Result.outcome, func.count()).where(Result.run_id == run.id, Result.final).group_by(Result.outcome)
-    ).all())
-    sums = session.execute(
-        select(func.coalesce(func.sum(Result.duration_s), 0.0), func.sum(Result.setup_s),
-               func.sum(Result.call_s), func.sum(Result.teardown_s))
-        .where(Result.run_id == run.id)
-    ).one()
+    counts = dict(writer.outcomes)
+    if writer.repeated:
+        # Earlier attempts of rerun tests are not final: take their outcomes back out of the totals.
+        earlier = session.execute(
+            select(Result.outcome, func.count()).where(
+                Result.run_id == run.id, Result.test_id.in_(list(writer.repeated)), Result.final.is_(False))
+            .group_by(Result.outcome)
+        ).all()
+        for outcome, n in earlier:
+            counts[outcome] -= n
+    phases = zip(writer.sums[1:], writer.known[1:], strict=True)
+    sums = [writer.sums[0]] + [total if seen else None for total, seen in phases]
     run.tests = sum(counts.values())
     run.passed = counts.get(R.PASSED, 0)
     run.failed = counts.get(R.FAILED, 0)
@@ -336,7 +392,7 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
     run.skipped = counts.get(R.SKIPPED, 0)
     run.xfailed = counts.get(R.XFAILED, 0)
     run.xpassed = counts.get(R.XPASSED, 0)
-    run.reruns = sum(n - 1 for n in writer.attempts.values() if n > 1)
+    run.reruns = sum(n - 1 for n in writer.attempts.values())
     if writer.repeated:
         run.rerun_passed = session.scalar(
             select(func.count()).select_from(Result).where(
@@ -383,9 +439,12 @@ def wall_time(metas: list[ReportMeta], min_start: float | None, max_stop: float 
     return test_time_s or None
 
 
-def summarize(run: Run, *, duplicate: bool, files: int = 0) -> IngestSummary:
+def summarize(run: Run, *, duplicate: bool, files: int = 0, project: str | None = None,
+              suite: str | None = None) -> IngestSummary:
+    """Return the IngestSummary of a stored run (names given save two lookups)."""
     return IngestSummary(
-        run_id=run.id, project=run.project.name, suite=run.suite.name, tests=run.tests, passed=run.passed,
+        run_id=run.id, project=project or run.project.name, suite=suite or run.suite.name, tests=run.tests,
+        passed=run.passed,
         failed=run.failed, errors=run.errors, skipped=run.skipped, xfailed=run.xfailed, xpassed=run.xpassed,
         reruns=run.reruns, duration_s=run.duration_s, started_at=run.started_at.isoformat(),
         duplicate=duplicate, files=files or len(run.sources or []),

@@ -144,8 +144,12 @@ def budget_for_suite(session: Session, project_id: int, suite: str, *, settings:
 def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: float | None = None,
                  until: datetime | date | None = None, branch: str | None = None,
                  since: date | datetime | None = None, settings: Mapping | None = None,
-                 default_budget_s: float | None = None, whatif: bool = True) -> SuiteBudget:
-    """Return the suite's runs against its budget, the trend, the breach forecast and the what-if."""
+                 default_budget_s: float | None = None, whatif: bool = True,
+                 summary_only: bool = False) -> SuiteBudget:
+    """Return the suite's runs against its budget, the trend, the breach forecast and the what-if.
+
+    ``summary_only`` leaves out ``runs``, ``phases`` and the what-if (for overviews of many suites).
+    """
     if budget_s is None:
         budget_s, source = resolve_budget(session, project_id, suite, settings=settings,
                                           default_s=default_budget_s)
@@ -173,7 +177,8 @@ def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: flo
     if not runs:
         return result
     _mark_exclusions(runs)
-    result.runs = [_run_dict(r) for r in runs]
+    if not summary_only:
+        result.runs = [_run_dict(r) for r in runs]
     counts: dict[str, int] = defaultdict(int)
     for r in runs:
         if r["excluded"]:
@@ -188,6 +193,8 @@ def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: flo
     if included:
         result.median_s = included[-1]["rolling_median_s"]
     _trend_and_forecast(result, included)
+    if summary_only:
+        return result
     result.phases = _phases(runs, included)
     if whatif and included:
         _what_if(session, result, included[-1])
@@ -213,23 +220,34 @@ def _mark_exclusions(runs: list[dict]) -> None:
             r["excluded"] = "failure-surge"
     candidates = [r for r in runs if not r["excluded"]]
     if len(candidates) >= 3:
-        values = [float(r["duration_s"]) for r in candidates]
+        values = np.array([r["duration_s"] for r in candidates], dtype=float)
         half = OUTLIER_WINDOW // 2
-        centred = [statistics.median(values[max(0, i - half):i + half + 1]) for i in range(len(values))]
-        residual = [v - c for v, c in zip(values, centred, strict=True)]
-        scale = 1.4826 * statistics.median(abs(x) for x in residual)
-        for r, res, c in zip(candidates, residual, centred, strict=True):
-            if abs(res) > max(OUTLIER_Z * scale, OUTLIER_MIN_REL * c):
+        centred = _rolling_median(values, half, half)
+        residual = np.abs(values - centred)
+        scale = 1.4826 * float(np.median(residual))
+        limit = np.maximum(OUTLIER_Z * scale, OUTLIER_MIN_REL * centred)
+        for r, is_outlier in zip(candidates, residual > limit, strict=True):
+            if is_outlier:
                 r["excluded"] = "outlier"
     # Trailing median over included runs only, carried forward across excluded ones.
-    kept: list[float] = []
+    kept = [r for r in runs if not r["excluded"]]
+    trailing = _rolling_median(np.array([r["duration_s"] for r in kept], dtype=float), ROLLING - 1, 0)
+    for r, value in zip(kept, trailing, strict=True):
+        r["rolling_median_s"] = float(value)
     current = None
     for r in runs:
-        if not r["excluded"]:
-            kept.append(float(r["duration_s"]))
-            current = statistics.median(kept[-ROLLING:])
+        current = r.get("rolling_median_s", current)
         r["rolling_median_s"] = current
         r["outlier"] = r["excluded"] == "outlier"
+
+
+def _rolling_median(values: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Median of each value with ``before`` values before and ``after`` after it (fewer at the ends)."""
+    if values.size == 0:
+        return values
+    padded = np.concatenate([np.full(before, np.nan), values, np.full(after, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, before + after + 1)
+    return np.nanmedian(windows, axis=1)
 
 
 def _run_dict(r: dict) -> dict:
@@ -363,10 +381,10 @@ def _what_if(session: Session, result: SuiteBudget, run: dict) -> None:
 def suite_budgets(session: Session, project_id: int, *, settings: Mapping | None = None,
                   default_budget_s: float | None = None, until: datetime | date | None = None,
                   branch: str | None = None, since: date | datetime | None = None) -> list[SuiteBudget]:
-    """Return every suite's budget summary (no what-if), the most over / closest to budget first."""
+    """Return every suite's budget summary (no runs list, no what-if), most over / closest to budget first."""
     names = session.scalars(select(Suite.name).where(Suite.project_id == project_id).order_by(Suite.name))
     out = [suite_budget(session, project_id, name, settings=settings, default_budget_s=default_budget_s,
-                        until=until, branch=branch, since=since, whatif=False) for name in names]
+                        until=until, branch=branch, since=since, summary_only=True) for name in names]
     return sorted(out, key=lambda b: (-(b.usage if b.usage is not None else -1.0), b.suite))
 
 
@@ -413,7 +431,7 @@ def slowest_tests(session: Session, project_id: int, suite: str | None, *, since
     if not ids:
         return []
     series: dict[int, list[float]] = defaultdict(list)
-    for test_id, duration in session.execute(
+    for test_id, duration in session.connection().execute(
         select(Result.test_id, Result.duration_s)
         .where(Result.run_id.in_(run_ids), Result.final, Result.test_id.in_(ids),
                Result.duration_s.is_not(None))
@@ -466,11 +484,18 @@ def duration_regressions(session: Session, project_id: int, suite: str | None, *
     if not runs:
         return []
     position = {r[0]: (i, r[2], r[1]) for i, r in enumerate(runs)}
-    history: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
-    for test_id, run_id, duration in session.execute(
-        select(Result.test_id, Result.run_id, Result.duration_s)
-        .where(Result.run_id.in_(list(position)), Result.final, Result.outcome == "passed",
+    passing = (Result.run_id.in_(list(position)), Result.final, Result.outcome == "passed",
                Result.duration_s.is_not(None))
+    # SQL keeps only tests whose range could hold such a step; most tests never leave this query.
+    candidates = select(Result.test_id).where(*passing).group_by(Result.test_id).having(
+        func.count() >= MIN_HISTORY,
+        func.max(Result.duration_s) >= REGRESSION_RATIO * func.min(Result.duration_s),
+        func.max(Result.duration_s) - func.min(Result.duration_s) >= REGRESSION_MIN_S,
+    )
+    history: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+    for test_id, run_id, duration in session.connection().execute(
+        select(Result.test_id, Result.run_id, Result.duration_s)
+        .where(*passing, Result.test_id.in_(candidates))
     ):
         history[test_id].append((position[run_id][0], run_id, duration))
     found: list[tuple[int, float, float, int, int]] = []

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
@@ -161,10 +161,13 @@ def iter_results(session: Session, runs: list[RunInfo]) -> Iterator[tuple[RunInf
     for start in range(0, len(runs), RUN_BATCH):
         batch = runs[start:start + RUN_BATCH]
         by_run: dict[int, list[tuple]] = defaultdict(list)
-        rows = session.execute(
-            select(Result.run_id, Result.test_id, Result.outcome, Result.attempt, Result.final,
-                   Result.order_index, Result.worker_id, Result.start_ts, Result.stop_ts, Result.message)
-            .where(Result.run_id.in_([r.id for r in batch]))
+        # Core rows, not ORM: this reads the whole history on a full analysis. Messages of
+        # passing results are never needed, so they are not transferred.
+        t = Result.__table__.c
+        rows = session.connection().execute(
+            select(t.run_id, t.test_id, t.outcome, t.attempt, t.final, t.order_index, t.worker_id,
+                   t.start_ts, t.stop_ts, case((t.outcome.in_(BAD_OUTCOMES), t.message), else_=None))
+            .where(t.run_id.in_([r.id for r in batch]))
         ).all()
         for row in rows:
             by_run[row[0]].append(tuple(row[1:]))

@@ -130,9 +130,11 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
     info = _test_info(session, list(medians))
     classified = []
     levels = {lvl: LevelStats() for lvl in LEVELS}
+    level_of: dict[int, str] = {}
     for tid, (nodeid, file, classname, markers) in info.items():
         level, reason = classify_with_reason(nodeid, markers, medians[tid], rules, file=file,
                                              classname=classname)
+        level_of[tid] = level
         classified.append(TestLevel(nodeid, level, reason, medians[tid]))
         stats = levels.setdefault(level, LevelStats())
         stats.tests += 1
@@ -140,7 +142,7 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
     _fill_shares(levels)
     classified.sort(key=lambda t: (LEVELS.index(t.level) if t.level in LEVELS else 9, t.nodeid))
     shape = pyramid_shape(levels["unit"].tests, levels["integration"].tests, levels["e2e"].tests)
-    trend = _weekly_trend(session, project_id, end, rules, medians)
+    trend = _weekly_trend(session, project_id, end, rules, level_of)
     return Pyramid(levels, shape, start, end, len(run_ids), len(classified), trend, rules.describe(),
                    rules.source, classified)
 
@@ -159,7 +161,7 @@ def _durations(session: Session, run_ids: list[int]) -> dict[int, list[float]]:
     out: dict[int, list[float]] = defaultdict(list)
     if not run_ids:
         return out
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Result.test_id, Result.duration_s).where(Result.run_id.in_(run_ids), Result.final)
     )
     for test_id, duration in rows:
@@ -173,7 +175,7 @@ def _test_info(session: Session, test_ids: list[int]) -> dict[int, tuple]:
     info: dict[int, tuple] = {}
     for chunk_start in range(0, len(test_ids), 5000):
         chunk = test_ids[chunk_start:chunk_start + 5000]
-        for tid, nodeid, file, classname, markers in session.execute(
+        for tid, nodeid, file, classname, markers in session.connection().execute(
             select(Test.id, Test.nodeid, Test.file, Test.classname, Test.markers).where(Test.id.in_(chunk))
         ):
             info[tid] = (nodeid, file, classname, markers or [])
@@ -181,7 +183,7 @@ def _test_info(session: Session, test_ids: list[int]) -> dict[int, tuple]:
 
 
 def _weekly_trend(session: Session, project_id: int, end: datetime, rules: Rules,
-                  medians: dict[int, float | None]) -> list[dict]:
+                  level_of: dict[int, str]) -> list[dict]:
     """Return per ISO week the tests per level, counted in each suite's last run of that week."""
     first_week = (end - timedelta(weeks=TREND_WEEKS)).date()
     first_week -= timedelta(days=first_week.weekday())
@@ -200,24 +202,24 @@ def _weekly_trend(session: Session, project_id: int, end: datetime, rules: Rules
     if not run_week:
         return []
     seen: dict[date, dict[int, float | None]] = defaultdict(dict)
-    rows = session.execute(
+    # Core rows, not ORM rows: tens of thousands of tuples, and the ORM layer would double the cost.
+    rows = session.connection().execute(
         select(Result.run_id, Result.test_id, Result.duration_s)
         .where(Result.run_id.in_(list(run_week)), Result.final)
     )
     for run_id, test_id, duration in rows:
         seen[run_week[run_id]][test_id] = duration
-    all_ids = {tid for tests in seen.values() for tid in tests}
-    info = _test_info(session, [tid for tid in all_ids])
-    level_of: dict[int, str] = {}
+    # Tests of the window keep their level; only older tests are classified here (by that run's time).
+    level_of = dict(level_of)
+    info = _test_info(session, list({tid for tests in seen.values() for tid in tests} - level_of.keys()))
     trend = []
     for week in sorted(seen):
         counts = dict.fromkeys((*LEVELS, UNKNOWN), 0)
         for tid, duration in seen[week].items():
             if tid not in level_of:
-                nodeid, _file, _classname, markers = info[tid]
-                typical = medians.get(tid, duration)
-                level_of[tid] = classify_with_reason(nodeid, markers, typical, rules, file=_file,
-                                                     classname=_classname)[0]
+                nodeid, file, classname, markers = info[tid]
+                level_of[tid] = classify_with_reason(nodeid, markers, duration, rules, file=file,
+                                                     classname=classname)[0]
             counts[level_of[tid]] += 1
         total = sum(counts.values())
         trend.append({

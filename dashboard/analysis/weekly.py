@@ -192,8 +192,8 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
                       if _get(f, "status") != "fixed"}
         new_flaky = [_flaky(f, name, failures) for n, f in now_flaky.items() if n not in then_flaky]
         no_longer = [_flaky(f, name, failures) for n, f in then_flaky.items() if n not in now_flaky]
-        then_broken = {b.nodeid for b in flaky.broken_tests(session, project.id, until=prev.end)}
-        broken = [_broken(b, name, b.nodeid not in then_broken, failures)
+        # A breakage is new when its streak of failures began this week (no second replay needed).
+        broken = [_broken(b, name, _in_week(_get(b, "since_at"), week), failures)
                   for b in flaky.broken_tests(session, project.id, until=week.end)]
 
     new_suspects = None

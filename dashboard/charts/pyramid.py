@@ -1,52 +1,50 @@
-"""Charts of the pyramid page: tests and time per level, and the weekly shares."""
+"""Charts of the pyramid page: tests and time per level, and the weekly shares (plain figure dicts)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import plotly.graph_objects as go
-
-from dashboard.charts import LEVEL_COLORS, themed
+from dashboard.charts import LEVEL_COLORS
+from dashboard.charts.budget import house_figure
 
 _ORDER = ("e2e", "integration", "unit")  # top to bottom, as the pyramid is drawn
 
 
-def levels_figure(levels: Mapping[str, Mapping]) -> go.Figure:
-    """A horizontal bar per level (e2e on top): tests left, test time right, as two panels."""
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("tests", "test time (s, sum of medians)"))
+def levels_figure(levels: Mapping[str, Mapping]) -> dict:
+    """A horizontal bar per level (e2e on top): tests on the left, test time on the right."""
     names = [lvl for lvl in _ORDER if lvl in levels] + (["unknown"] if levels.get("unknown") else [])
     colors = [LEVEL_COLORS.get(n, "#a0a7b4") for n in names]
-    fig.add_trace(go.Bar(y=names, x=[levels[n]["tests"] for n in names], orientation="h",
-                         marker_color=colors, name="tests", hovertemplate="%{y}: %{x} tests<extra></extra>"),
-                  row=1, col=1)
-    fig.add_trace(go.Bar(y=names, x=[levels[n]["time_s"] for n in names], orientation="h",
-                         marker_color=colors, name="time", hovertemplate="%{y}: %{x:.1f} s<extra></extra>"),
-                  row=1, col=2)
-    fig.update_layout(showlegend=False, bargap=0.15)
-    return _room_for_legend(themed(fig, title="Tests and test time per level"))
+    traces = [
+        {"type": "bar", "orientation": "h", "y": names, "x": [levels[n]["tests"] for n in names],
+         "marker": {"color": colors}, "name": "tests", "xaxis": "x", "yaxis": "y",
+         "hovertemplate": "%{y}: %{x} tests<extra></extra>"},
+        {"type": "bar", "orientation": "h", "y": names, "x": [levels[n]["time_s"] for n in names],
+         "marker": {"color": colors}, "name": "time", "xaxis": "x2", "yaxis": "y",
+         "hovertemplate": "%{y}: %{x:.1f} s<extra></extra>"},
+    ]
+    titles = [
+        {"text": "tests", "x": 0.24, "y": 1.0, "xref": "paper", "yref": "paper", "yanchor": "bottom",
+         "showarrow": False},
+        {"text": "test time (s, sum of medians)", "x": 0.76, "y": 1.0, "xref": "paper", "yref": "paper",
+         "yanchor": "bottom", "showarrow": False},
+    ]
+    return house_figure(traces, "Tests and test time per level", showlegend=False, bargap=0.15,
+                        xaxis={"domain": [0, 0.48]}, xaxis2={"domain": [0.52, 1], "anchor": "y"},
+                        annotations=titles)
 
 
-def shares_figure(trend: Sequence[Mapping]) -> go.Figure:
+def shares_figure(trend: Sequence[Mapping]) -> dict:
     """Weekly share of tests per level, stacked to 100 %."""
-    fig = go.Figure()
     weeks = [row["week"] for row in trend]
-    for level in ("unit", "integration", "e2e"):
-        fig.add_trace(go.Scatter(
-            x=weeks, y=[row[f"share_{level}"] * 100 for row in trend], name=level, mode="lines",
-            stackgroup="levels", line=dict(color=LEVEL_COLORS[level], width=1),
-            customdata=[[row[level], row["shape"]] for row in trend],
-            hovertemplate=f"{level}: %{{y:.1f}}% (%{{customdata[0]}} tests) · shape %{{customdata[1]}}"
-                          "<extra></extra>",
-        ))
-    fig.update_yaxes(title_text="share of tests (%)", range=[0, 100])
-    fig.update_xaxes(title_text="ISO week")
-    return _room_for_legend(themed(fig, title="Level shares by week"))
-
-
-def _room_for_legend(fig: go.Figure) -> go.Figure:
-    """Move the title above the horizontal legend so that they do not overlap."""
-    fig.update_layout(margin=dict(t=78), title=dict(y=0.98, yanchor="top"))
-    return fig
+    traces = [
+        {"type": "scatter", "mode": "lines", "name": level, "stackgroup": "levels", "x": weeks,
+         "y": [row[f"share_{level}"] * 100 for row in trend],
+         "line": {"color": LEVEL_COLORS[level], "width": 1},
+         "customdata": [[row[level], row["shape"]] for row in trend],
+         "hovertemplate": f"{level}: %{{y:.1f}}% (%{{customdata[0]}} tests) · shape %{{customdata[1]}}"
+                          "<extra></extra>"}
+        for level in ("unit", "integration", "e2e")
+    ]
+    return house_figure(traces, "Level shares by week", yaxis={"title": {"text": "share of tests (%)"},
+                                                               "range": [0, 100]},
+                        xaxis={"title": {"text": "ISO week"}})

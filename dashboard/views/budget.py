@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from flask import Blueprint, current_app
 from sqlalchemy import select
 
 from dashboard.analysis.budget import duration_regressions, slowest_tests, suite_budget, suite_budgets
+from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.charts import figure_json
 from dashboard.charts.budget import phases_figure, wall_time_figure, whatif_figure
 from dashboard.db import get_session
 from dashboard.errors import NotFound
 from dashboard.views.common import filters, page, pagination, project_or_404
 from dashboard.views.pyramid import app_settings
-from ingest.models import Run
+from ingest.models import Run, Suite
 
 bp = Blueprint("budget", __name__)
 
@@ -40,10 +41,17 @@ def budget_page(project: str) -> dict:
     f = filters()
     settings = app_settings()
     default_budget = float(current_app.config["BUDGET_S"])
-    overview = suite_budgets(session, proj.id, settings=settings, default_budget_s=default_budget,
-                             until=f.until, branch=f.branch, since=f.since)
+    # Budgets can change without a new run, so the suites' own budgets and the settings join the key.
+    own_budgets = tuple(session.execute(
+        select(Suite.name, Suite.budget_s).where(Suite.project_id == proj.id).order_by(Suite.name)).all())
+    key = (own_budgets, repr(settings.get("budgets")), settings.get("_source"),
+           default_budget, f.until, f.branch, f.since)
+    overview = cached_per_runs(
+        session, proj.id, ("budgets", key),
+        lambda: suite_budgets(session, proj.id, settings=settings, default_budget_s=default_budget,
+                              until=f.until, branch=f.branch, since=f.since))
     names = [b.suite for b in overview]
-    suite = f.suite or next((b.suite for b in overview if b.runs), names[0] if names else None)
+    suite = f.suite or next((b.suite for b in overview if b.latest_at), names[0] if names else None)
     if f.suite and f.suite not in names:
         raise NotFound(f"project {proj.name!r} has no suite {f.suite!r}")
     branches = sorted(b for b in session.scalars(
@@ -56,16 +64,24 @@ def budget_page(project: str) -> dict:
         return {"project": proj.name, "suite": None, "suites": [], "runs": [], "whatif": [],
                 "budget_s": default_budget, "forecast_breach_date": None, "_filters": f,
                 "_suites": names, "_branches": branches, "_limit": limit, "_offset": offset}
-    detail = suite_budget(session, proj.id, suite, settings=settings, default_budget_s=default_budget,
-                          until=f.until, branch=f.branch, since=f.since)
-    data = asdict(detail)
+    detail = cached_per_runs(
+        session, proj.id, ("budget", suite, key),
+        lambda: suite_budget(session, proj.id, suite, settings=settings, default_budget_s=default_budget,
+                             until=f.until, branch=f.branch, since=f.since))
+    # Shallow: asdict() would deep-copy hundreds of run dicts for nothing.
+    data = {f.name: getattr(detail, f.name) for f in fields(detail)}
     data["usage"] = detail.usage
+    # The per-test analyses read results, so they are kept until the project's runs change.
+    slowest = cached_per_runs(session, proj.id, ("slowest", suite, f.since, f.until),
+                              lambda: slowest_tests(session, proj.id, suite, since=f.since, until=f.until))
+    regressions = cached_per_runs(
+        session, proj.id, ("regressions", suite, f.since, f.until),
+        lambda: duration_regressions(session, proj.id, suite, since=f.since, until=f.until))
     return {
         "project": proj.name,
         **data,
-        "slowest": [asdict(t) for t in slowest_tests(session, proj.id, suite, since=f.since, until=f.until)],
-        "regressions": [asdict(r) for r in duration_regressions(session, proj.id, suite, since=f.since,
-                                                                until=f.until)],
+        "slowest": [asdict(t) for t in slowest],
+        "regressions": [asdict(r) for r in regressions],
         "suites": suites,
         "_filters": f,
         "_suites": names,

@@ -45,6 +45,9 @@ def page(bp: Blueprint, rule: str, template: str, *, api_rule: str | None = None
 
 def jsonable(value):
     """Turn dataclasses, datetimes, numpy/pandas scalars and NaN into plain JSON values."""
+    # Fast path first: JSON twins of long lists are mostly plain scalars.
+    if value is None or type(value) in (str, int, bool):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 
 from dashboard.analysis.levels import LEVELS, UNKNOWN, ConfigError, level_rules, load_settings
 from dashboard.analysis.pyramid import pyramid_levels
+from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.charts import figure_json
 from dashboard.charts.pyramid import levels_figure, shares_figure
 from dashboard.db import get_session
@@ -43,7 +44,10 @@ def pyramid_page(project: str) -> dict:
         rules = level_rules(app_settings())
     except ConfigError as exc:
         raise BadRequest(f"suitehealth configuration: {exc}") from exc
-    result = pyramid_levels(get_session(), proj.id, since=f.since, until=f.until, rules=rules)
+    session = get_session()
+    result = cached_per_runs(
+        session, proj.id, ("pyramid", f.since, f.until, repr(rules)),
+        lambda: pyramid_levels(session, proj.id, since=f.since, until=f.until, rules=rules))
     level = request.args.get("level") or None
     if level is not None and level not in (*LEVELS, UNKNOWN):
         raise BadRequest(f"?level= must be one of unit, integration, e2e, unknown, not {level!r}")

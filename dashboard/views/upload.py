@@ -7,6 +7,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,7 +69,7 @@ def upload_run(project: str):
         sources = _spool(parts, Path(tmp), max_report)
         summary = ingest_sources(engine, sources, meta, max_bytes=max_report)
     if not summary.duplicate and current_app.config.get("REFRESH_AFTER_UPLOAD", True):
-        schedule_refresh(engine, verified.project_id)
+        schedule_refresh(engine, verified.project_id, float(current_app.config.get("REFRESH_DELAY_S", 1.0)))
     body = {**summary.as_dict(), "url": run_url(summary.project, summary.run_id)}
     return jsonify(body), (200 if summary.duplicate else 201)
 
@@ -159,18 +160,19 @@ _pending: set[int] = set()
 _threads: list[threading.Thread] = []
 
 
-def schedule_refresh(engine: Engine, project_id: int) -> None:
+def schedule_refresh(engine: Engine, project_id: int, delay_s: float = 0.0) -> None:
     """Bring the project's stored analyses up to date in a background thread.
 
     The upload answers as soon as its run is committed. One refresh per project runs at a time in
-    this process; uploads arriving meanwhile fold into one more pass afterwards.
+    this process, ``delay_s`` after the upload: the CI jobs of one pipeline tend to finish
+    together, and their uploads then fold into one pass instead of one each.
     """
     with _refresh_lock:
         if project_id in _refreshing:
             _pending.add(project_id)
             return
         _refreshing.add(project_id)
-        thread = threading.Thread(target=_refresh_loop, args=(engine, project_id), daemon=True,
+        thread = threading.Thread(target=_refresh_loop, args=(engine, project_id, delay_s), daemon=True,
                                   name=f"suitehealth-refresh-{project_id}")
         _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
     thread.start()
@@ -185,8 +187,11 @@ def wait_for_refreshes(timeout_s: float = 60.0) -> bool:
     return not any(t.is_alive() for t in threads)
 
 
-def _refresh_loop(engine: Engine, project_id: int) -> None:
+def _refresh_loop(engine: Engine, project_id: int, delay_s: float) -> None:
     while True:
+        time.sleep(delay_s)
+        with _refresh_lock:
+            _pending.discard(project_id)  # this pass covers every upload committed so far
         try:
             from dashboard.analysis.updates import refresh_project
 

@@ -42,10 +42,13 @@ def detect(head: bytes, source: str | None = None) -> str:
     if text[:1] == b"<":
         declares = _declares_dtd(text)
         if declares:
-            raise UnsafeXMLError("DOCTYPE/ENTITY declarations are not allowed in reports (XXE protection)",
-                                 source=source)
+            raise UnsafeXMLError(
+                "DOCTYPE/ENTITY declarations are not allowed in reports (XXE protection)", source=source
+            )
         if declares is None:
-            raise UnsafeXMLError("the XML prolog (comments before the root element) exceeds 4 MB", source=source)
+            raise UnsafeXMLError(
+                "the XML prolog (comments before the root element) exceeds 4 MB", source=source
+            )
         return JUNIT
     if text[:1] in (b"{", b"["):
         first_line = text.split(b"\n", 1)[0]
@@ -56,7 +59,8 @@ def detect(head: bytes, source: str | None = None) -> str:
         return DURATIONS
     raise UnknownFormatError(
         "not a report format suitehealth reads (expected JUnit XML, pytest-json-report JSON, "
-        "pytest-reportlog JSON lines or pytest --durations output)", source=source,
+        "pytest-reportlog JSON lines or pytest --durations output)",
+        source=source,
     )
 
 
@@ -87,7 +91,7 @@ def peek(fh: BinaryIO, size: int) -> tuple[bytes, BinaryIO]:
 def _strip_bom(data: bytes) -> bytes:
     for bom in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):]
+            return data[len(bom) :]
     return data
 
 
@@ -98,7 +102,7 @@ def _declares_dtd(text: bytes) -> bool | None:
     """
     pos = 0
     while True:
-        while pos < len(text) and text[pos:pos + 1].isspace():
+        while pos < len(text) and text[pos : pos + 1].isspace():
             pos += 1
         if text.startswith(b"<?", pos):
             closing = b"?>"

@@ -22,8 +22,13 @@ _SEED = re.compile(r"--randomly-seed=(\d+)|random seed(?: is)?[:=]?\s*(\d+)", re
 _FINAL = re.compile(r"=+ .*\bin (\d+(?:\.\d+)?)(?:s| seconds?)\b")
 _ALL_ROWS = re.compile(r"=+ slowest (test )?durations =+")
 _HIDDEN = re.compile(r"durations < [\d.]+s hidden")
-_SUMMARY_OUTCOME = {"FAILED": R.FAILED, "ERROR": R.ERROR, "XFAIL": R.XFAILED, "XPASS": R.XPASSED,
-                    "PASSED": R.PASSED}
+_SUMMARY_OUTCOME = {
+    "FAILED": R.FAILED,
+    "ERROR": R.ERROR,
+    "XFAIL": R.XFAILED,
+    "XPASS": R.XPASSED,
+    "PASSED": R.PASSED,
+}
 
 
 def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
@@ -70,7 +75,13 @@ def _cases(fh: BinaryIO, late: dict) -> Iterator[CaseRecord]:
             outcome = R.SKIPPED
         path, _, rest = nodeid.partition("::")
         yield CaseRecord(
-            nodeid=nodeid, outcome=outcome, name=rest.rsplit("::", 1)[-1] if rest else path, file=path or None,
-            duration_s=sum(timings.values()) if timings else None, setup_s=timings.get("setup"),
-            call_s=timings.get("call"), teardown_s=timings.get("teardown"), message=message,
+            nodeid=nodeid,
+            outcome=outcome,
+            name=rest.rsplit("::", 1)[-1] if rest else path,
+            file=path or None,
+            duration_s=sum(timings.values()) if timings else None,
+            setup_s=timings.get("setup"),
+            call_s=timings.get("call"),
+            teardown_s=timings.get("teardown"),
+            message=message,
         )

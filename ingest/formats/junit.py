@@ -29,8 +29,13 @@ _OUTCOME = {"error": R.ERROR, "failure": R.FAILED, "skipped": R.SKIPPED}
 _EARLIER = {"flakyFailure": R.FAILED, "rerunFailure": R.FAILED, "flakyError": R.ERROR, "rerunError": R.ERROR}
 # ``status`` attributes meaning "did not run" (googletest notrun, tst disabled ...).
 _SKIP_STATUS = frozenset({"notrun", "disabled", "skipped", "skip", "ignored", "pending"})
-_FAIL_STATUS = {"failed": R.FAILED, "failure": R.FAILED, "fail": R.FAILED,
-                "error": R.ERROR, "errored": R.ERROR}
+_FAIL_STATUS = {
+    "failed": R.FAILED,
+    "failure": R.FAILED,
+    "fail": R.FAILED,
+    "error": R.ERROR,
+    "errored": R.ERROR,
+}
 _WRONG_ROOTS = {
     "failsafe-summary": "a Maven failsafe summary, not a test report (ingest the TEST-*.xml beside it)",
     "testrun": "an Eclipse JUnit <testrun> export, not JUnit XML",
@@ -84,8 +89,16 @@ class _JUnitReader:
         pending: CaseRecord | None = None
         # Only the elements we act on reach Python; the tag filter runs in C.
         parser = etree.iterparse(
-            self.fh, events=("end",), tag=_EVENT_TAGS, resolve_entities=False, no_network=True,
-            load_dtd=False, dtd_validation=False, remove_comments=True, remove_pis=True, huge_tree=False,
+            self.fh,
+            events=("end",),
+            tag=_EVENT_TAGS,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            remove_comments=True,
+            remove_pis=True,
+            huge_tree=False,
             recover=False,
         )
         try:
@@ -125,8 +138,11 @@ class _JUnitReader:
                 elif tag in ("time", "tests") and len(elem) == 0:
                     # Ant's odd shape: <time>0.378</time> as a child element, not an attribute.
                     parent = elem.getparent()
-                    if (parent is not None and _local(parent.tag) in (_SUITE, _CASE)
-                            and tag not in parent.attrib):
+                    if (
+                        parent is not None
+                        and _local(parent.tag) in (_SUITE, _CASE)
+                        and tag not in parent.attrib
+                    ):
                         parent.set(tag, (elem.text or "").strip())
         except etree.XMLSyntaxError as exc:
             line, column = exc.position if exc.position else (0, 0)
@@ -134,8 +150,9 @@ class _JUnitReader:
             last = exc.error_log.last_error if exc.error_log else None
             if not line and last is not None:  # lxml lost the position; libxml2's log has it
                 line, column, reason = last.line, last.column, f"invalid XML: {last.message.strip()}"
-            raise MalformedReportError(reason, source=self.source, line=line or None,
-                                       column=column if line else None) from None
+            raise MalformedReportError(
+                reason, source=self.source, line=line or None, column=column if line else None
+            ) from None
         if pending is not None:
             yield pending
         if self.root is None:
@@ -157,9 +174,14 @@ class _JUnitReader:
             reason = _WRONG_ROOTS.get(name, "not a JUnit report")
             raise MalformedReportError(
                 f"root element <{root.tag if isinstance(root.tag, str) else '?'}> is {reason}; "
-                "expected <testsuites> or <testsuite>", source=self.source, line=root.sourceline)
+                "expected <testsuites> or <testsuite>",
+                source=self.source,
+                line=root.sourceline,
+            )
         self.root = root
-        self.pytest_root = root.get("name") == "pytest tests" or (name == _SUITE and root.get("name") == "pytest")
+        self.pytest_root = root.get("name") == "pytest tests" or (
+            name == _SUITE and root.get("name") == "pytest"
+        )
 
     # ---- testcases ------------------------------------------------------------------------
 
@@ -229,8 +251,19 @@ class _JUnitReader:
             elif status in _FAIL_STATUS:
                 outcome = _FAIL_STATUS[status]
         classname = classname or None
-        record = CaseRecord(nodeid, outcome, name, classname, file, duration, start=start, stop=stop,
-                            message=message, details=details, extra=extra)
+        record = CaseRecord(
+            nodeid,
+            outcome,
+            name,
+            classname,
+            file,
+            duration,
+            start=start,
+            stop=stop,
+            message=message,
+            details=details,
+            extra=extra,
+        )
         if earlier is None:
             return record
         return [
@@ -364,7 +397,7 @@ def pytest_nodeid(classname: str | None, name: str, file: str | None = None) -> 
         if classname == dotted:
             return f"{path}::{name}"
         if classname.startswith(dotted + "."):
-            return "::".join([path, *classname[len(dotted) + 1:].split("."), name])
+            return "::".join([path, *classname[len(dotted) + 1 :].split("."), name])
     split = len(parts)
     while split > 1 and parts[split - 1][:1].isupper():
         split -= 1

@@ -12,7 +12,9 @@ _NOT_MARKERS = frozenset({"", "pytestmark"})
 _WORKER_HINT = re.compile(r"^\[(gw\d+)\] ")
 
 
-def markers_from_keywords(nodeid: str, keywords: Iterable[str], root_name: str | None = None) -> tuple[str, ...]:
+def markers_from_keywords(
+    nodeid: str, keywords: Iterable[str], root_name: str | None = None
+) -> tuple[str, ...]:
     """Return the marks among a test's pytest keywords.
 
     pytest's keywords are the test's own names and marks followed by those of each parent node

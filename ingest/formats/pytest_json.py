@@ -25,7 +25,9 @@ def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
     """Return the ParsedReport of a pytest-json-report document."""
     data = load_json(source_name, fh)
     if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
-        raise MalformedReportError("JSON is not a pytest-json-report report (no \"tests\" list)", source=source_name)
+        raise MalformedReportError(
+            'JSON is not a pytest-json-report report (no "tests" list)', source=source_name
+        )
     duration = _number(data.get("duration"))
     created = _number(data.get("created"))
     started = None
@@ -33,8 +35,13 @@ def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
         started = datetime.fromtimestamp(created - (duration or 0.0), UTC)
     root = data.get("root") if isinstance(data.get("root"), str) else None
     root_name = (PureWindowsPath(root).name if "\\" in root else PurePosixPath(root).name) if root else None
-    meta = ReportMeta(format=FORMAT, source=source_name, started_at=started, duration_s=duration,
-                      claimed_tests=_int((data.get("summary") or {}).get("total")))
+    meta = ReportMeta(
+        format=FORMAT,
+        source=source_name,
+        started_at=started,
+        duration_s=duration,
+        claimed_tests=_int((data.get("summary") or {}).get("total")),
+    )
     return ParsedReport(meta, _cases(source_name, data["tests"], root_name))
 
 
@@ -43,12 +50,15 @@ def load_json(source_name: str, fh: BinaryIO):
     try:
         text = fh.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MalformedReportError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=source_name) from None
+        raise MalformedReportError(
+            f"not UTF-8 text: {exc.reason} at byte {exc.start}", source=source_name
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MalformedReportError(f"invalid JSON: {exc.msg}", source=source_name, line=exc.lineno,
-                                   column=exc.colno) from None
+        raise MalformedReportError(
+            f"invalid JSON: {exc.msg}", source=source_name, line=exc.lineno, column=exc.colno
+        ) from None
 
 
 def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseRecord]:
@@ -63,7 +73,9 @@ def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseReco
             phase = phases.get(name)
             if phase is None:
                 continue
-            hint, longrepr = worker_hint(phase.get("longrepr") if isinstance(phase.get("longrepr"), str) else None)
+            hint, longrepr = worker_hint(
+                phase.get("longrepr") if isinstance(phase.get("longrepr"), str) else None
+            )
             worker = worker or hint
             if details is None and phase.get("outcome") in ("failed", "skipped") and longrepr:
                 crash = phase.get("crash") if isinstance(phase.get("crash"), dict) else {}
@@ -79,15 +91,26 @@ def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseReco
             keywords = list(keywords)
         markers = markers_from_keywords(nodeid, [k for k in keywords if isinstance(k, str)], root_name)
         path, _, rest = nodeid.partition("::")
-        common = {"name": rest.rsplit("::", 1)[-1] if rest else path, "file": path or None,
-                  "worker_id": worker, "markers": markers}
+        common = {
+            "name": rest.rsplit("::", 1)[-1] if rest else path,
+            "file": path or None,
+            "worker_id": worker,
+            "markers": markers,
+        }
         if test.get("outcome") == "rerun":
             # The report keeps one entry per test; "rerun" means an earlier attempt failed first.
-            yield CaseRecord(nodeid=nodeid, outcome=R.FAILED, message="failed, then rerun", final=False, **common)
+            yield CaseRecord(
+                nodeid=nodeid, outcome=R.FAILED, message="failed, then rerun", final=False, **common
+            )
         yield CaseRecord(
-            nodeid=nodeid, outcome=outcome, duration_s=sum(known) if known else None,
-            setup_s=durations.get("setup"), call_s=durations.get("call"), teardown_s=durations.get("teardown"),
-            message=message if outcome != R.PASSED else None, details=details if outcome != R.PASSED else None,
+            nodeid=nodeid,
+            outcome=outcome,
+            duration_s=sum(known) if known else None,
+            setup_s=durations.get("setup"),
+            call_s=durations.get("call"),
+            teardown_s=durations.get("teardown"),
+            message=message if outcome != R.PASSED else None,
+            details=details if outcome != R.PASSED else None,
             **common,
         )
 

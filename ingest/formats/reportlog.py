@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -30,20 +31,30 @@ REORDER_WINDOW = 2000
 def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
     """Return a streaming ParsedReport of a pytest-reportlog file."""
     lines = _lines(source_name, fh)
-    first = next(lines, None)
-    if first is None:
+    # Warnings raised while pytest configures itself may be logged before SessionStart.
+    leading: list[tuple[int, dict]] = []
+    for number, obj in lines:
+        if "$report_type" not in obj:
+            raise MalformedReportError(
+                'not a pytest-reportlog line (no "$report_type")', source=source_name, line=number
+            )
+        leading.append((number, obj))
+        if obj["$report_type"] in ("SessionStart", "TestReport", "CollectReport"):
+            break
+    if not leading:
         raise MalformedReportError("the file is empty", source=source_name)
-    number, head = first
-    if head.get("$report_type") != "SessionStart":
-        raise MalformedReportError("a reportlog must start with a SessionStart line", source=source_name,
-                                   line=number)
+    head = next((obj for _, obj in leading if obj["$report_type"] == "SessionStart"), {})
     extra = head.get("suitehealth") if isinstance(head.get("suitehealth"), dict) else {}
     seed = extra.get("random_seed")
     started = parse_timestamp(extra.get("started_at")) if isinstance(extra.get("started_at"), str) else None
-    meta = ReportMeta(format=FORMAT, source=source_name, started_at=started,
-                      random_seed=str(seed) if seed not in (None, "") else None)
+    meta = ReportMeta(
+        format=FORMAT,
+        source=source_name,
+        started_at=started,
+        random_seed=str(seed) if seed not in (None, "") else None,
+    )
     late: dict = {}
-    return ParsedReport(meta, _Assembler(source_name, late).cases(lines), late)
+    return ParsedReport(meta, _Assembler(source_name, late).cases(itertools.chain(leading, lines)), late)
 
 
 def _lines(source: str, fh: BinaryIO) -> Iterator[tuple[int, dict]]:
@@ -56,8 +67,9 @@ def _lines(source: str, fh: BinaryIO) -> Iterator[tuple[int, dict]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise MalformedReportError(f"invalid JSON line: {exc.msg}", source=source, line=number,
-                                           column=exc.colno) from None
+                raise MalformedReportError(
+                    f"invalid JSON line: {exc.msg}", source=source, line=number, column=exc.colno
+                ) from None
             if not isinstance(obj, dict):
                 raise MalformedReportError("each line must be a JSON object", source=source, line=number)
             yield number, obj
@@ -132,12 +144,21 @@ class _Assembler:
         location = first.get("location")
         path, _, rest = nodeid.partition("::")
         record = CaseRecord(
-            nodeid=nodeid, outcome=outcome, name=rest.rsplit("::", 1)[-1] if rest else path,
+            nodeid=nodeid,
+            outcome=outcome,
+            name=rest.rsplit("::", 1)[-1] if rest else path,
             file=(location[0] if isinstance(location, list) and location else path) or None,
-            duration_s=sum(known) if known else None, setup_s=durations.get("setup"),
-            call_s=durations.get("call"), teardown_s=durations.get("teardown"), worker_id=attempt["worker"],
-            start=min(starts) if starts else None, stop=max(stops) if stops else None,
-            message=message, details=details, final=not rerun, markers=markers,
+            duration_s=sum(known) if known else None,
+            setup_s=durations.get("setup"),
+            call_s=durations.get("call"),
+            teardown_s=durations.get("teardown"),
+            worker_id=attempt["worker"],
+            start=min(starts) if starts else None,
+            stop=max(stops) if stops else None,
+            message=message,
+            details=details,
+            final=not rerun,
+            markers=markers,
             extra={"item_index": first["item_index"]} if isinstance(first.get("item_index"), int) else None,
         )
         self.seq += 1
@@ -158,8 +179,14 @@ class _Assembler:
     def _collect_error(self, obj: dict) -> None:
         nodeid = obj.get("nodeid") or "(collection)"
         message, details = _longrepr(obj.get("longrepr"))
-        record = CaseRecord(nodeid=nodeid, outcome=R.ERROR, name=nodeid.rsplit("/", 1)[-1], file=nodeid or None,
-                            message=message or "collection failed", details=details)
+        record = CaseRecord(
+            nodeid=nodeid,
+            outcome=R.ERROR,
+            name=nodeid.rsplit("/", 1)[-1],
+            file=nodeid or None,
+            message=message or "collection failed",
+            details=details,
+        )
         self.seq += 1
         heapq.heappush(self.done, (_NO_START, self.seq, record))
 
@@ -192,7 +219,7 @@ def _longrepr(value) -> tuple[str | None, str | None]:
         return first_line(value), value
     if isinstance(value, list) and len(value) == 3:  # skip: [path, lineno, "Skipped: reason"]
         reason = str(value[2])
-        return (reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason), None
+        return (reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason), None
     if isinstance(value, dict):
         crash = value.get("reprcrash") if isinstance(value.get("reprcrash"), dict) else {}
         lines: list[str] = []
@@ -213,4 +240,3 @@ def _longrepr(value) -> tuple[str | None, str | None]:
 
 def _number(value) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-

@@ -15,7 +15,7 @@ _PLACEHOLDER_BEFORE = datetime(1971, 1, 1, tzinfo=UTC)
 
 
 def parse_seconds(value: str | None) -> float | None:
-    """Return a duration in seconds from ``"1.5"``, ``"0."``, ``"2,503.1"``, ``"4.5e-05"``; None if unusable."""
+    """Return seconds from ``"1.5"``, ``"0."``, ``"2,503.1"``, ``"4.5e-05"``; None if unusable."""
     if value is None:
         return None
     try:

@@ -29,19 +29,27 @@ FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 _BUILT: dict[str, tuple] = {}
 
 
-@pytest.fixture(params=[
+BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.xdist_group("interference-sqlite")),
     pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("interference-postgresql")]),
-])
-def planted(request, tmp_path_factory):
+]
+
+
+def pytest_generate_tests(metafunc):
+    if "planted" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS)
+
+
+@pytest.fixture
+def planted(request, backend, tmp_path_factory):
     """A stored, analysed planted-truth history: (engine, project id, Truth). Tests only read it."""
-    if request.param not in _BUILT:
-        _BUILT[request.param] = _build(request, tmp_path_factory)
-    return _BUILT[request.param]
+    if backend not in _BUILT:
+        _BUILT[backend] = _build(request, backend, tmp_path_factory)
+    return _BUILT[backend]
 
 
-def _build(request, tmp_path_factory) -> tuple:
-    if request.param == "sqlite":
+def _build(request, backend: str, tmp_path_factory) -> tuple:
+    if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('interference') / 'db.sqlite'}"
     else:
         base = os.environ.get("SUITEHEALTH_TEST_PG_URL", PG_URL)

@@ -123,6 +123,9 @@ def test_pyramid_page_shows_shape_and_escapes_test_names(engine, client):
     html = client.get("/projects/shop/pyramid").get_data(as_text=True)
     assert "diamond" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    # A new run is seen at once: cached analyses are keyed on the project's runs.
+    store_run(engine, T0 + timedelta(hours=1), {**UNIT, **INTEGRATION}, 0)
+    assert client.get("/api/v1/projects/shop/pyramid").get_json()["shape"] == "pyramid"
 
 
 def test_pyramid_page_of_a_project_without_runs_explains_what_to_do(engine, client):

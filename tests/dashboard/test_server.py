@@ -47,7 +47,7 @@ def fill(template: str, history) -> str:
                            nodeid=quote(history.integration_tests[0], safe=""))
 
 
-def test_serve_answers_every_page_and_json_twin(engine, db_url, server_factory):
+def test_serve_answers_every_page_twin_404_and_local_plotly(engine, db_url, server_factory):
     history = build_history(engine)
     server = server_factory(db_url, workers=2)
     failures = []
@@ -63,10 +63,6 @@ def test_serve_answers_every_page_and_json_twin(engine, db_url, server_factory):
                 json.loads(body)
     assert failures == []
 
-
-def test_serve_answers_404_as_page_and_json_and_serves_plotly_locally(engine, db_url, server_factory):
-    build_history(engine)
-    server = server_factory(db_url, workers=2)
     status, ctype, body = fetch(server.url + "/projects/nope")
     assert status == 404 and ctype.startswith("text/html") and b"nope" in body
     status, ctype, body = fetch(server.url + "/api/v1/projects/shop/runs/999999")

@@ -6,12 +6,15 @@ page, its JSON twin and the CLI are checked against the same database.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -36,38 +39,53 @@ NASTY_REASON = "needs <redis> | cluster"
 ESCAPE_WEEK = Week(2026, 20)
 
 
-# One xdist group per backend: each history is built once, and the two build in parallel.
-@pytest.fixture(scope="module", params=[
+# Every test runs on both backends (one xdist group each where loadgroup honours groups).
+pytestmark = pytest.mark.parametrize("history", [
     pytest.param("sqlite", marks=pytest.mark.xdist_group("weekly-sqlite")),
     pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("weekly-postgresql")]),
-])
-def history(request, tmp_path_factory):
+], indirect=True, scope="module")
+
+# Built once per backend and process: xdist tears module fixtures down whenever a worker's queue
+# runs dry, and rebuilding the history and its eight reviews each time would dominate this module.
+_BUILT: dict[str, tuple] = {}
+
+
+def _drop_schema(schema: str) -> None:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def history(request):
     """(database URL, planted truth, {week label: review}) on a fresh database of each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('weekly') / 'weekly.db'}"
-        schema = None
-    else:
-        schema = "t_" + uuid.uuid4().hex[:16]
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    ensure_schema(engine)
-    try:
-        truth = build_history(engine)
-        _store_nasty_project(engine)
-        with Session(engine) as session:
-            project = find_project(session, PROJECT)
-            # Through the cache the page and the CLI use, so their tests reuse these reviews.
-            reviews = {w.label: cached_weekly_review(session, project, w, config=load_config()) for w in WEEKS}
-        yield url, truth, reviews
-    finally:
-        engine.dispose()
-        if schema:
+    backend = request.param
+    if backend not in _BUILT:
+        if backend == "sqlite":
+            url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='weekly-')) / 'weekly.db'}"
+        else:
+            schema = "t_" + uuid.uuid4().hex[:16]
+            admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             admin.dispose()
+            atexit.register(_drop_schema, schema)
+            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
+        ensure_schema(engine)
+        try:
+            truth = build_history(engine)
+            _store_nasty_project(engine)
+            with Session(engine) as session:
+                project = find_project(session, PROJECT)
+                # Through the cache the page and the CLI use, so their tests reuse these reviews.
+                config = load_config()
+                reviews = {w.label: cached_weekly_review(session, project, w, config=config) for w in WEEKS}
+        finally:
+            engine.dispose()
+        _BUILT[backend] = (url, truth, reviews)
+    return _BUILT[backend]
 
 
 def _store_nasty_project(engine) -> None:
@@ -112,7 +130,16 @@ def test_review_names_exactly_the_tests_that_became_or_stopped_being_flaky(histo
     review = reviews[week]
     assert _names(review.new_flaky) == truth.new_flaky.get(week, set())
     assert _names(review.no_longer_flaky) == truth.no_longer_flaky.get(week, set())
-    assert review.broken == []
+
+
+@pytest.mark.parametrize("week", [w.label for w in WEEKS])
+def test_review_names_exactly_the_tests_that_broke_and_the_run_where_it_began(history, week):
+    _, truth, reviews = history
+    broken = reviews[week].broken
+    assert _names(broken) == truth.broken.get(week, set())
+    for b in broken:
+        assert b["new"] and b["since_run_id"] == truth.broken_since_run_id
+        assert b["consecutive_failures"] == b["failures_this_week"] == 5
 
 
 @pytest.mark.parametrize("week", [w.label for w in WEEKS])
@@ -134,7 +161,7 @@ def test_review_names_exactly_the_suites_that_lost_tests(history, week):
 def test_quiet_weeks_recommend_nothing_and_planted_weeks_lead_with_their_evidence(history):
     _, truth, reviews = history
     planted = set().union(*(getattr(truth, a).keys() for a in (
-        "skip_surge_reasons", "slower", "new_flaky", "new_suspects", "count_drops")))
+        "skip_surge_reasons", "slower", "new_flaky", "new_suspects", "count_drops", "broken")))
     for week, review in reviews.items():
         if week not in planted:
             assert review.actions == [], week
@@ -336,3 +363,20 @@ def test_cli_refuses_an_unknown_project_and_a_malformed_week(history):
     assert result.exit_code == 1 and "no project named 'nope'" in result.output
     result = CliRunner().invoke(main, ["--db", url, "report", "weekly", "--project", PROJECT, "--week", "W7"])
     assert result.exit_code == 2 and "2026-W07" in result.output
+
+
+# ---- in a real browser, served by gunicorn --------------------------------------------------
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_page_draws_its_chart_on_screen_and_prints_without_navigation(history, server_factory, page):
+    url, truth, _ = history
+    server = server_factory(url, workers=1)
+    week = next(iter(truth.new_suspects))
+    page.goto(f"{server.url}/projects/{PROJECT}/weekly?week={week}", timeout=180_000)
+    page.wait_for_selector("#chart-days.chart-ready", timeout=60_000)
+    assert page.locator(".week-nav").is_visible() and page.locator(".topbar").is_visible()
+    page.emulate_media(media="print")
+    assert not page.locator(".week-nav").is_visible()
+    assert not page.locator(".topbar").is_visible() and not page.locator(".footer").is_visible()
+    assert page.locator("#suspects table").is_visible() and page.get_by_text(VICTIM).first.is_visible()

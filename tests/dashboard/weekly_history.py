@@ -11,7 +11,8 @@ Eight weeks (2026-W02 .. 2026-W09) of project "weekly-shop": suite "unit" runs o
 * W07: ``test_total`` steps from 0.2 s to 2.5 s (a slowdown) and three legacy unit tests vanish
   from the suite (a count drop);
 * W08: a new test ``test_warm_cache`` pollutes ``test_read_cache``: whenever it runs first, the
-  victim fails (a new interference suspect; the victim also turns flaky).
+  victim fails (a new interference suspect; the victim also turns flaky);
+* W09: ``test_vat_rounding`` fails in every run from Wednesday on (a real breakage, not a flake).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ RETRY = "tests/unit/test_http.py::test_retry"
 TIMEOUT = "tests/unit/test_http.py::test_timeout"
 TOTAL = "tests/unit/test_cart.py::test_total"
 MACOS = "tests/unit/test_platform.py::test_macos_only"
+BROKEN = "tests/unit/test_tax.py::test_vat_rounding"
 LEGACY = [f"tests/unit/test_legacy.py::test_old_{c}" for c in "abc"]
 UNIT_OTHERS = [f"tests/unit/test_cart.py::test_item_{i}" for i in range(5)]
 POLLUTER = "tests/integration/test_cache.py::test_warm_cache"
@@ -48,6 +50,7 @@ POLLUTER_FIRST = [True, False, True, True, False, False, True, False, True, True
 SLOWDOWN_WEEK = Week(2026, 7)
 FLAKY_RETRY_UNTIL = 12  # unit runs (days) in which test_retry may fail
 TIMEOUT_FROM = 21  # first unit run (day) of W05
+BROKEN_FROM = 51  # Wednesday of W09
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Truth:
     no_longer_flaky: dict[str, set[str]] = field(default_factory=dict)
     new_suspects: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     count_drops: dict[str, set[str]] = field(default_factory=dict)
+    broken: dict[str, set[str]] = field(default_factory=dict)
+    broken_since_run_id: int | None = None
 
     def of(self, attr: str, week: Week) -> set:
         return getattr(self, attr).get(week.label, set())
@@ -70,7 +75,7 @@ class Truth:
 def _unit_cases(day: int) -> list[CaseRecord]:
     cases = []
     week = week_of(FIRST_DAY + timedelta(days=day))
-    nodeids = [RETRY, TIMEOUT, TOTAL, MACOS, *UNIT_OTHERS]
+    nodeids = [RETRY, TIMEOUT, TOTAL, MACOS, BROKEN, *UNIT_OTHERS]
     if week < SLOWDOWN_WEEK:
         nodeids += LEGACY
     for nodeid in nodeids:
@@ -79,6 +84,8 @@ def _unit_cases(day: int) -> list[CaseRecord]:
             outcome, message = "failed", "ConnectionResetError: peer reset"
         if nodeid == TIMEOUT and day >= TIMEOUT_FROM and (day - TIMEOUT_FROM) % 4 == 1:
             outcome, message = "failed", "TimeoutError: read timed out after 5s"
+        if nodeid == BROKEN and day >= BROKEN_FROM:
+            outcome, message = "failed", "AssertionError: assert 19.99 == 20.00"
         if nodeid == TOTAL:
             duration = 2.5 if week >= SLOWDOWN_WEEK else 0.2
         if nodeid == MACOS:
@@ -130,6 +137,8 @@ def build_history(engine: Engine) -> Truth:
         summary = _store(engine, "unit", when, day, _unit_cases(day), seed=None)
         if slowdown_run is None and week_of(when) == SLOWDOWN_WEEK:
             slowdown_run = summary.run_id
+        if day == BROKEN_FROM:
+            truth.broken_since_run_id = summary.run_id
         for slot in range(2):
             seed = str(rng.randrange(10**9))
             cases = _integration_cases(day, slot, random.Random(seed), polluted_runs)
@@ -147,6 +156,7 @@ def build_history(engine: Engine) -> Truth:
     truth.slowdown_run_id = slowdown_run
     truth.count_drops = {w[7]: {"unit"}}
     truth.new_suspects = {w[8]: {(VICTIM, POLLUTER)}}
+    truth.broken = {w[9]: {BROKEN}}
     return truth
 
 

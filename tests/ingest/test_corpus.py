@@ -6,9 +6,9 @@ Comparison rule (junitparser as the oracle):
   <failure>, <skipped> children (error > failure > skipped), else passed;
 - a testcase with status="notrun"/"disabled" (googletest, tst) and no result child is skipped —
   junitparser does not read that attribute;
-- a testcase repeated in one file (same classname — or Codeception's class — and name) is a rerun: it counts once, with
-  the outcome of its last occurrence; Surefire/nextest flakyFailure/rerunFailure are earlier
-  attempts and do not change the final outcome;
+- a testcase repeated in one file (same classname — or Codeception's class — and name) is a
+  rerun: it counts once, with the outcome of its last occurrence; Surefire/nextest
+  flakyFailure/rerunFailure are earlier attempts and do not change the final outcome;
 - pytest's xfail (<skipped type="pytest.xfail">) is our "xfailed"; it is compared as skipped.
 """
 
@@ -18,7 +18,9 @@ from collections import Counter
 
 import pytest
 from ingest_helpers import CORPUS, REFUSED, corpus_files, final_outcomes, parse_file, stored_counts
-from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped
+from junitparser import TestCase as CaseElement
+from junitparser import TestSuite as SuiteElement
 
 from ingest import records as R
 from ingest.errors import IngestError
@@ -28,8 +30,12 @@ from ingest.store import ingest_sources
 
 FILES = corpus_files()
 READABLE = [f for f in FILES if f not in REFUSED]
-XML = [f for f in READABLE if not f.startswith(("pytest-json-report/", "pytest-reportlog/", "pytest-durations/"))
-       and not f.endswith((".json", ".jsonl", ".txt"))]
+XML = [
+    f
+    for f in READABLE
+    if not f.startswith(("pytest-json-report/", "pytest-reportlog/", "pytest-durations/"))
+    and not f.endswith((".json", ".jsonl", ".txt"))
+]
 
 
 def junitparser_counts(path) -> Counter:
@@ -60,15 +66,15 @@ def junitparser_counts(path) -> Counter:
     return Counter(final.values())
 
 
-def _cases_in_document_order(element) -> list[TestCase]:
+def _cases_in_document_order(element) -> list[CaseElement]:
     """Return junitparser's TestCase objects at every depth, in document order (reruns: last wins)."""
     found = []
     for child in element._elem:
         tag = child.tag if isinstance(child.tag, str) else ""
         if tag.rsplit("}", 1)[-1] == "testcase":
-            found.append(TestCase.fromelem(child))
+            found.append(CaseElement.fromelem(child))
         elif tag.rsplit("}", 1)[-1] == "testsuite":
-            found.extend(_cases_in_document_order(TestSuite.fromelem(child)))
+            found.extend(_cases_in_document_order(SuiteElement.fromelem(child)))
     return found
 
 
@@ -115,8 +121,9 @@ def test_every_corpus_file_is_stored_and_every_refused_one_leaves_nothing(engine
     # Every file on SQLite; one file per producing tool on PostgreSQL keeps the suite fast.
     names = READABLE if engine.dialect.name == "sqlite" else one_per_tool(READABLE)
     for name in names:
-        summary = ingest_sources(engine, [ReportSource.from_path(CORPUS / name)],
-                                 RunMeta(project="corpus", suite=name))
+        summary = ingest_sources(
+            engine, [ReportSource.from_path(CORPUS / name)], RunMeta(project="corpus", suite=name)
+        )
         cases, _ = parse_file(CORPUS / name, name)
         final = final_outcomes(cases)
         assert summary.tests == len(final), name
@@ -125,6 +132,8 @@ def test_every_corpus_file_is_stored_and_every_refused_one_leaves_nothing(engine
     before = stored_counts(engine)
     for name in REFUSED:
         with pytest.raises(IngestError):
-            ingest_sources(engine, [ReportSource.from_path(CORPUS / name)], RunMeta(project="corpus", suite="bad"))
+            ingest_sources(
+                engine, [ReportSource.from_path(CORPUS / name)], RunMeta(project="corpus", suite="bad")
+            )
     assert stored_counts(engine) == before
     assert before["runs"] == len(names)

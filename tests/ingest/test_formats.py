@@ -18,14 +18,20 @@ from ingest.formats import DURATIONS, JUNIT, PYTEST_JSON, REPORTLOG, detect, par
 from ingest.formats.junit import pytest_nodeid
 from ingest.formats.pytest_common import markers_from_keywords
 from ingest.formats.values import parse_seconds, parse_timestamp
-from ingest.models import Result, Test
+from ingest.models import Result
+from ingest.models import Test as TestRow
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
 from ingest.store import ingest_sources
 
 LIVE = CORPUS / "pytest-live"
-LIVE_FILES = ["pytest-xunit2-setup-teardown-errors-reruns.xml", "pytest-xunit1-durations-call.xml",
-              "pytest-json-report-xdist.json", "pytest-reportlog-xdist.jsonl", "pytest-durations-all.txt"]
+LIVE_FILES = [
+    "pytest-xunit2-setup-teardown-errors-reruns.xml",
+    "pytest-xunit1-durations-call.xml",
+    "pytest-json-report-xdist.json",
+    "pytest-reportlog-xdist.jsonl",
+    "pytest-durations-all.txt",
+]
 
 
 def parse_bytes(data: bytes, name: str = "report"):
@@ -35,13 +41,17 @@ def parse_bytes(data: bytes, name: str = "report"):
 
 # ---- detection ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("head", "fmt"), [
-    (b"\xef\xbb\xbf  <?xml version='1.0'?><testsuites/>", JUNIT),
-    (b"<!-- licence -->\n<testsuite/>", JUNIT),
-    (b'{"created": 1, "tests": []}', PYTEST_JSON),
-    (b'{"pytest_version": "9", "$report_type": "SessionStart"}\n{}', REPORTLOG),
-    (b"==== slowest 10 durations ====\n0.10s call     t.py::test_a\n", DURATIONS),
-])
+
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (b"\xef\xbb\xbf  <?xml version='1.0'?><testsuites/>", JUNIT),
+        (b"<!-- licence -->\n<testsuite/>", JUNIT),
+        (b'{"created": 1, "tests": []}', PYTEST_JSON),
+        (b'{"pytest_version": "9", "$report_type": "SessionStart"}\n{}', REPORTLOG),
+        (b"==== slowest 10 durations ====\n0.10s call     t.py::test_a\n", DURATIONS),
+    ],
+)
 def test_format_is_detected_from_content_not_name(head, fmt):
     assert detect(head) == fmt
 
@@ -58,6 +68,7 @@ def test_unknown_text_is_refused_as_unknown_format():
 
 
 # ---- JUnit dialects -----------------------------------------------------------------------
+
 
 def test_pytest_xfail_is_xfailed_and_xpass_strict_is_failed():
     cases, _ = parse_file(LIVE / "pytest-xunit2-setup-teardown-errors-reruns.xml")
@@ -94,17 +105,22 @@ def test_surefire_rerun_failures_are_all_failed_attempts():
 def test_multiple_results_in_one_testcase_keep_the_worst():
     cases, _ = parse_file(CORPUS / "handwritten/junit.multiresult.xml")
     assert R.ERROR in {c.outcome for c in cases}
-    data = b'<testsuite><testcase classname="c" name="n"><skipped/><failure/><error message="boom"/>' \
-           b"</testcase></testsuite>"
+    data = (
+        b'<testsuite><testcase classname="c" name="n"><skipped/><failure/><error message="boom"/>'
+        b"</testcase></testsuite>"
+    )
     (case,), _ = parse_bytes(data)
     assert case.outcome == R.ERROR and case.message == "boom"
 
 
-@pytest.mark.parametrize(("name", "skipped"), [
-    ("handwritten/TEST-status-attribute.xml", 2),        # status="notrun", no <skipped/>
-    ("googletest/gtest-xml-output-unittest.xml", 2),     # DISABLED_ tests: status="notrun"
-    ("tst/disabled.xml", 5),                              # status='disabled'
-])
+@pytest.mark.parametrize(
+    ("name", "skipped"),
+    [
+        ("handwritten/TEST-status-attribute.xml", 2),  # status="notrun", no <skipped/>
+        ("googletest/gtest-xml-output-unittest.xml", 2),  # DISABLED_ tests: status="notrun"
+        ("tst/disabled.xml", 5),  # status='disabled'
+    ],
+)
 def test_not_run_statuses_are_skips(name, skipped):
     cases, _ = parse_file(CORPUS / name)
     assert sum(1 for o in final_outcomes(cases).values() if o == R.SKIPPED) == skipped
@@ -115,12 +131,27 @@ def test_ctest_status_run_is_not_a_skip():
     assert {c.outcome for c in cases} == {R.PASSED}
 
 
-@pytest.mark.parametrize(("value", "seconds"), [
-    ("1.5", 1.5), ("0.", 0.0), ("2,503.1", 2503.1), ("4.50611114501953e-05", 4.50611114501953e-05),
-    ("0,5", 0.5), ("-345345", None), ("", None), ("abc", None), ("nan", None), ("999638317", 0.999638317),
-])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("1.5", 1.5),
+        ("0.", 0.0),
+        ("2,503.1", 2503.1),
+        ("4.50611114501953e-05", 4.50611114501953e-05),
+        ("0,5", 0.5),
+        ("-345345", None),
+        ("", None),
+        ("abc", None),
+        ("nan", None),
+        ("999638317", 0.999638317),
+    ],
+)
 def test_odd_times_are_read_or_dropped(value, seconds):
-    assert parse_seconds(value) == pytest.approx(seconds) if seconds is not None else parse_seconds(value) is None
+    assert (
+        parse_seconds(value) == pytest.approx(seconds)
+        if seconds is not None
+        else parse_seconds(value) is None
+    )
 
 
 def test_ant_child_element_times_are_read():
@@ -129,18 +160,21 @@ def test_ant_child_element_times_are_read():
     assert meta.duration_s == pytest.approx(0.378)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2024-01-03T11:23:00.00", datetime(2024, 1, 3, 11, 23, tzinfo=UTC)),
-    ("2024-01-03T 12:40:13", datetime(2024, 1, 3, 12, 40, 13, tzinfo=UTC)),
-    ("2024-01-03 12:40:13Z", datetime(2024, 1, 3, 12, 40, 13, tzinfo=UTC)),
-    ("2021-03-07T10:36:56 UTC", datetime(2021, 3, 7, 10, 36, 56, tzinfo=UTC)),
-    ("2025-11-15T16:51:49.548396-05:00", datetime(2025, 11, 15, 21, 51, 49, 548396, tzinfo=UTC)),
-    ("Sat, 03 Dec 2022 23:10:07 GMT", datetime(2022, 12, 3, 23, 10, 7, tzinfo=UTC)),
-    ("2025-06-09T08:30:48.826123456Z", datetime(2025, 6, 9, 8, 30, 48, 826123, tzinfo=UTC)),
-    ("0001-01-01T00:00:00Z", None),
-    ("1970-01-01T00:00:00", None),
-    ("yesterday", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-03T11:23:00.00", datetime(2024, 1, 3, 11, 23, tzinfo=UTC)),
+        ("2024-01-03T 12:40:13", datetime(2024, 1, 3, 12, 40, 13, tzinfo=UTC)),
+        ("2024-01-03 12:40:13Z", datetime(2024, 1, 3, 12, 40, 13, tzinfo=UTC)),
+        ("2021-03-07T10:36:56 UTC", datetime(2021, 3, 7, 10, 36, 56, tzinfo=UTC)),
+        ("2025-11-15T16:51:49.548396-05:00", datetime(2025, 11, 15, 21, 51, 49, 548396, tzinfo=UTC)),
+        ("Sat, 03 Dec 2022 23:10:07 GMT", datetime(2022, 12, 3, 23, 10, 7, tzinfo=UTC)),
+        ("2025-06-09T08:30:48.826123456Z", datetime(2025, 6, 9, 8, 30, 48, 826123, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", None),
+        ("1970-01-01T00:00:00", None),
+        ("yesterday", None),
+    ],
+)
 def test_timestamps_in_all_corpus_forms_become_aware_utc(text, expected):
     assert parse_timestamp(text) == expected
 
@@ -174,21 +208,37 @@ def test_gzip_is_transparent():
 
 # ---- pytest identity ----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("classname", "name", "file", "nodeid"), [
-    ("tests.unit.test_cart.TestCart", "test_add[x]", None, "tests/unit/test_cart.py::TestCart::test_add[x]"),
-    ("tests.unit.test_cart", "test_add", None, "tests/unit/test_cart.py::test_add"),
-    ("tests.test_a.TestOuter.TestInner", "test_x", None, "tests/test_a.py::TestOuter::TestInner::test_x"),
-    ("tests.test_shop.TestCart", "test_in_class", "tests/test_shop.py", "tests/test_shop.py::TestCart::test_in_class"),
-    ("Tests.Test_Upper", "test_x", "Tests/Test_Upper.py", "Tests/Test_Upper.py::test_x"),
-    ("", "tests.test_async_client", None, "tests/test_async_client.py"),
-    ("", "", None, "(collection)"),
-])
+
+@pytest.mark.parametrize(
+    ("classname", "name", "file", "nodeid"),
+    [
+        (
+            "tests.unit.test_cart.TestCart",
+            "test_add[x]",
+            None,
+            "tests/unit/test_cart.py::TestCart::test_add[x]",
+        ),
+        ("tests.unit.test_cart", "test_add", None, "tests/unit/test_cart.py::test_add"),
+        ("tests.test_a.TestOuter.TestInner", "test_x", None, "tests/test_a.py::TestOuter::TestInner::test_x"),
+        (
+            "tests.test_shop.TestCart",
+            "test_in_class",
+            "tests/test_shop.py",
+            "tests/test_shop.py::TestCart::test_in_class",
+        ),
+        ("Tests.Test_Upper", "test_x", "Tests/Test_Upper.py", "Tests/Test_Upper.py::test_x"),
+        ("", "tests.test_async_client", None, "tests/test_async_client.py"),
+        ("", "", None, "(collection)"),
+    ],
+)
 def test_pytest_junit_names_map_back_to_node_ids(classname, name, file, nodeid):
     assert pytest_nodeid(classname, name, file) == nodeid
 
 
 def test_non_pytest_tools_keep_classname_and_name():
-    (case,), _ = parse_bytes(b'<testsuite name="jest"><testcase classname="Cart adds" name="one item"/></testsuite>')
+    (case,), _ = parse_bytes(
+        b'<testsuite name="jest"><testcase classname="Cart adds" name="one item"/></testsuite>'
+    )
     assert case.nodeid == "Cart adds::one item"
     (case,), _ = parse_bytes(b'<testsuite name="jest"><testcase name="alone"/></testsuite>')
     assert case.nodeid == "alone"
@@ -206,15 +256,18 @@ def test_the_same_pytest_run_has_the_same_node_ids_and_outcomes_in_every_format(
 
 def test_the_same_tests_ingested_in_every_format_are_one_test_each(engine):
     for index, name in enumerate(LIVE_FILES):
-        ingest_sources(engine, [ReportSource.from_path(LIVE / name)], RunMeta(project="shop", suite=f"s{index}"))
+        ingest_sources(
+            engine, [ReportSource.from_path(LIVE / name)], RunMeta(project="shop", suite=f"s{index}")
+        )
     with Session(engine) as session:
-        nodeids = session.scalars(select(Test.nodeid)).all()
+        nodeids = session.scalars(select(TestRow.nodeid)).all()
         assert len(nodeids) == 13
-        markers = dict(session.execute(select(Test.nodeid, Test.markers)).all())
+        markers = dict(session.execute(select(TestRow.nodeid, TestRow.markers)).all())
     assert "integration" in markers["tests/test_shop.py::test_slow_integration"]
 
 
 # ---- pytest-json-report, reportlog, durations -----------------------------------------------
+
 
 def test_json_report_phases_markers_workers_and_crash_message():
     cases, meta = parse_file(LIVE / "pytest-json-report-xdist.json")
@@ -241,14 +294,27 @@ def test_reportlog_keeps_workers_start_stop_and_order_by_start():
 
 def test_reportlog_suitehealth_keys_give_markers_fixtures_and_seed():
     lines = [
-        {"$report_type": "SessionStart", "pytest_version": "9.2.0",
-         "suitehealth": {"format_version": 1, "random_seed": "4242", "started_at": "2026-01-05T10:00:00Z"}},
+        {
+            "$report_type": "SessionStart",
+            "pytest_version": "9.2.0",
+            "suitehealth": {"format_version": 1, "random_seed": "4242", "started_at": "2026-01-05T10:00:00Z"},
+        },
     ]
     for when in ("setup", "call", "teardown"):
-        lines.append({"$report_type": "TestReport", "nodeid": "tests/test_db.py::test_q", "when": when,
-                      "outcome": "passed", "duration": 0.5, "start": 100.0 + len(lines), "stop": 100.5 + len(lines),
-                      "keywords": {"test_q": 1, "slow": 1}, "location": ["tests/test_db.py", 3, "test_q"],
-                      "suitehealth": {"markers": ["integration"], "fixtures": ["db", "tmp_path"]}})
+        lines.append(
+            {
+                "$report_type": "TestReport",
+                "nodeid": "tests/test_db.py::test_q",
+                "when": when,
+                "outcome": "passed",
+                "duration": 0.5,
+                "start": 100.0 + len(lines),
+                "stop": 100.5 + len(lines),
+                "keywords": {"test_q": 1, "slow": 1},
+                "location": ["tests/test_db.py", 3, "test_q"],
+                "suitehealth": {"markers": ["integration"], "fixtures": ["db", "tmp_path"]},
+            }
+        )
     lines.append({"$report_type": "SessionFinish", "exitstatus": 0})
     data = "\n".join(json.dumps(line) for line in lines).encode()
     (case,), meta = parse_bytes(data)
@@ -277,8 +343,20 @@ def test_durations_text_gives_phase_times_outcomes_and_seed():
 
 
 def test_keywords_that_are_node_names_are_not_markers():
-    keywords = ["test_in[a-1]", "slow", "pytestmark", "a-1", "a", "1", "TestX", "test_m.py", "pkg", "tests",
-                "repo", ""]
+    keywords = [
+        "test_in[a-1]",
+        "slow",
+        "pytestmark",
+        "a-1",
+        "a",
+        "1",
+        "TestX",
+        "test_m.py",
+        "pkg",
+        "tests",
+        "repo",
+        "",
+    ]
     assert markers_from_keywords("tests/pkg/test_m.py::TestX::test_in[a-1]", keywords) == ("slow",)
 
 
@@ -286,6 +364,11 @@ def test_execution_order_of_junit_is_file_order(engine):
     ingest_sources(engine, [ReportSource.from_path(CORPUS / "pytest/report.xml")], RunMeta(project="p"))
     cases, _ = parse_file(CORPUS / "pytest/report.xml")
     with Session(engine) as session:
-        stored = session.execute(select(Test.nodeid).join(Result, Result.test_id == Test.id)
-                                 .order_by(Result.order_index)).scalars().all()
+        stored = (
+            session.execute(
+                select(TestRow.nodeid).join(Result, Result.test_id == TestRow.id).order_by(Result.order_index)
+            )
+            .scalars()
+            .all()
+        )
     assert stored == [c.nodeid for c in cases]

@@ -24,9 +24,13 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 ]>
 <testsuite><testcase classname="a" name="&lol9;"/></testsuite>
 """
-EXTERNAL_DTD = b'<?xml version="1.0"?><!DOCTYPE testsuite SYSTEM "http://127.0.0.1:9/evil.dtd">' \
-               b'<testsuite><testcase name="x"/></testsuite>'
-LOCAL_FILE_XXE = b'<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&x;"/></testsuite>'
+EXTERNAL_DTD = (
+    b'<?xml version="1.0"?><!DOCTYPE testsuite SYSTEM "http://127.0.0.1:9/evil.dtd">'
+    b'<testsuite><testcase name="x"/></testsuite>'
+)
+LOCAL_FILE_XXE = (
+    b'<!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&x;"/></testsuite>'
+)
 
 
 class CountingReader(io.RawIOBase):
@@ -50,10 +54,17 @@ def parse_all(data: bytes, name: str = "hostile.xml"):
     return list(parse(name, io.BytesIO(data)).cases)
 
 
-@pytest.mark.parametrize("data", [BILLION_LAUGHS, EXTERNAL_DTD, LOCAL_FILE_XXE,
-                                  (CORPUS / "malformed/xxe-external-entity.xml").read_bytes(),
-                                  (CORPUS / "malformed/xxe-oob.dtd.xml").read_bytes()],
-                         ids=["billion-laughs", "external-dtd", "local-file-xxe", "corpus-xxe", "corpus-dtd-fragment"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        BILLION_LAUGHS,
+        EXTERNAL_DTD,
+        LOCAL_FILE_XXE,
+        (CORPUS / "malformed/xxe-external-entity.xml").read_bytes(),
+        (CORPUS / "malformed/xxe-oob.dtd.xml").read_bytes(),
+    ],
+    ids=["billion-laughs", "external-dtd", "local-file-xxe", "corpus-xxe", "corpus-dtd-fragment"],
+)
 def test_dtd_and_entity_declarations_are_refused(data):
     with pytest.raises(UnsafeXMLError) as info:
         parse_all(data)
@@ -83,7 +94,9 @@ def test_undeclared_entities_are_a_syntax_error_not_a_lookup():
 def test_the_size_limit_refuses_large_reports_and_stores_nothing(engine):
     data = (CORPUS / "jest-junit/jest-large-test-results.xml").read_bytes()
     with pytest.raises(ReportTooLargeError) as info:
-        ingest_sources(engine, [ReportSource.from_bytes("big.xml", data)], RunMeta(project="p"), max_bytes=100_000)
+        ingest_sources(
+            engine, [ReportSource.from_bytes("big.xml", data)], RunMeta(project="p"), max_bytes=100_000
+        )
     assert info.value.status == 413 and "big.xml" in str(info.value)
     assert stored_counts(engine) == {"runs": 0, "tests": 0, "results": 0}
 
@@ -92,8 +105,9 @@ def test_a_gzip_bomb_is_stopped_at_the_limit(engine):
     bomb = gzip.compress(b"<testsuite>" + b" " * 30_000_000, compresslevel=9)
     assert len(bomb) < 100_000
     with pytest.raises(ReportTooLargeError):
-        ingest_sources(engine, [ReportSource.from_bytes("bomb.xml.gz", bomb)], RunMeta(project="p"),
-                       max_bytes=1_000_000)
+        ingest_sources(
+            engine, [ReportSource.from_bytes("bomb.xml.gz", bomb)], RunMeta(project="p"), max_bytes=1_000_000
+        )
     assert stored_counts(engine)["runs"] == 0
 
 

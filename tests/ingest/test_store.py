@@ -41,10 +41,12 @@ def test_gzip_of_the_same_content_is_the_same_run(engine):
 
 
 def test_shards_in_another_order_are_the_same_run(engine):
-    first = ingest_sources(engine, [ReportSource.from_path(SHARD_A), ReportSource.from_path(SHARD_B)],
-                           RunMeta(project="p"))
-    again = ingest_sources(engine, [ReportSource.from_path(SHARD_B), ReportSource.from_path(SHARD_A)],
-                           RunMeta(project="p"))
+    first = ingest_sources(
+        engine, [ReportSource.from_path(SHARD_A), ReportSource.from_path(SHARD_B)], RunMeta(project="p")
+    )
+    again = ingest_sources(
+        engine, [ReportSource.from_path(SHARD_B), ReportSource.from_path(SHARD_A)], RunMeta(project="p")
+    )
     assert first.files == 2 and first.tests == 14 + 97
     assert again.duplicate and again.run_id == first.run_id
 
@@ -57,17 +59,28 @@ def test_the_same_content_for_another_suite_is_a_new_run(engine):
 
 
 def test_reruns_are_numbered_and_only_the_last_attempt_is_final(engine):
-    cases = [CaseRecord("t.py::a", "failed"), CaseRecord("t.py::b", "passed"), CaseRecord("t.py::a", "failed"),
-             CaseRecord("t.py::a", "passed")]
+    cases = [
+        CaseRecord("t.py::a", "failed"),
+        CaseRecord("t.py::b", "passed"),
+        CaseRecord("t.py::a", "failed"),
+        CaseRecord("t.py::a", "passed"),
+    ]
     summary = store_cases(engine, RunMeta(project="p"), cases)
     assert (summary.tests, summary.passed, summary.failed, summary.reruns) == (2, 2, 0, 2)
     with Session(engine) as session:
-        rows = session.execute(select(Result.order_index, Result.attempt, Result.final, Result.outcome)
-                               .order_by(Result.order_index)).all()
+        rows = session.execute(
+            select(Result.order_index, Result.attempt, Result.final, Result.outcome).order_by(
+                Result.order_index
+            )
+        ).all()
         run = session.get(Run, summary.run_id)
         assert run.rerun_passed == 1
-    assert [tuple(r) for r in rows] == [(0, 1, False, "failed"), (1, 1, True, "passed"), (2, 2, False, "failed"),
-                                        (3, 3, True, "passed")]
+    assert [tuple(r) for r in rows] == [
+        (0, 1, False, "failed"),
+        (1, 1, True, "passed"),
+        (2, 2, False, "failed"),
+        (3, 3, True, "passed"),
+    ]
 
 
 def test_run_time_comes_from_the_report_when_no_flag_gives_it(engine):
@@ -95,15 +108,16 @@ KILLED_INGEST = textwrap.dedent("""
 
         def announcing():
             for i, case in enumerate(cases):
-                if i == 20_000:  # well past the first batches: rows are in the open transaction
+                if i == 10_500:  # past two batches of 5,000: rows are in the open transaction
                     print("MIDWAY", flush=True)
                     sys.stdin.readline()  # wait here until the parent kills us
                 yield case
         report.cases = announcing()
         return report
 
-    path = generate_pytest_junit(Path(sys.argv[2]), 30_000)
-    ingest_sources(make_engine(sys.argv[1]), [ReportSource.from_path(path)], RunMeta(project="p"), parse=parse)
+    path = generate_pytest_junit(Path(sys.argv[2]), 12_000)
+    engine = make_engine(sys.argv[1])
+    ingest_sources(engine, [ReportSource.from_path(path)], RunMeta(project="p"), parse=parse)
     print("FINISHED", flush=True)
 """)
 
@@ -111,8 +125,12 @@ KILLED_INGEST = textwrap.dedent("""
 def test_a_killed_ingest_leaves_no_partial_run(engine, tmp_path):
     url = engine.url.render_as_string(hide_password=False)
     report = tmp_path / "big.xml"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST.format(benchmarks=str(BENCHMARKS)), url,
-                             str(report)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_INGEST.format(benchmarks=str(BENCHMARKS)), url, str(report)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "MIDWAY"
         os.kill(proc.pid, signal.SIGKILL)
@@ -126,4 +144,4 @@ def test_a_killed_ingest_leaves_no_partial_run(engine, tmp_path):
     assert stored_counts(engine) == {"runs": 0, "tests": 0, "results": 0}
     # The same file then ingests normally: the killed attempt left no duplicate marker either.
     summary = ingest_sources(engine, [ReportSource.from_path(report)], RunMeta(project="p"))
-    assert not summary.duplicate and summary.tests == 30_000
+    assert not summary.duplicate and summary.tests == 12_000

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-# Imported here, not in a fixture: pytester's in-process runs restore sys.modules afterwards,
-# and numpy (under the dashboard) cannot be imported twice in one process.
 from dashboard import create_app
 from dashboard.views.upload import wait_for_refreshes
-from ingest.models import Result, Run, Test
+from ingest import models  # models.Test: a "Test*" name imported here would be collected
+from ingest.db import make_engine
+from ingest.models import Result, Run
 from ingest.tokens import create_token
 
 SUITE = """
@@ -58,6 +58,18 @@ def _lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _import_everything_first(tmp_path_factory):
+    """Import the app and CLI before any pytester snapshot of sys.modules.
+
+    pytester drops the modules first imported during a test when it ends, and numpy (under the
+    dashboard) cannot be imported twice in one process.
+    """
+    import dashboard.cli  # noqa: F401
+
+    create_app({"DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('preload') / 'x.db'}"})
+
+
 @pytest.fixture
 def suite(pytester):
     pytester.makepyfile(test_shop=SUITE)
@@ -69,7 +81,9 @@ def _run_xdist(pytester, *args):
                               f"--randomly-seed={SEED}", "-p", "no:cacheprovider", *args)
 
 
-def test_report_under_xdist_keeps_workers_phases_markers_fixtures_seed_and_reruns(suite):
+@pytest.mark.postgres
+def test_xdist_report_keeps_workers_phases_markers_fixtures_seed_and_reruns_through_ingest(suite, sqlite_url,
+                                                                                          pg_url):
     result = _run_xdist(suite, "--suitehealth-report=report.jsonl")
     _assert_outcomes(result, passed=9, rerun=1)
     lines = _lines(suite.path / "report.jsonl")
@@ -91,26 +105,31 @@ def test_report_under_xdist_keeps_workers_phases_markers_fixtures_seed_and_rerun
     flaky_calls = [r["outcome"] for r in reports
                    if r["nodeid"].endswith("test_flaky_once") and r["when"] == "call"]
     assert flaky_calls == ["rerun", "passed"]
+    # Round trip: the ingest engineer's reportlog reader keeps all of it, on both backends.
+    for url in (sqlite_url, pg_url):
+        _assert_ingests_intact(suite.path / "report.jsonl", url)
 
 
-def test_plugin_is_inactive_without_its_options(suite):
-    result = suite.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
-    _assert_outcomes(result, passed=8, failed=1)
-    assert "suitehealth:" not in result.stdout.str()
-    assert not list(suite.path.glob("*.jsonl"))
+def _assert_ingests_intact(report, url: str) -> None:
+    from click.testing import CliRunner
 
+    from dashboard.cli import main
 
-def test_report_ingests_with_worker_ids_times_phases_markers_and_reruns(suite, cli, engine):
-    _assert_outcomes(_run_xdist(suite, "--suitehealth-report=report.jsonl"), passed=9, rerun=1)
-    ingested = cli("ingest", suite.path / "report.jsonl", "--project", "shop", "--suite", "unit", "--json")
+    ingested = CliRunner().invoke(main, ["--db", url, "ingest", str(report), "--project", "shop",
+                                         "--suite", "unit", "--json"], catch_exceptions=False)
     assert ingested.exit_code == 0, ingested.output
     summary = json.loads(ingested.output)
     assert (summary["tests"], summary["passed"], summary["reruns"]) == (9, 9, 1)
-    with Session(engine) as session:
-        run = session.scalars(select(Run)).one()
-        assert run.random_seed == SEED and run.workers == 2
-        rows = session.execute(select(Test.nodeid, Test.markers, Result)
-                               .join(Result, Result.test_id == Test.id).order_by(Result.order_index)).all()
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            run = session.scalars(select(Run)).one()
+            assert run.random_seed == SEED and run.workers == 2
+            rows = session.execute(
+                select(models.Test.nodeid, models.Test.markers, Result)
+                .join(Result, Result.test_id == models.Test.id).order_by(Result.order_index)).all()
+    finally:
+        engine.dispose()
     finals = {nodeid: (markers, result) for nodeid, markers, result in rows if result.final}
     for nodeid, (_, result) in finals.items():
         assert result.worker_id in ("gw0", "gw1"), nodeid
@@ -122,10 +141,18 @@ def test_report_ingests_with_worker_ids_times_phases_markers_and_reruns(suite, c
     assert [(r.attempt, r.final) for r in flaky] == [(1, False), (2, True)]
 
 
+def test_plugin_is_inactive_without_its_options(suite):
+    result = suite.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    _assert_outcomes(result, passed=8, failed=1)
+    assert "suitehealth:" not in result.stdout.str()
+    assert not list(suite.path.glob("*.jsonl"))
+
+
 @pytest.fixture
 def live_server(engine):
     """The dashboard app on a real loopback socket (werkzeug, threaded) on the test database."""
-    app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False)})
+    app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                      "REFRESH_DELAY_S": 0.0})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -157,8 +184,8 @@ def test_server_down_warns_and_never_fails_the_session(suite, monkeypatch):
     monkeypatch.setenv("SUITEHEALTH_TOKEN", "sh_whatever")
     monkeypatch.setenv("SUITEHEALTH_PROJECT", "shop")
     monkeypatch.setenv("SUITEHEALTH_UPLOAD_RETRIES", "0")
-    result = suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "-p", "xdist", "-n", "2",
-                             "--reruns", "1", "--suitehealth-upload")
+    result = suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--reruns", "1",
+                             "--suitehealth-upload")
     _assert_outcomes(result, passed=9, rerun=1)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["suitehealth: NOT uploaded (cannot reach*); report kept at *.jsonl"])

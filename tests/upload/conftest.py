@@ -10,7 +10,7 @@ from dashboard.views.upload import wait_for_refreshes
 
 def make_app(engine, **config):
     return create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True,
-                       **config})
+                       "REFRESH_DELAY_S": 0.0, **config})
 
 
 @pytest.fixture

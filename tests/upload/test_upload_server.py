@@ -51,7 +51,7 @@ class Served:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def served(request, tmp_path_factory):
-    """A 4-worker server with a 256 KiB report limit on a fresh database of each backend."""
+    """A 3-worker server with a 256 KiB report limit on a fresh database of each backend."""
     base = root_conftest(request.config)
     if request.param == "sqlite":
         url, schema = f"sqlite:///{tmp_path_factory.mktemp('upload') / 'suitehealth.db'}", None
@@ -62,7 +62,7 @@ def served(request, tmp_path_factory):
         url = base._pg_schema_url(schema)
     engine = make_engine(url)
     ensure_schema(engine)
-    server = base.Server(url, workers=4, env={"SUITEHEALTH_MAX_REPORT_BYTES": str(MAX_REPORT)})
+    server = base.Server(url, workers=3, env={"SUITEHEALTH_MAX_REPORT_BYTES": str(MAX_REPORT)})
     try:
         yield Served(server, engine, url)
     finally:
