@@ -23,7 +23,13 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.updates import refresh_project
-from ingest.analysis_models import AnalysedRun, AnalysisState, FailureSignature, FlakeStats, InterferenceSuspect
+from ingest.analysis_models import (
+    AnalysedRun,
+    AnalysisState,
+    FailureSignature,
+    FlakeStats,
+    InterferenceSuspect,
+)
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Project
 from ingest.records import CaseRecord, RunMeta
@@ -35,8 +41,10 @@ PROJECT = "bench"
 
 def suite_tests(n: int) -> dict[str, list[str]]:
     per_module = 10
-    return {f"tests/test_b{m}.py": [f"tests/test_b{m}.py::test_{j}" for j in range(per_module)]
-            for m in range(n // per_module)}
+    return {
+        f"tests/test_b{m}.py": [f"tests/test_b{m}.py::test_{j}" for j in range(per_module)]
+        for m in range(n // per_module)
+    }
 
 
 def one_run(rng: random.Random, modules: dict[str, list[str]], index: int) -> list[CaseRecord]:
@@ -56,9 +64,17 @@ def one_run(rng: random.Random, modules: dict[str, list[str]], index: int) -> li
             outcome = "failed"
         if t == "tests/test_b2.py::test_2" and pos["tests/test_b1.py::test_1"] < i:
             outcome = "failed"
-        cases.append(CaseRecord(nodeid=t, outcome=outcome, name=t.rsplit("::", 1)[1], file=t.split("::")[0],
-                                duration_s=0.01, order_index=i,
-                                message=f"AssertionError: {rng.random()}" if outcome == "failed" else None))
+        cases.append(
+            CaseRecord(
+                nodeid=t,
+                outcome=outcome,
+                name=t.rsplit("::", 1)[1],
+                file=t.split("::")[0],
+                duration_s=0.01,
+                order_index=i,
+                message=f"AssertionError: {rng.random()}" if outcome == "failed" else None,
+            )
+        )
     return cases
 
 
@@ -66,8 +82,13 @@ def build(engine, runs: int, tests: int, seed: int = 1) -> int:
     rng = random.Random(seed)
     modules = suite_tests(tests)
     for index in range(runs):
-        meta = RunMeta(project=PROJECT, suite="unit", branch="main", commit=f"c{index // 2}",
-                       started_at=START + timedelta(hours=index))
+        meta = RunMeta(
+            project=PROJECT,
+            suite="unit",
+            branch="main",
+            commit=f"c{index // 2}",
+            started_at=START + timedelta(hours=index),
+        )
         store_cases(engine, meta, one_run(rng, modules, index), content_hash=f"bench-{index}")
     with Session(engine) as s:
         return s.scalar(select(Project.id).where(Project.name == PROJECT))
@@ -76,8 +97,11 @@ def build(engine, runs: int, tests: int, seed: int = 1) -> int:
 def reset_analysis(engine, project_id: int) -> None:
     with Session(engine) as s, s.begin():
         for model in (InterferenceSuspect, FailureSignature, FlakeStats, AnalysedRun):
-            s.execute(delete(model).where(model.project_id == project_id) if hasattr(model, "project_id")
-                      else delete(model))
+            s.execute(
+                delete(model).where(model.project_id == project_id)
+                if hasattr(model, "project_id")
+                else delete(model)
+            )
         s.execute(update(AnalysisState).where(AnalysisState.project_id == project_id).values(last_run_id=0))
 
 
@@ -125,8 +149,13 @@ def main(argv: list[str] | None = None) -> None:
 
     def one_more() -> None:
         i = next(counter)
-        meta = RunMeta(project=PROJECT, suite="unit", branch="main", commit=f"new{i}",
-                       started_at=START + timedelta(days=3650, hours=i))
+        meta = RunMeta(
+            project=PROJECT,
+            suite="unit",
+            branch="main",
+            commit=f"new{i}",
+            started_at=START + timedelta(days=3650, hours=i),
+        )
         store_cases(engine, meta, one_run(rng, modules, i), content_hash=f"bench-new-{i}-{time.time()}")
 
     incremental = []
@@ -137,10 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     inc_s = statistics.median(incremental)
     print(f"results: {results:,}  (backend {engine.dialect.name})")
     print(f"baseline: scan of the results table        median {baseline:8.3f} s")
-    print(f"full analysis (refresh from nothing)       median {full_s:8.3f} s   {full_s / baseline:6.1f}x baseline"
-          "   (target <= 10 s)")
-    print(f"incremental refresh after one new run      median {inc_s:8.3f} s   {inc_s / baseline:6.2f}x baseline"
-          "   (target <= 0.5 s)")
+    print(
+        f"full analysis (refresh from nothing)       median {full_s:8.3f} s"
+        f"   {full_s / baseline:6.1f}x baseline   (target <= 10 s)"
+    )
+    print(
+        f"incremental refresh after one new run      median {inc_s:8.3f} s"
+        f"   {inc_s / baseline:6.2f}x baseline   (target <= 0.5 s)"
+    )
     print(f"refresh with nothing new                   median {noop * 1000:8.1f} ms")
 
 

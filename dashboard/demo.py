@@ -141,12 +141,15 @@ def _sha(*parts) -> str:
     return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()
 
 
-def write_demo(engine: Engine, *, project: str = PROJECT, end: date | None = None, force: bool = False,
+def write_demo(engine: Engine, *, project: str = PROJECT, today: date | None = None, force: bool = False,
                days: int = DAYS) -> DemoSummary | None:
-    """Write the demo history ending on ``end`` (default today, UTC); None if the project already exists.
+    """Write ``days`` days of history up to yesterday (``today`` defaults to today, UTC).
+
+    Returns None, writing nothing, if the project already exists.
 
     ``force`` replaces an existing project of that name. The content is deterministic for a given
-    ``end``: the same seed draws the same tests, durations, orders and failures.
+    ``today``: the same seed draws the same tests, durations, orders and failures. The history stops
+    before ``today`` so that no run lies in the future, whatever the time of day.
     """
     ensure_schema(engine)
     if project_exists(engine, project):
@@ -154,9 +157,10 @@ def write_demo(engine: Engine, *, project: str = PROJECT, end: date | None = Non
             return None
         remove_project(engine, project)
     rng = random.Random(SEED)
-    end = end or datetime.now(UTC).date()
-    first = end - timedelta(days=days - 1)
-    this_monday = end - timedelta(days=end.weekday())
+    today = today or datetime.now(UTC).date()
+    end = today - timedelta(days=1)
+    first = today - timedelta(days=days)
+    this_monday = today - timedelta(days=today.weekday())
     surge_days = {this_monday - timedelta(days=6), this_monday - timedelta(days=5)}  # Tue, Wed of last week
     # The stories sit at fixed fractions of the history, so a short one (tests) still has them all.
     broken_days = tuple(first + timedelta(days=days * 3 // 4 + d) for d in range(4))

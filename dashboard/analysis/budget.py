@@ -122,7 +122,7 @@ def resolve_budget(session: Session, project_id: int, suite: str, *, settings: M
     """Return (budget seconds, where it came from): the suite's own, the config file, the default."""
     own = session.scalar(select(Suite.budget_s).where(Suite.project_id == project_id, Suite.name == suite))
     if own is not None:
-        return float(own), "suite setting (suitehealth suite budget)"
+        return float(own), "suite setting"
     if settings is None:
         settings = load_settings(os.environ.get("SUITEHEALTH_CONFIG_FILE") or None)
     budgets = settings.get("budgets") or {}

@@ -27,10 +27,27 @@ CREDIBLE = 0.90
 
 def new_state(ts: str) -> dict:
     return {
-        "runs": 0, "fails": 0, "flaky_fails": 0, "broken_fails": 0, "reruns": 0, "commit_flakes": 0,
-        "flakes": 0, "flips": 0, "prev": None, "had_pass": False, "streak": 0, "streak_start": None,
-        "pending": 0, "episodes": [], "first_seen": ts, "last_seen": ts, "first_flake": None,
-        "first_flake_run": None, "last_flake": None, "last_flake_run_id": None, "clean_since": 0,
+        "runs": 0,
+        "fails": 0,
+        "flaky_fails": 0,
+        "broken_fails": 0,
+        "reruns": 0,
+        "commit_flakes": 0,
+        "flakes": 0,
+        "flips": 0,
+        "prev": None,
+        "had_pass": False,
+        "streak": 0,
+        "streak_start": None,
+        "pending": 0,
+        "episodes": [],
+        "first_seen": ts,
+        "last_seen": ts,
+        "first_flake": None,
+        "first_flake_run": None,
+        "last_flake": None,
+        "last_flake_run_id": None,
+        "clean_since": 0,
     }
 
 
@@ -44,8 +61,16 @@ def _flake(state: dict, ts: str, n: int, run_id: int) -> None:
     state["clean_since"] = 0
 
 
-def update(state: dict, *, run_id: int, ts: str, bad: bool, rerun_flake: bool = False,
-           commit_pass_before: bool = False, commit_fail_before: bool = False) -> None:
+def update(
+    state: dict,
+    *,
+    run_id: int,
+    ts: str,
+    bad: bool,
+    rerun_flake: bool = False,
+    commit_pass_before: bool = False,
+    commit_fail_before: bool = False,
+) -> None:
     """Apply one final outcome (pass or failure) of the test to ``state``."""
     state["runs"] += 1
     state["last_seen"] = ts
@@ -162,7 +187,9 @@ def effective(state: dict) -> dict:
     if state["episodes"] and state["episodes"][-1][2] is None and state["streak"] >= need:
         windows.append((state["episodes"][-1][1], None))
     out["windows"] = windows
-    out["broken_now"] = bool(state["episodes"]) and state["episodes"][-1][2] is None and state["streak"] >= need
+    out["broken_now"] = (
+        bool(state["episodes"]) and state["episodes"][-1][2] is None and state["streak"] >= need
+    )
     return out
 
 

@@ -66,8 +66,14 @@ class BrokenTest:
     always_failed: bool
 
 
-def flaky_tests(session: Session, project_id: int, *, until: datetime | date | None = None,
-                suite: str | None = None, since: datetime | date | None = None) -> list[FlakyTest]:
+def flaky_tests(
+    session: Session,
+    project_id: int,
+    *,
+    until: datetime | date | None = None,
+    suite: str | None = None,
+    since: datetime | date | None = None,
+) -> list[FlakyTest]:
     """Return flaky tests most flaky first (new and flaky before fixed)."""
     states, sigs = _states(session, project_id, until, suite)
     since_dt = _as_dt(since)
@@ -81,22 +87,40 @@ def flaky_tests(session: Session, project_id: int, *, until: datetime | date | N
             continue
         mean, low, high = flakestate.posterior(state)
         judged = max(1, state["runs"] - state["broken_fails"])
-        out.append(FlakyTest(
-            nodeid=nodeid, suite=suite_name, score=round(mean, 4), runs=state["runs"], failures=state["fails"],
-            flakes=state["flakes"], status=flakestate.status(state),
-            first_seen=flakestate.parse_ts(state["first_seen"]), last_flake=last_flake,
-            failure_rate=round((state["fails"] - state["broken_fails"]) / judged, 4),
-            flip_rate=round(state["flips"] / max(1, state["runs"] - 1), 4),
-            ci_low=round(low, 4), ci_high=round(high, 4), rerun_flakes=state["reruns"],
-            same_commit_flakes=state["commit_flakes"], broken_failures=state["broken_fails"],
-            clean_runs_since_flake=state["clean_since"], signatures=sigs.get(key, []),
-        ))
+        out.append(
+            FlakyTest(
+                nodeid=nodeid,
+                suite=suite_name,
+                score=round(mean, 4),
+                runs=state["runs"],
+                failures=state["fails"],
+                flakes=state["flakes"],
+                status=flakestate.status(state),
+                first_seen=flakestate.parse_ts(state["first_seen"]),
+                last_flake=last_flake,
+                failure_rate=round((state["fails"] - state["broken_fails"]) / judged, 4),
+                flip_rate=round(state["flips"] / max(1, state["runs"] - 1), 4),
+                ci_low=round(low, 4),
+                ci_high=round(high, 4),
+                rerun_flakes=state["reruns"],
+                same_commit_flakes=state["commit_flakes"],
+                broken_failures=state["broken_fails"],
+                clean_runs_since_flake=state["clean_since"],
+                signatures=sigs.get(key, []),
+            )
+        )
     out.sort(key=lambda t: (t.status == "fixed", -t.score, -t.ci_low, t.nodeid))
     return out
 
 
-def broken_tests(session: Session, project_id: int, *, until: datetime | date | None = None,
-                 suite: str | None = None, since: datetime | date | None = None) -> list[BrokenTest]:
+def broken_tests(
+    session: Session,
+    project_id: int,
+    *,
+    until: datetime | date | None = None,
+    suite: str | None = None,
+    since: datetime | date | None = None,
+) -> list[BrokenTest]:
     """Return tests failing right now in a run of >= 3 consecutive failures, longest streak first."""
     states, sigs = _states(session, project_id, until, suite)
     since_dt = _as_dt(since)
@@ -110,11 +134,17 @@ def broken_tests(session: Session, project_id: int, *, until: datetime | date | 
         episode = state["episodes"][-1]
         groups = sigs.get(key, [])
         latest = max(groups, key=lambda g: g.last_seen_at.isoformat() if g.last_seen_at else "", default=None)
-        out.append(BrokenTest(
-            nodeid=nodeid, suite=suite_name, since_run_id=episode[0], since_at=flakestate.parse_ts(episode[1]),
-            consecutive_failures=state["streak"], message=latest.example if latest else None,
-            always_failed=not state["had_pass"],
-        ))
+        out.append(
+            BrokenTest(
+                nodeid=nodeid,
+                suite=suite_name,
+                since_run_id=episode[0],
+                since_at=flakestate.parse_ts(episode[1]),
+                consecutive_failures=state["streak"],
+                message=latest.example if latest else None,
+                always_failed=not state["had_pass"],
+            )
+        )
     out.sort(key=lambda t: (-t.consecutive_failures, t.nodeid))
     return out
 
@@ -125,31 +155,49 @@ def _states(session: Session, project_id: int, until, suite: str | None):
     if until is None:
         from dashboard.analysis.updates import catch_up
 
-        catch_up(session, project_id)
+        if catch_up(session, project_id, end_read=False):
+            with Session(session.get_bind()) as fresh:
+                return _states(fresh, project_id, until, suite)
         rows = session.execute(
-            select(FlakeStats.suite_id, FlakeStats.test_id, FlakeStats.state)
-            .where(FlakeStats.project_id == project_id, (FlakeStats.flakes > 0) | FlakeStats.broken)
+            select(FlakeStats.suite_id, FlakeStats.test_id, FlakeStats.state).where(
+                FlakeStats.project_id == project_id, (FlakeStats.flakes > 0) | FlakeStats.broken
+            )
         ).all()
         raw = {(sid, tid): state for sid, tid, state in rows}
-        sig_rows = session.execute(
-            select(FailureSignature.suite_id, FailureSignature.test_id, FailureSignature.signature,
-                   FailureSignature.count, FailureSignature.example, FailureSignature.last_seen_at)
-            .where(FailureSignature.test_id.in_({tid for _, tid in raw} or {-1}))
-        ).all() if raw else []
+        sig_rows = (
+            session.execute(
+                select(
+                    FailureSignature.suite_id,
+                    FailureSignature.test_id,
+                    FailureSignature.signature,
+                    FailureSignature.count,
+                    FailureSignature.example,
+                    FailureSignature.last_seen_at,
+                ).where(FailureSignature.test_id.in_({tid for _, tid in raw} or {-1}))
+            ).all()
+            if raw
+            else []
+        )
     else:
         from dashboard.analysis.history import analyse_until
 
         analyzer = analyse_until(session, project_id, _as_dt(until))
-        raw = {k: s for k, s in analyzer.states.items()
-               if (view := flakestate.effective(s))["flakes"] or view["broken_now"]}
-        sig_rows = [(sid, tid, s.signature, s.count, s.example, s.last_seen_at)
-                    for (sid, tid, _), s in analyzer.signatures.items() if (sid, tid) in raw]
+        raw = {
+            k: s
+            for k, s in analyzer.states.items()
+            if (view := flakestate.effective(s))["flakes"] or view["broken_now"]
+        }
+        sig_rows = [
+            (sid, tid, s.signature, s.count, s.example, s.last_seen_at)
+            for (sid, tid, _), s in analyzer.signatures.items()
+            if (sid, tid) in raw
+        ]
     if suite is not None:
         raw = {k: s for k, s in raw.items() if suites.get(k[0]) == suite}
     names = {}
     ids = sorted({tid for _, tid in raw})
     for i in range(0, len(ids), 500):
-        names.update(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids[i:i + 500]))).all())
+        names.update(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids[i : i + 500]))).all())
     sigs: dict[tuple[int, int], list[SignatureGroup]] = defaultdict(list)
     for sid, tid, signature, count, example, last_seen in sig_rows:
         if (sid, tid) in raw:

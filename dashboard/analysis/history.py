@@ -90,7 +90,10 @@ class Analyzer:
                 state = self.states[key] = flakestate.new_state(ts)
             earlier = seen.get(test_id, ()) if seen is not None else ()
             flakestate.update(
-                state, run_id=run.id, ts=ts, bad=bad,
+                state,
+                run_id=run.id,
+                ts=ts,
+                bad=bad,
                 rerun_flake=(not bad and (row[2] > 1 or test_id in rerun_bad)),
                 commit_pass_before=bad and "p" in earlier,
                 commit_fail_before=(not bad) and "f" in earlier,
@@ -146,11 +149,13 @@ def build_sequence(rows: list[tuple]) -> dict:
     return {"procs": out, "workers": [w for w in sorted(procs, key=lambda w: (w is None, w or ""))]}
 
 
-def iter_runs(session: Session, project_id: int, *, after_id: int = 0,
-              until: datetime | None = None) -> list[RunInfo]:
+def iter_runs(
+    session: Session, project_id: int, *, after_id: int = 0, until: datetime | None = None
+) -> list[RunInfo]:
     """Return the project's runs after ``after_id`` (and before ``until``) in time order."""
-    query = select(Run.id, Run.suite_id, Run.started_at, Run.commit, Run.tests,
-                   Run.failed + Run.errors).where(Run.project_id == project_id, Run.id > after_id)
+    query = select(
+        Run.id, Run.suite_id, Run.started_at, Run.commit, Run.tests, Run.failed + Run.errors
+    ).where(Run.project_id == project_id, Run.id > after_id)
     if until is not None:
         query = query.where(Run.started_at < until)
     return [RunInfo(*row) for row in session.execute(query.order_by(Run.started_at, Run.id)).all()]
@@ -159,24 +164,38 @@ def iter_runs(session: Session, project_id: int, *, after_id: int = 0,
 def iter_results(session: Session, runs: list[RunInfo]) -> Iterator[tuple[RunInfo, list[tuple]]]:
     """Yield each run with its result rows, reading results a batch of runs at a time."""
     for start in range(0, len(runs), RUN_BATCH):
-        batch = runs[start:start + RUN_BATCH]
+        batch = runs[start : start + RUN_BATCH]
         by_run: dict[int, list[tuple]] = defaultdict(list)
         # Core rows, not ORM: this reads the whole history on a full analysis. Messages of
         # passing results are never needed, so they are not transferred.
         t = Result.__table__.c
-        rows = session.connection().execute(
-            select(t.run_id, t.test_id, t.outcome, t.attempt, t.final, t.order_index, t.worker_id,
-                   t.start_ts, t.stop_ts, case((t.outcome.in_(BAD_OUTCOMES), t.message), else_=None))
-            .where(t.run_id.in_([r.id for r in batch]))
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                select(
+                    t.run_id,
+                    t.test_id,
+                    t.outcome,
+                    t.attempt,
+                    t.final,
+                    t.order_index,
+                    t.worker_id,
+                    t.start_ts,
+                    t.stop_ts,
+                    case((t.outcome.in_(BAD_OUTCOMES), t.message), else_=None),
+                ).where(t.run_id.in_([r.id for r in batch]))
+            )
+            .all()
+        )
         for row in rows:
             by_run[row[0]].append(tuple(row[1:]))
         for run in batch:
             yield run, by_run.get(run.id, [])
 
 
-def load_commit_outcomes(session: Session, project_id: int, runs: Iterable[RunInfo],
-                         before_id: int) -> dict[tuple[int, str], dict[int, set[str]]]:
+def load_commit_outcomes(
+    session: Session, project_id: int, runs: Iterable[RunInfo], before_id: int
+) -> dict[tuple[int, str], dict[int, set[str]]]:
     """Return, for the commits of ``runs``, what each test did on that commit in earlier analysed runs."""
     from ingest.analysis_models import AnalysedRun
 
@@ -188,13 +207,19 @@ def load_commit_outcomes(session: Session, project_id: int, runs: Iterable[RunIn
         select(Run.suite_id, Run.commit, Result.test_id, Result.outcome)
         .join(Result, Result.run_id == Run.id)
         .join(AnalysedRun, AnalysedRun.run_id == Run.id)
-        .where(Run.project_id == project_id, Run.commit.in_(commits), Run.id <= before_id,
-               AnalysedRun.outage.is_(False), Result.final)
+        .where(
+            Run.project_id == project_id,
+            Run.commit.in_(commits),
+            Run.id <= before_id,
+            AnalysedRun.outage.is_(False),
+            Result.final,
+        )
     ).all()
     for suite_id, commit, test_id, outcome in rows:
         if outcome in BAD_OUTCOMES or outcome == PASSED:
             out.setdefault((suite_id, commit), {}).setdefault(test_id, set()).add(
-                "f" if outcome in BAD_OUTCOMES else "p")
+                "f" if outcome in BAD_OUTCOMES else "p"
+            )
     return out
 
 

@@ -25,7 +25,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from scipy.stats import hypergeom
@@ -86,7 +86,10 @@ class Observation:
 
 # ---- observations ---------------------------------------------------------------------------
 
-def observations(runs: Iterable[tuple[int, datetime, dict]], victims: set[int]) -> dict[int, list[Observation]]:
+
+def observations(
+    runs: Iterable[tuple[int, datetime, dict]], victims: set[int]
+) -> dict[int, list[Observation]]:
     """Return each victim's observations from compact run sequences (run_id, started_at, sequence)."""
     out: dict[int, list[Observation]] = defaultdict(list)
     for run_id, started_at, sequence in runs:
@@ -104,15 +107,20 @@ def observations(runs: Iterable[tuple[int, datetime, dict]], victims: set[int]) 
                     for q_index, other in enumerate(procs):
                         if q_index == p_index:
                             continue
-                        concurrent.extend(e[0] for e in other if len(e) > 2 and e[2] is not None
-                                          and e[2] < stop and e[3] > start)
+                        concurrent.extend(
+                            e[0]
+                            for e in other
+                            if len(e) > 2 and e[2] is not None and e[2] < stop and e[3] > start
+                        )
                 stratum = min(POSITION_STRATA - 1, int(POSITION_STRATA * pos / max(1, len(proc))))
-                out[tid].append(Observation(run_id, started_at, bool(bad), stratum, before,
-                                            concurrent, failed_before))
+                out[tid].append(
+                    Observation(run_id, started_at, bool(bad), stratum, before, concurrent, failed_before)
+                )
     return out
 
 
 # ---- statistics -----------------------------------------------------------------------------
+
 
 def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
     """One-sided exact p-value that y (failed) is more common where x holds, within position strata.
@@ -120,6 +128,15 @@ def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
     Given the margins of each stratum, the count of (x, y) rows is hypergeometric; the total over
     strata is their convolution (the exact conditional test behind Mantel–Haenszel).
     """
+    informative = [
+        s
+        for s in np.unique(strata)
+        if 0 < x[strata == s].sum() < (strata == s).sum() and y[(strata == s) & x].any()
+    ]
+    if sum(int(y[strata == s].sum()) for s in informative) < MIN_EVIDENCE:
+        # Position and candidate coincide (e.g. a two-test module: "second" means "after the
+        # other"); stratifying would erase the only evidence there is, so test unstratified.
+        strata = np.zeros_like(strata)
     dist = np.array([1.0])
     observed = 0
     for s in np.unique(strata):
@@ -128,7 +145,7 @@ def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
         observed += int((x[sel] & y[sel]).sum())
         lo, hi = max(0, m + f - n), min(m, f)
         pmf = np.zeros(hi + 1)
-        pmf[lo:hi + 1] = hypergeom.pmf(np.arange(lo, hi + 1), n, m, f)
+        pmf[lo : hi + 1] = hypergeom.pmf(np.arange(lo, hi + 1), n, m, f)
         dist = np.convolve(dist, pmf)
     return float(min(1.0, dist[observed:].sum()))
 
@@ -176,8 +193,9 @@ def _matrix(rows: list[list[int]], index: dict[int, int], n: int) -> np.ndarray:
 
 def _hypotheses(obs: list[Observation], victim: int, exclude: set[int]) -> list[_Hypothesis]:
     y = np.array([o.failed for o in obs])
-    candidates = sorted({t for o in obs for t in o.before} | {t for o in obs for t in o.concurrent}
-                        - {victim} - exclude)
+    candidates = sorted(
+        {t for o in obs for t in o.before} | {t for o in obs for t in o.concurrent} - {victim} - exclude
+    )
     index = {t: i for i, t in enumerate(candidates)}
     out: list[_Hypothesis] = []
     before = _matrix([o.before for o in obs], index, len(candidates))
@@ -214,7 +232,7 @@ def analyse_victim(obs: list[Observation], victim: int) -> tuple[list[dict], str
     active = np.ones(len(obs), dtype=bool)
     used: set[int] = set()
     for _ in range(MAX_EXPLAIN):
-        sub = [o for o, keep in zip(obs, active) if keep]
+        sub = [o for o, keep in zip(obs, active, strict=True) if keep]
         if not sub:
             break
         y, strata = y_all[active], strata_all[active]
@@ -225,7 +243,7 @@ def analyse_victim(obs: list[Observation], victim: int) -> tuple[list[dict], str
             break
         for h in hyps:
             h.p = stratified_p(h.x, y, strata)
-        for h, q in zip(hyps, bh_adjust([h.p for h in hyps])):
+        for h, q in zip(hyps, bh_adjust([h.p for h in hyps]), strict=True):
             h.q = q
         best = min(hyps, key=lambda h: (h.q, KIND_ORDER[h.kind], -int((h.x & y).sum()), h.members[0]))
         a = int((best.x & y).sum())
@@ -244,16 +262,26 @@ def analyse_victim(obs: list[Observation], victim: int) -> tuple[list[dict], str
         pass_without = [sub_ids[i] for i in np.flatnonzero(~best.x & ~y)][-5:]
         pass_with = [sub_ids[i] for i in np.flatnonzero(best.x & ~y)][-5:]
         fail_when = [sub[i].started_at for i in np.flatnonzero(best.x & y)]
-        found.append({
-            "kind": best.kind, "members": best.members, "q": best.q, "p": best.p,
-            "confidence": round(float((1 - best.q) * precision), 4),
-            "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
-            "consistent": b == 0 and c == 0, "cleaners": cleaners,
-            "examples": {"failed_with": fail_with, "passed_without": pass_without, "passed_with": pass_with},
-            "first_seen_at": min(fail_when) if fail_when else None,
-            "last_seen_at": max(fail_when) if fail_when else None,
-            "explained_by_earlier": len(found),
-        })
+        found.append(
+            {
+                "kind": best.kind,
+                "members": best.members,
+                "q": best.q,
+                "p": best.p,
+                "confidence": round(float((1 - best.q) * precision), 4),
+                "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
+                "consistent": b == 0 and c == 0,
+                "cleaners": cleaners,
+                "examples": {
+                    "failed_with": fail_with,
+                    "passed_without": pass_without,
+                    "passed_with": pass_with,
+                },
+                "first_seen_at": min(fail_when) if fail_when else None,
+                "last_seen_at": max(fail_when) if fail_when else None,
+                "explained_by_earlier": len(found),
+            }
+        )
         used.update(best.members)
         # Explain away: keep only the runs the suspect does not explain.
         idx = np.flatnonzero(active)
@@ -268,10 +296,10 @@ def _cleaners(obs: list[Observation], hyp: _Hypothesis, y: np.ndarray) -> list[i
 
     def between(o: Observation) -> set[int]:
         last = max((i for i, t in enumerate(o.before) if t in members), default=None)
-        return set(o.before[last + 1:]) if last is not None else set()
+        return set(o.before[last + 1 :]) if last is not None else set()
 
-    passes = [between(o) for o, x, f in zip(obs, hyp.x, y) if x and not f]
-    fails = [between(o) for o, x, f in zip(obs, hyp.x, y) if x and f]
+    passes = [between(o) for o, x, f in zip(obs, hyp.x, y, strict=True) if x and not f]
+    fails = [between(o) for o, x, f in zip(obs, hyp.x, y, strict=True) if x and f]
     if not passes:
         return []
     common = set.intersection(*passes)
@@ -282,6 +310,7 @@ def _cleaners(obs: list[Observation], hyp: _Hypothesis, y: np.ndarray) -> list[i
 
 # ---- presentation ---------------------------------------------------------------------------
 
+
 def reproduce_command(polluters: Sequence[str], victim: str, kind: str) -> str:
     """Return the command (or the words) that should reproduce the interference locally."""
     pytest_ids = all("::" in n or n.endswith(".py") for n in [*polluters, victim])
@@ -289,11 +318,14 @@ def reproduce_command(polluters: Sequence[str], victim: str, kind: str) -> str:
     if kind == "state-setter":
         if pytest_ids:
             return f'pytest -p no:randomly "{victim}"  # fails alone; passes after: ' + " ".join(
-                f'"{p}"' for p in group)
+                f'"{p}"' for p in group
+            )
         return f"Run {victim} on its own (it should fail), then after {group[0]} (it should pass)."
     if kind == "concurrent":
-        return (f"Run {victim} at the same time as {group[0]} (e.g. pytest -n 2 with both selected); "
-                "they share something outside the process (a port, a file, a database row).")
+        return (
+            f"Run {victim} at the same time as {group[0]} (e.g. pytest -n 2 with both selected); "
+            "they share something outside the process (a port, a file, a database row)."
+        )
     if pytest_ids:
         return "pytest -p no:randomly " + " ".join(f'"{n}"' for n in [*group, victim])
     return f"Run {', '.join(group)} and then {victim} in one process, in that order; {victim} should fail."
@@ -311,24 +343,41 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
     wanted = _tokens(victim)
     polluters.sort(key=lambda n: -len(_tokens(n) & wanted))
     evidence = {
-        **found["counts"], "p_value": found["p"], "q_value": found["q"], "consistent": found["consistent"],
-        "group_size": len(polluters), "cleaners": [names.get(t, str(t)) for t in found["cleaners"]],
-        "example_runs": found["examples"], "explains_after": found["explained_by_earlier"],
+        **found["counts"],
+        "p_value": found["p"],
+        "q_value": found["q"],
+        "consistent": found["consistent"],
+        "group_size": len(polluters),
+        "cleaners": [names.get(t, str(t)) for t in found["cleaners"]],
+        "example_runs": found["examples"],
+        "explains_after": found["explained_by_earlier"],
     }
-    return Suspect(victim=victim, polluters=polluters, kind=found["kind"], confidence=found["confidence"],
-                   evidence=evidence, reproduce=reproduce_command(polluters, victim, found["kind"]),
-                   first_seen_at=found["first_seen_at"], last_seen_at=found["last_seen_at"], suite=suite,
-                   rank=rank)
+    return Suspect(
+        victim=victim,
+        polluters=polluters,
+        kind=found["kind"],
+        confidence=found["confidence"],
+        evidence=evidence,
+        reproduce=reproduce_command(polluters, victim, found["kind"]),
+        first_seen_at=found["first_seen_at"],
+        last_seen_at=found["last_seen_at"],
+        suite=suite,
+        rank=rank,
+    )
 
 
-UNDECIDABLE_NOTE = ("The tests ran in the same order in every run, so the history cannot tell which test "
-                    "interferes. Randomise the order (pip install pytest-randomly) for a few days of CI.")
+UNDECIDABLE_NOTE = (
+    "The tests ran in the same order in every run, so the history cannot tell which test "
+    "interferes. Randomise the order (pip install pytest-randomly) for a few days of CI."
+)
 
 
 # ---- public API -----------------------------------------------------------------------------
 
-def find_suspects(session: Session, project_id: int, *, until: datetime | None = None,
-                  since: datetime | None = None) -> list[Suspect]:
+
+def find_suspects(
+    session: Session, project_id: int, *, until: datetime | None = None, since: datetime | None = None
+) -> list[Suspect]:
     """Return interference suspects, the strongest suspect of each victim first.
 
     Without ``until`` the stored results (see ``updates.refresh_project``) are read; with it the
@@ -338,16 +387,20 @@ def find_suspects(session: Session, project_id: int, *, until: datetime | None =
     return suspects
 
 
-def suspects_and_notes(session: Session, project_id: int, *, until: datetime | None = None,
-                       since: datetime | None = None) -> tuple[list[Suspect], list[Undecidable]]:
+def suspects_and_notes(
+    session: Session, project_id: int, *, until: datetime | None = None, since: datetime | None = None
+) -> tuple[list[Suspect], list[Undecidable]]:
     """Return the suspects and the victims the history cannot decide about."""
     from dashboard.analysis import store as analysis_store
 
     if until is None:
         from dashboard.analysis.updates import catch_up
 
-        catch_up(session, project_id)
-        suspects, notes = analysis_store.stored_suspects(session, project_id)
+        if catch_up(session, project_id, end_read=False):
+            with Session(session.get_bind()) as fresh:
+                suspects, notes = analysis_store.stored_suspects(fresh, project_id)
+        else:
+            suspects, notes = analysis_store.stored_suspects(session, project_id)
     else:
         from dashboard.analysis.history import analyse_until
 
@@ -376,8 +429,11 @@ def suspects_for_test(session: Session, project_id: int, nodeid: str) -> dict[st
     }
 
 
-def compute_suite(sequences: list[tuple[int, datetime, dict]], victims: set[int],
-                  broken_windows: dict[int, list[tuple[str, str | None]]]) -> dict[int, tuple[list[dict], str | None]]:
+def compute_suite(
+    sequences: list[tuple[int, datetime, dict]],
+    victims: set[int],
+    broken_windows: dict[int, list[tuple[str, str | None]]],
+) -> dict[int, tuple[list[dict], str | None]]:
     """Analyse every victim of one suite from its run sequences; return victim id -> (found, note)."""
     obs = observations(sequences, victims)
     out: dict[int, tuple[list[dict], str | None]] = {}
@@ -394,8 +450,9 @@ def _in_windows(when: datetime, windows: list[tuple[str, str | None]]) -> bool:
     return any(start <= iso and (end is None or iso < end) for start, end in windows)
 
 
-def victims_and_windows(states: dict[tuple[int, int], dict], suite_id: int
-                        ) -> tuple[set[int], dict[int, list[tuple[str, str | None]]]]:
+def victims_and_windows(
+    states: dict[tuple[int, int], dict], suite_id: int
+) -> tuple[set[int], dict[int, list[tuple[str, str | None]]]]:
     """Return the suite's victims (tests with failures outside breakages) and their breakage windows."""
     victims: set[int] = set()
     windows: dict[int, list[tuple[str, str | None]]] = {}
@@ -427,11 +484,16 @@ def compute_from_analyzer(session: Session, analyzer) -> tuple[list[Suspect], li
 HISTORY_RUNS = 500  # most recent runs of a suite the interference analysis looks at
 
 
-def materialise(session: Session, project_id: int, results: dict[tuple[int, int], tuple[list[dict], str | None]],
-                states: dict[tuple[int, int], dict] | None = None) -> tuple[list[Suspect], list[Undecidable]]:
+def materialise(
+    session: Session,
+    project_id: int,
+    results: dict[tuple[int, int], tuple[list[dict], str | None]],
+    states: dict[tuple[int, int], dict] | None = None,
+) -> tuple[list[Suspect], list[Undecidable]]:
     """Turn analysis results keyed by (suite_id, victim id) into Suspects with node ids."""
-    ids = {t for _, v in results for t in [v]} | {t for found, _ in results.values() for f in found
-                                                   for t in f["members"] + f["cleaners"]}
+    ids = {t for _, v in results for t in [v]} | {
+        t for found, _ in results.values() for f in found for t in f["members"] + f["cleaners"]
+    }
     names = _names(session, ids)
     suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
     suspects: list[Suspect] = []
@@ -442,8 +504,11 @@ def materialise(session: Session, project_id: int, results: dict[tuple[int, int]
             suspects.append(to_suspect(vname, f, names, suites.get(suite_id), rank))
         if note and states is not None:
             st = states.get((suite_id, victim), {})
-            notes.append(Undecidable(vname, suites.get(suite_id), st.get("fails", 0), st.get("runs", 0),
-                                     UNDECIDABLE_NOTE))
+            notes.append(
+                Undecidable(
+                    vname, suites.get(suite_id), st.get("fails", 0), st.get("runs", 0), UNDECIDABLE_NOTE
+                )
+            )
     return suspects, notes
 
 
@@ -451,15 +516,17 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     names: dict[int, str] = {}
     id_list = sorted(ids)
     for i in range(0, len(id_list), 500):
-        names.update(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(id_list[i:i + 500]))).all())
+        names.update(
+            session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(id_list[i : i + 500]))).all()
+        )
     return names
 
 
 def _as_datetime(value) -> datetime:
-    from datetime import date, time, timezone
+    from datetime import date, time
 
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time.min, tzinfo=timezone.utc)
+        return datetime.combine(value, time.min, tzinfo=UTC)
     raise TypeError(f"not a date: {value!r}")

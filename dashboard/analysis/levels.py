@@ -181,6 +181,11 @@ def glob_regex(pattern: str) -> re.Pattern:
     return re.compile("".join(out))
 
 
+@lru_cache(maxsize=64)
+def _any_glob(patterns: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in patterns))
+
+
 def path_candidates(nodeid: str, file: str | None = None, classname: str | None = None) -> list[str]:
     """Return the path-like spellings of a test that path globs are matched against."""
     paths = []
@@ -207,10 +212,12 @@ def classify_with_reason(nodeid: str, markers: Iterable[str] | None, median_dura
                 return level, f"marker {marker}"
     candidates = path_candidates(nodeid, file, classname)
     for level in CHECK_ORDER:
-        for pattern in rules.paths.get(level, ()):
-            regex = glob_regex(pattern)
-            if any(regex.fullmatch(p) for p in candidates):
-                return level, f"path {pattern}"
+        patterns = rules.paths.get(level, ())
+        # One alternation per level screens the test; the single globs run only to name the match.
+        if patterns and any(_any_glob(patterns).fullmatch(p) for p in candidates):
+            for pattern in patterns:
+                if any(glob_regex(pattern).fullmatch(p) for p in candidates):
+                    return level, f"path {pattern}"
     if median_duration_s is None:
         return UNKNOWN, "no marker, path or duration"
     if median_duration_s <= rules.unit_max_s:

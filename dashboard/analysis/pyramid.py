@@ -3,7 +3,8 @@
 The recent window is the last ``WINDOW_DAYS`` days up to ``until`` (default: the project's newest
 run), bounded to the newest ``RUNS_PER_SUITE`` runs of each suite so a page never reads more than
 a few dozen runs' results. A level's ``tests`` counts the distinct tests seen in that window; its
-``time_s`` adds up each test's median duration there (what one pass over the level costs).
+``time_s`` adds up each test's typical duration there (what one pass over the level costs): the mean
+without the fastest and the slowest run, which is the median for three runs and shrugs off one timeout.
 
 Shape rule (on test counts u, i, e of unit, integration, e2e; "unknown" is left out):
 
@@ -16,12 +17,11 @@ Shape rule (on test counts u, i, e of unit, integration, e2e; "unknown" is left 
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.levels import (
@@ -38,8 +38,8 @@ __all__ = ["LevelStats", "Pyramid", "TestLevel", "as_utc_datetime", "classify", 
            "pyramid_levels", "pyramid_shape"]
 
 WINDOW_DAYS = 14
-RUNS_PER_SUITE = 20
-TREND_WEEKS = 26
+RUNS_PER_SUITE = 10
+TREND_WEEKS = 16
 
 
 @dataclass
@@ -57,7 +57,7 @@ class TestLevel:
     nodeid: str
     level: str
     reason: str
-    median_s: float | None
+    typical_s: float | None
 
 
 @dataclass
@@ -125,24 +125,23 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
             per_suite[suite_id] += 1
             run_ids.append(run_id)
 
-    durations = _durations(session, run_ids)
-    medians = {tid: statistics.median(ds) if ds else None for tid, ds in durations.items()}
-    info = _test_info(session, list(medians))
+    typical = _typical_durations(session, run_ids)
+    info = _test_info(session, list(typical))
     classified = []
     levels = {lvl: LevelStats() for lvl in LEVELS}
     level_of: dict[int, str] = {}
     for tid, (nodeid, file, classname, markers) in info.items():
-        level, reason = classify_with_reason(nodeid, markers, medians[tid], rules, file=file,
+        level, reason = classify_with_reason(nodeid, markers, typical[tid], rules, file=file,
                                              classname=classname)
         level_of[tid] = level
-        classified.append(TestLevel(nodeid, level, reason, medians[tid]))
+        classified.append(TestLevel(nodeid, level, reason, typical[tid]))
         stats = levels.setdefault(level, LevelStats())
         stats.tests += 1
-        stats.time_s += medians[tid] or 0.0
+        stats.time_s += typical[tid] or 0.0
     _fill_shares(levels)
     classified.sort(key=lambda t: (LEVELS.index(t.level) if t.level in LEVELS else 9, t.nodeid))
     shape = pyramid_shape(levels["unit"].tests, levels["integration"].tests, levels["e2e"].tests)
-    trend = _weekly_trend(session, project_id, end, rules, level_of)
+    trend = _weekly_trend(session, project_id, end, level_of)
     return Pyramid(levels, shape, start, end, len(run_ids), len(classified), trend, rules.describe(),
                    rules.source, classified)
 
@@ -156,19 +155,22 @@ def _fill_shares(levels: dict[str, LevelStats]) -> None:
         stats.share_time = stats.time_s / seconds if seconds else 0.0
 
 
-def _durations(session: Session, run_ids: list[int]) -> dict[int, list[float]]:
-    """Return test id -> durations of its final attempts in ``run_ids`` (a bounded set of runs)."""
-    out: dict[int, list[float]] = defaultdict(list)
+def _typical_durations(session: Session, run_ids: list[int]) -> dict[int, float | None]:
+    """Return test id -> typical duration over ``run_ids``: the mean without the fastest and slowest run.
+
+    A trimmed mean (equal to the median for three runs) is computed by the database in one GROUP BY,
+    so only one row per test comes back however many runs the window holds.
+    """
     if not run_ids:
-        return out
+        return {}
+    d = Result.duration_s
+    n = func.count(d)
+    typical = case((n >= 3, (func.sum(d) - func.max(d) - func.min(d)) / (n - 2)), else_=func.avg(d))
     rows = session.connection().execute(
-        select(Result.test_id, Result.duration_s).where(Result.run_id.in_(run_ids), Result.final)
+        select(Result.test_id, typical).where(Result.run_id.in_(run_ids), Result.final)
+        .group_by(Result.test_id)
     )
-    for test_id, duration in rows:
-        bucket = out[test_id]
-        if duration is not None:
-            bucket.append(duration)
-    return out
+    return {tid: (float(value) if value is not None else None) for tid, value in rows}
 
 
 def _test_info(session: Session, test_ids: list[int]) -> dict[int, tuple]:
@@ -182,49 +184,58 @@ def _test_info(session: Session, test_ids: list[int]) -> dict[int, tuple]:
     return info
 
 
-def _weekly_trend(session: Session, project_id: int, end: datetime, rules: Rules,
-                  level_of: dict[int, str]) -> list[dict]:
-    """Return per ISO week the tests per level, counted in each suite's last run of that week."""
+def _weekly_trend(session: Session, project_id: int, end: datetime, level_of: dict[int, str]) -> list[dict]:
+    """Return per ISO week the window's tests per level, counted from the week each first ran to its last.
+
+    Each suite's last run of each week is sampled; the database returns one (first, last) week pair
+    per test, so the work on the Python side is one row per test, not per result. Tests are counted with
+    the level they have now; tests gone before the window are left out (the trend shows the growth
+    of the current suite, and the share each level held as it grew).
+    """
     first_week = (end - timedelta(weeks=TREND_WEEKS)).date()
     first_week -= timedelta(days=first_week.weekday())
     runs = session.execute(
         select(Run.id, Run.suite_id, Run.started_at)
         .where(Run.project_id == project_id,
-               Run.started_at >= datetime.combine(first_week, time.min, UTC),
-               Run.started_at <= end)
+               Run.started_at >= datetime.combine(first_week, time.min, UTC), Run.started_at <= end)
         .order_by(Run.started_at, Run.id)
     ).all()
     last: dict[tuple[date, int], int] = {}
     for run_id, suite_id, started_at in runs:
-        week = started_at.date() - timedelta(days=started_at.weekday())
-        last[(week, suite_id)] = run_id  # ordered by time, so the last assignment wins
-    run_week = {run_id: week for (week, _suite), run_id in last.items()}
-    if not run_week:
+        last[(_week(started_at), suite_id)] = run_id  # ordered by time, so the last assignment wins
+    if not last or not level_of:
         return []
-    seen: dict[date, dict[int, float | None]] = defaultdict(dict)
-    # Core rows, not ORM rows: tens of thousands of tuples, and the ORM layer would double the cost.
+    weeks = sorted({week for week, _suite in last})
+    # The database maps each sampled run to its week's index and keeps the first and last per test.
+    week_index = case({run_id: weeks.index(week) for (week, _suite), run_id in last.items()},
+                      value=Result.run_id)
     rows = session.connection().execute(
-        select(Result.run_id, Result.test_id, Result.duration_s)
-        .where(Result.run_id.in_(list(run_week)), Result.final)
+        select(Result.test_id, func.min(week_index), func.max(week_index))
+        .where(Result.run_id.in_(list(last.values())), Result.final)
+        .group_by(Result.test_id)
     )
-    for run_id, test_id, duration in rows:
-        seen[run_week[run_id]][test_id] = duration
-    # Tests of the window keep their level; only older tests are classified here (by that run's time).
-    level_of = dict(level_of)
-    info = _test_info(session, list({tid for tests in seen.values() for tid in tests} - level_of.keys()))
+    # Difference arrays: +1 in a test's first week, -1 after its last, then running sums.
+    steps = {lvl: [0] * (len(weeks) + 1) for lvl in (*LEVELS, UNKNOWN)}
+    for test_id, first, final in rows:
+        level = level_of.get(test_id)
+        if level is not None:
+            steps[level][first] += 1
+            steps[level][final + 1] -= 1
+    running = dict.fromkeys(steps, 0)
     trend = []
-    for week in sorted(seen):
-        counts = dict.fromkeys((*LEVELS, UNKNOWN), 0)
-        for tid, duration in seen[week].items():
-            if tid not in level_of:
-                nodeid, file, classname, markers = info[tid]
-                level_of[tid] = classify_with_reason(nodeid, markers, duration, rules, file=file,
-                                                     classname=classname)[0]
-            counts[level_of[tid]] += 1
-        total = sum(counts.values())
+    for i, week in enumerate(weeks):
+        for lvl in steps:
+            running[lvl] += steps[lvl][i]
+        row = dict(running)
+        total = sum(row.values())
         trend.append({
-            "week": week, **counts,
-            **{f"share_{lvl}": (counts[lvl] / total if total else 0.0) for lvl in LEVELS},
-            "shape": pyramid_shape(counts["unit"], counts["integration"], counts["e2e"]),
+            "week": week, **row,
+            **{f"share_{lvl}": (row[lvl] / total if total else 0.0) for lvl in LEVELS},
+            "shape": pyramid_shape(row["unit"], row["integration"], row["e2e"]),
         })
     return trend
+
+
+def _week(moment: datetime) -> date:
+    return moment.date() - timedelta(days=moment.weekday())
+

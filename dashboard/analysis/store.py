@@ -27,9 +27,15 @@ def save_states(session: Session, analyzer: Analyzer, rows: dict[tuple[int, int]
         state = analyzer.states[key]
         view = flakestate.effective(state)
         score = flakestate.posterior(view)[0] if view["flakes"] else 0.0
-        values = dict(runs=state["runs"], failures=state["fails"], flakes=view["flakes"],
-                      broken=view["broken_now"], score=score,
-                      last_flake_at=flakestate.parse_ts(view["last_flake"]), state=_copy(state))
+        values = dict(
+            runs=state["runs"],
+            failures=state["fails"],
+            flakes=view["flakes"],
+            broken=view["broken_now"],
+            score=score,
+            last_flake_at=flakestate.parse_ts(view["last_flake"]),
+            state=_copy(state),
+        )
         row = rows.get(key)
         if row is None:
             new.append(FlakeStats(suite_id=key[0], test_id=key[1], project_id=analyzer.project_id, **values))
@@ -46,18 +52,31 @@ def _copy(state: dict) -> dict:
 
 def load_signatures(session: Session, project_id: int) -> dict[tuple[int, int, str], FailureSignature]:
     rows = session.scalars(
-        select(FailureSignature).join(Test, Test.id == FailureSignature.test_id).where(Test.project_id == project_id)
+        select(FailureSignature)
+        .join(Test, Test.id == FailureSignature.test_id)
+        .where(Test.project_id == project_id)
     ).all()
     return {(r.suite_id, r.test_id, r.signature_hash): r for r in rows}
 
 
-def save_signatures(session: Session, analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]) -> None:
+def save_signatures(
+    session: Session, analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]
+) -> None:
     for key, sig in analyzer.signatures.items():
         row = rows.get(key)
         if row is None:
-            session.add(FailureSignature(suite_id=key[0], test_id=key[1], signature_hash=key[2],
-                                         signature=sig.signature, example=sig.example, count=sig.count,
-                                         last_run_id=sig.last_run_id, last_seen_at=sig.last_seen_at))
+            session.add(
+                FailureSignature(
+                    suite_id=key[0],
+                    test_id=key[1],
+                    signature_hash=key[2],
+                    signature=sig.signature,
+                    example=sig.example,
+                    count=sig.count,
+                    last_run_id=sig.last_run_id,
+                    last_seen_at=sig.last_seen_at,
+                )
+            )
         elif sig.count:
             row.count = sig.count
             row.last_run_id = sig.last_run_id
@@ -66,30 +85,58 @@ def save_signatures(session: Session, analyzer: Analyzer, rows: dict[tuple[int, 
 
 def seed_signatures(analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]) -> None:
     for key, row in rows.items():
-        analyzer.signatures[key] = Signature(row.signature, row.example, row.count, row.last_run_id,
-                                             row.last_seen_at)
+        analyzer.signatures[key] = Signature(
+            row.signature, row.example, row.count, row.last_run_id, row.last_seen_at
+        )
 
 
 def save_runs(session: Session, analyzer: Analyzer) -> None:
-    session.add_all([
-        AnalysedRun(run_id=run.id, project_id=analyzer.project_id, suite_id=run.suite_id,
-                    started_at=run.started_at, outage=outage, sequence=seq)
-        for run, outage, seq in analyzer.processed
-    ])
+    session.add_all(
+        [
+            AnalysedRun(
+                run_id=run.id,
+                project_id=analyzer.project_id,
+                suite_id=run.suite_id,
+                started_at=run.started_at,
+                outage=outage,
+                sequence=seq,
+            )
+            for run, outage, seq in analyzer.processed
+        ]
+    )
+
+
+# Parsed run sequences never change once written: keep them per process, so an incremental
+# refresh in a long-lived server parses only the new runs' JSON. Keyed by database URL and run id.
+_SEQUENCES: dict[tuple[str, int], dict] = {}
+MAX_CACHED_SEQUENCES = 20_000
 
 
 def load_sequences(session: Session, suite_id: int, limit: int) -> list[tuple[int, datetime, dict]]:
     """Return the suite's latest ``limit`` non-outage run sequences, oldest first."""
-    rows = session.execute(
-        select(AnalysedRun.run_id, AnalysedRun.started_at, AnalysedRun.sequence)
+    heads = session.execute(
+        select(AnalysedRun.run_id, AnalysedRun.started_at)
         .where(AnalysedRun.suite_id == suite_id, AnalysedRun.outage.is_(False))
-        .order_by(AnalysedRun.started_at.desc(), AnalysedRun.run_id.desc()).limit(limit)
+        .order_by(AnalysedRun.started_at.desc(), AnalysedRun.run_id.desc())
+        .limit(limit)
     ).all()
-    return [tuple(r) for r in reversed(rows)]
+    url = str(session.get_bind().engine.url)
+    missing = [run_id for run_id, _ in heads if (url, run_id) not in _SEQUENCES]
+    if len(_SEQUENCES) + len(missing) > MAX_CACHED_SEQUENCES:
+        _SEQUENCES.clear()
+        missing = [run_id for run_id, _ in heads]
+    for i in range(0, len(missing), 500):
+        chunk = missing[i : i + 500]
+        for run_id, sequence in session.execute(
+            select(AnalysedRun.run_id, AnalysedRun.sequence).where(AnalysedRun.run_id.in_(chunk))
+        ):
+            _SEQUENCES[(url, run_id)] = sequence
+    return [(run_id, started_at, _SEQUENCES[(url, run_id)]) for run_id, started_at in reversed(heads)]
 
 
-def replace_suspects(session: Session, project_id: int, suite_id: int,
-                     results: dict[int, tuple[list[dict], str | None]]) -> None:
+def replace_suspects(
+    session: Session, project_id: int, suite_id: int, results: dict[int, tuple[list[dict], str | None]]
+) -> None:
     """Store the suite's suspects (and undecidable notes) in place of the previous ones."""
     previous = {
         (r.victim_id, r.kind, tuple(r.evidence.get("member_ids", []))): r.first_seen_at
@@ -102,16 +149,34 @@ def replace_suspects(session: Session, project_id: int, suite_id: int,
             first = previous.get((victim, f["kind"], tuple(f["members"])))
             if first is None or (f["first_seen_at"] is not None and f["first_seen_at"] < first):
                 first = f["first_seen_at"]
-            rows.append(InterferenceSuspect(
-                project_id=project_id, suite_id=suite_id, victim_id=victim, rank=rank, kind=f["kind"],
-                confidence=f["confidence"], polluters=[], first_seen_at=first, last_seen_at=f["last_seen_at"],
-                evidence={k: v for k, v in f.items() if k not in ("first_seen_at", "last_seen_at")}
-                | {"member_ids": f["members"]},
-            ))
+            rows.append(
+                InterferenceSuspect(
+                    project_id=project_id,
+                    suite_id=suite_id,
+                    victim_id=victim,
+                    rank=rank,
+                    kind=f["kind"],
+                    confidence=f["confidence"],
+                    polluters=[],
+                    first_seen_at=first,
+                    last_seen_at=f["last_seen_at"],
+                    evidence={k: v for k, v in f.items() if k not in ("first_seen_at", "last_seen_at")}
+                    | {"member_ids": f["members"]},
+                )
+            )
         if note:
-            rows.append(InterferenceSuspect(project_id=project_id, suite_id=suite_id, victim_id=victim, rank=0,
-                                            kind="undecidable", confidence=0.0, polluters=[],
-                                            evidence={"note": note}))
+            rows.append(
+                InterferenceSuspect(
+                    project_id=project_id,
+                    suite_id=suite_id,
+                    victim_id=victim,
+                    rank=0,
+                    kind="undecidable",
+                    confidence=0.0,
+                    polluters=[],
+                    evidence={"note": note},
+                )
+            )
     session.add_all(rows)
 
 
@@ -120,7 +185,8 @@ def stored_suspects(session: Session, project_id: int):
     from dashboard.analysis.interference import UNDECIDABLE_NOTE, Undecidable, materialise
 
     rows = session.scalars(
-        select(InterferenceSuspect).where(InterferenceSuspect.project_id == project_id)
+        select(InterferenceSuspect)
+        .where(InterferenceSuspect.project_id == project_id)
         .order_by(InterferenceSuspect.suite_id, InterferenceSuspect.victim_id, InterferenceSuspect.rank)
     ).all()
     results: dict[tuple[int, int], tuple[list[dict], str | None]] = defaultdict(lambda: ([], None))
@@ -138,13 +204,29 @@ def stored_suspects(session: Session, project_id: int):
     suspects, _ = materialise(session, project_id, dict(results))
     notes = []
     if undecided:
-        names = dict(session.execute(select(Test.id, Test.nodeid).where(
-            Test.id.in_([r.victim_id for r in undecided]))).all())
-        suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
-        stats = {(s.suite_id, s.test_id): s for s in session.scalars(select(FlakeStats).where(
-            FlakeStats.test_id.in_([r.victim_id for r in undecided])))}
+        names = dict(
+            session.execute(
+                select(Test.id, Test.nodeid).where(Test.id.in_([r.victim_id for r in undecided]))
+            ).all()
+        )
+        suites = dict(
+            session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all()
+        )
+        stats = {
+            (s.suite_id, s.test_id): s
+            for s in session.scalars(
+                select(FlakeStats).where(FlakeStats.test_id.in_([r.victim_id for r in undecided]))
+            )
+        }
         for r in undecided:
             st = stats.get((r.suite_id, r.victim_id))
-            notes.append(Undecidable(names.get(r.victim_id, str(r.victim_id)), suites.get(r.suite_id),
-                                     st.failures if st else 0, st.runs if st else 0, UNDECIDABLE_NOTE))
+            notes.append(
+                Undecidable(
+                    names.get(r.victim_id, str(r.victim_id)),
+                    suites.get(r.suite_id),
+                    st.failures if st else 0,
+                    st.runs if st else 0,
+                    UNDECIDABLE_NOTE,
+                )
+            )
     return suspects, notes

@@ -29,7 +29,9 @@ from ingest.models import Run
 
 def needs_refresh(session: Session, project_id: int) -> bool:
     """Return whether runs arrived since the project was last analysed (two indexed lookups)."""
-    done = session.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id)) or 0
+    done = (
+        session.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id)) or 0
+    )
     latest = session.scalar(select(func.max(Run.id)).where(Run.project_id == project_id))
     return latest is not None and latest > done
 
@@ -74,21 +76,29 @@ def _lock_watermark(session: Session, project_id: int) -> AnalysisState:
     """Return the project's watermark row, locked so concurrent refreshes take turns."""
     dialect = session.get_bind().dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(ins(AnalysisState).values(project_id=project_id, last_run_id=0)
-                    .on_conflict_do_nothing(index_elements=["project_id"]))
+    session.execute(
+        ins(AnalysisState)
+        .values(project_id=project_id, last_run_id=0)
+        .on_conflict_do_nothing(index_elements=["project_id"])
+    )
     query = select(AnalysisState).where(AnalysisState.project_id == project_id)
     if dialect == "postgresql":
         query = query.with_for_update()  # SQLite's BEGIN IMMEDIATE already serialises writers
     return session.scalars(query).one()
 
 
-def catch_up(session: Session, project_id: int) -> None:
-    """Refresh the project if runs arrived, then end ``session``'s read transaction so it sees the result.
+def catch_up(session: Session, project_id: int, *, end_read: bool = True) -> bool:
+    """Refresh the project if runs arrived; return whether it did.
 
-    For read-only request sessions (the pages): committing them only drops their snapshot.
+    ``end_read`` commits ``session`` first so that its next read sees the refreshed tables (an
+    SQLite read transaction keeps its snapshot): right for the pages' read-only request session.
+    Callers that do not own the session pass False and read through a new session when True
+    comes back.
     """
     bind = session.get_bind()
     if not isinstance(bind, Engine) or not needs_refresh(session, project_id):
-        return
-    session.commit()
+        return False
+    if end_read:
+        session.commit()
     refresh_project(bind, project_id)
+    return True

@@ -183,6 +183,10 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
             session, project.id, None, since=week.first_day, until=week.last_day, limit=TOP_N)]
 
     new_flaky = no_longer = broken = None
+    # Everything still flaky or suspected at the week's end: ongoing problems that failed this
+    # week deserve an action as much as new ones.
+    flaky_now: list[dict] = []
+    suspects_now: list[dict] = []
     flaky = _optional("flaky", unavailable, "flaky_tests", "broken_tests")
     if flaky and busy:
         # A test counts as flaky while its analysis does not call it "fixed" (clean for long enough).
@@ -192,6 +196,7 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
                       if _get(f, "status") != "fixed"}
         new_flaky = [_flaky(f, name, failures) for n, f in now_flaky.items() if n not in then_flaky]
         no_longer = [_flaky(f, name, failures) for n, f in then_flaky.items() if n not in now_flaky]
+        flaky_now = [_flaky(f, name, failures) for f in now_flaky.values()]
         # A breakage is new when its streak of failures began this week (no second replay needed).
         broken = [_broken(b, name, _in_week(_get(b, "since_at"), week), failures)
                   for b in flaky.broken_tests(session, project.id, until=week.end)]
@@ -200,9 +205,10 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     interference = _optional("interference", unavailable, "find_suspects")
     if interference and busy:
         before = {_suspect_key(s) for s in interference.find_suspects(session, project.id, until=prev.end)}
-        new_suspects = [_suspect(s, name, failures)
-                        for s in interference.find_suspects(session, project.id, until=week.end)
-                        if _suspect_key(s) not in before]
+        current_suspects = interference.find_suspects(session, project.id, until=week.end)
+        suspects_now = [_suspect(s, name, failures) for s in current_suspects]
+        new_suspects = [s for s, raw in zip(suspects_now, current_suspects, strict=True)
+                        if _suspect_key(raw) not in before]
 
     pyramid_drift = None
     pyramid = _optional("pyramid", unavailable, "pyramid_levels")
@@ -237,7 +243,8 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
         unavailable=unavailable,
     )
     if not review.empty:
-        review.actions = recommended_actions(review, failures)
+        review.actions = recommended_actions(review, failures, flaky_now=flaky_now,
+                                             suspects_now=suspects_now)
     return review
 
 
@@ -530,7 +537,9 @@ def _pyramid_drift(session: Session, project_id: int, pyramid, week: Week, rules
 
 # ---- recommended actions --------------------------------------------------------------------
 
-def recommended_actions(review: WeeklyReview, failures: dict[str, int]) -> list[Action]:
+def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
+                        flaky_now: list[dict] | None = None,
+                        suspects_now: list[dict] | None = None) -> list[Action]:
     """Rank what to do next by payoff this week.
 
     Payoff is counted in results a fix gives back: one point per red attempt it would prevent, one
@@ -542,19 +551,23 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int]) -> list[
     covered: set[str] = set()
 
     by_polluter: dict[str, list[dict]] = defaultdict(list)
-    for s in review.new_suspects or []:
+    new_polluters = {s["polluters"][0] for s in review.new_suspects or [] if s["polluters"]}
+    for s in suspects_now if suspects_now is not None else review.new_suspects or []:
         if s["polluters"]:
             by_polluter[s["polluters"][0]].append(s)
     for polluter, found in by_polluter.items():
         victims = sorted({s["victim"] for s in found})
         n = sum(failures.get(v, 0) for v in victims)
+        if not n:
+            continue  # suspected, but it cost nothing this week
         covered.update(victims)
         kind = found[0]["kind"] or "polluter"
+        new = " (new this week)" if polluter in new_polluters else ""
         verb = "run concurrently with" if kind == "concurrent" else "leaks state into"
         actions.append(Action(
             title=f"fix {kind} {polluter}",
             evidence=f"{n} failures of {len(victims)} test{'s' * (len(victims) != 1)} this week; it {verb} "
-                     + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else ""),
+                     + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else "") + new,
             link=test_path(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
 
     for b in review.broken or []:
@@ -568,13 +581,15 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int]) -> list[
             evidence=f"failing{since}: {b['consecutive_failures']} runs in a row, {n} failures this week",
             link=b["link"], payoff=float(n), kind="broken", subject=b["nodeid"]))
 
-    for f in review.new_flaky or []:
+    new_flaky = {f["nodeid"] for f in review.new_flaky or []}
+    for f in flaky_now if flaky_now is not None else review.new_flaky or []:
         if f["nodeid"] in covered or not f["failures_this_week"]:
             continue
         actions.append(Action(
             title=f"stabilise flaky test {f['nodeid']}",
             evidence=f"{f['failures_this_week']} failures this week"
-                     + (f", fails {f['failure_rate'] * 100:.0f}% of runs" if f["failure_rate"] else ""),
+                     + (f", fails {f['failure_rate'] * 100:.0f}% of runs" if f["failure_rate"] else "")
+                     + (" (new this week)" if f["nodeid"] in new_flaky else ""),
             link=f["link"], payoff=float(f["failures_this_week"]), kind="flaky", subject=f["nodeid"]))
 
     for s in review.skip_surges:

@@ -25,8 +25,8 @@ def levels_figure(levels: Mapping[str, Mapping]) -> dict:
     titles = [
         {"text": "tests", "x": 0.24, "y": 1.0, "xref": "paper", "yref": "paper", "yanchor": "bottom",
          "showarrow": False},
-        {"text": "test time (s, sum of medians)", "x": 0.76, "y": 1.0, "xref": "paper", "yref": "paper",
-         "yanchor": "bottom", "showarrow": False},
+        {"text": "test time (s, sum of typical durations)", "x": 0.76, "y": 1.0, "xref": "paper",
+         "yref": "paper", "yanchor": "bottom", "showarrow": False},
     ]
     return house_figure(traces, "Tests and test time per level", showlegend=False, bargap=0.15,
                         xaxis={"domain": [0, 0.48]}, xaxis2={"domain": [0.52, 1], "anchor": "y"},

@@ -40,9 +40,16 @@ def flaky(project: str) -> dict:
     tests = flaky_analysis.flaky_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
     broken = flaky_analysis.broken_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
     return {
-        "project": proj.name, "filters": asdict(f), "total": len(tests), "limit": limit, "offset": offset,
-        "tests": tests[offset:offset + limit], "broken": broken,
-        "_all": tests, "_filters": f, "_suites": [s.name for s in proj.suites],
+        "project": proj.name,
+        "filters": asdict(f),
+        "total": len(tests),
+        "limit": limit,
+        "offset": offset,
+        "tests": tests[offset : offset + limit],
+        "broken": broken,
+        "_all": tests,
+        "_filters": f,
+        "_suites": [s.name for s in proj.suites],
     }
 
 
@@ -59,7 +66,13 @@ def suspects(project: str) -> dict:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]
     return {
-        "project": proj.name, "filters": asdict(f), "total": len(found), "limit": limit, "offset": offset,
-        "suspects": found[offset:offset + limit], "undecidable": notes,
-        "_filters": f, "_suites": [s.name for s in proj.suites],
+        "project": proj.name,
+        "filters": asdict(f),
+        "total": len(found),
+        "limit": limit,
+        "offset": offset,
+        "suspects": found[offset : offset + limit],
+        "undecidable": notes,
+        "_filters": f,
+        "_suites": [s.name for s in proj.suites],
     }

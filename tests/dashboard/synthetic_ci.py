@@ -41,8 +41,10 @@ class Truth:
 
 
 def module_tests(prefix: str, modules: int, per_module: int) -> dict[str, list[str]]:
-    return {f"tests/{prefix}{m}.py": [f"tests/{prefix}{m}.py::test_{j}" for j in range(per_module)]
-            for m in range(modules)}
+    return {
+        f"tests/{prefix}{m}.py": [f"tests/{prefix}{m}.py::test_{j}" for j in range(per_module)]
+        for m in range(modules)
+    }
 
 
 def shuffled_order(rng: random.Random, modules: dict[str, list[str]]) -> list[str]:
@@ -60,8 +62,11 @@ def shuffled_order(rng: random.Random, modules: dict[str, list[str]]) -> list[st
 # ---- the single-process suite ("unit") ----------------------------------------------------
 
 UNIT = module_tests("test_m", 8, 6)
-UNIT["tests/test_m3.py"] += ["tests/test_m3.py::test_pollute_cache", "tests/test_m3.py::test_victim_cache",
-                             "tests/test_m3.py::test_clear_cache"]
+UNIT["tests/test_m3.py"] += [
+    "tests/test_m3.py::test_pollute_cache",
+    "tests/test_m3.py::test_victim_cache",
+    "tests/test_m3.py::test_clear_cache",
+]
 UNIT["tests/test_m4.py"] += ["tests/test_m4.py::test_sets_env"]
 UNIT["tests/test_m5.py"] += ["tests/test_m5.py::test_reads_env"]
 UNIT["tests/test_m6.py"] += ["tests/test_m6.py::test_setup_state", "tests/test_m6.py::test_brittle"]
@@ -84,13 +89,19 @@ def _unit_run(rng: random.Random, index: int, runs: int) -> tuple[list[str], dic
     order = shuffled_order(rng, UNIT)
     pos = {t: i for i, t in enumerate(order)}
     out = {t: "passed" for t in order}
-    for test, rate in {"tests/test_m0.py::test_0": 0.3, "tests/test_m1.py::test_1": 0.12,
-                       "tests/test_m2.py::test_2": 0.06}.items():
+    for test, rate in {
+        "tests/test_m0.py::test_0": 0.3,
+        "tests/test_m1.py::test_1": 0.12,
+        "tests/test_m2.py::test_2": 0.06,
+    }.items():
         if rng.random() < rate:
             out[test] = "failed"
     # Polluter -> victim in the same module, with a cleaner that undoes the pollution.
-    p, v, c = ("tests/test_m3.py::test_pollute_cache", "tests/test_m3.py::test_victim_cache",
-               "tests/test_m3.py::test_clear_cache")
+    p, v, c = (
+        "tests/test_m3.py::test_pollute_cache",
+        "tests/test_m3.py::test_victim_cache",
+        "tests/test_m3.py::test_clear_cache",
+    )
     if pos[p] < pos[v] and not (pos[p] < pos[c] < pos[v]):
         out[v] = "failed"
     # Polluter -> victim across modules: the whole polluter module travels with it.
@@ -152,8 +163,18 @@ def xdist_runs(rng: random.Random, runs: int, workers: int = 2) -> Iterator[tupl
         bw, bs, be = timing["tests/test_x4.py::test_binds_port"]
         if hw != bw and hs < be and bs < he:
             out["tests/test_x4.py::test_binds_port"] = "failed"
-        cases = [_case(t, out[t], i, worker=timing[t][0], start=timing[t][1], stop=timing[t][2],
-                       message=_message(t, out[t], rng)) for i, t in enumerate(order)]
+        cases = [
+            _case(
+                t,
+                out[t],
+                i,
+                worker=timing[t][0],
+                start=timing[t][1],
+                stop=timing[t][2],
+                message=_message(t, out[t], rng),
+            )
+            for i, t in enumerate(order)
+        ]
         yield index, cases
 
 
@@ -169,27 +190,58 @@ def fixed_runs(rng: random.Random, runs: int) -> Iterator[tuple[int, list[CaseRe
 def _message(test: str, outcome: str, rng: random.Random) -> str | None:
     if outcome == "passed":
         return None
-    return (f"AssertionError: expected 200 got {rng.choice([500, 502, 503])} "
-            f"at 0x{rng.randrange(1 << 40):x} in /tmp/pytest-of-ci/pytest-{rng.randrange(999)}/x")
+    return (
+        f"AssertionError: expected 200 got {rng.choice([500, 502, 503])} "
+        f"at 0x{rng.randrange(1 << 40):x} in /tmp/pytest-of-ci/pytest-{rng.randrange(999)}/x"
+    )
 
 
-def _case(nodeid: str, outcome: str, order: int, *, worker: str | None = None, start: float | None = None,
-          stop: float | None = None, message: str | None = None) -> CaseRecord:
+def _case(
+    nodeid: str,
+    outcome: str,
+    order: int,
+    *,
+    worker: str | None = None,
+    start: float | None = None,
+    stop: float | None = None,
+    message: str | None = None,
+) -> CaseRecord:
     file, _, name = nodeid.partition("::")
-    return CaseRecord(nodeid=nodeid, outcome=outcome, name=name, file=file, classname=file[:-3].replace("/", "."),
-                      duration_s=(stop - start) if start is not None and stop is not None else 0.2,
-                      order_index=order, worker_id=worker, start=start, stop=stop, message=message)
+    return CaseRecord(
+        nodeid=nodeid,
+        outcome=outcome,
+        name=name,
+        file=file,
+        classname=file[:-3].replace("/", "."),
+        duration_s=(stop - start) if start is not None and stop is not None else 0.2,
+        order_index=order,
+        worker_id=worker,
+        start=start,
+        stop=stop,
+        message=message,
+    )
 
 
-def build_history(engine, *, project: str = "synth", runs: int = 80, seed: int = 7,
-                  suites: tuple[str, ...] = ("unit", "xdist", "legacy")) -> Truth:
+def build_history(
+    engine,
+    *,
+    project: str = "synth",
+    runs: int = 80,
+    seed: int = 7,
+    suites: tuple[str, ...] = ("unit", "xdist", "legacy"),
+) -> Truth:
     """Store a planted-truth history for ``project`` and return what was planted."""
     rng = random.Random(seed)
     truth = Truth(project)
     outage_at = runs * 3 // 4
     if "unit" in suites:
-        truth.random_flaky.update({"tests/test_m0.py::test_0": 0.3, "tests/test_m1.py::test_1": 0.12,
-                                   "tests/test_m2.py::test_2": 0.06})
+        truth.random_flaky.update(
+            {
+                "tests/test_m0.py::test_0": 0.3,
+                "tests/test_m1.py::test_1": 0.12,
+                "tests/test_m2.py::test_2": 0.06,
+            }
+        )
         truth.rerun_flaky.add("tests/test_m1.py::test_rerun_flaky")
         truth.polluters["tests/test_m3.py::test_victim_cache"] = {"tests/test_m3.py::test_pollute_cache"}
         truth.cleaners["tests/test_m3.py::test_victim_cache"] = "tests/test_m3.py::test_clear_cache"
@@ -199,7 +251,9 @@ def build_history(engine, *, project: str = "synth", runs: int = 80, seed: int =
         truth.broken.add("tests/test_m7.py::test_broken_for_days")
         truth.always_failing.add("tests/test_m7.py::test_always_fails")
         for index, cases in unit_runs(rng, runs, outage_at):
-            summary = store_cases(engine, _meta(project, "unit", index), cases, content_hash=f"unit-{seed}-{index}")
+            summary = store_cases(
+                engine, _meta(project, "unit", index), cases, content_hash=f"unit-{seed}-{index}"
+            )
             if index == outage_at:
                 truth.outage_run_ids.append(summary.run_id)
     if "xdist" in suites:
@@ -217,5 +271,10 @@ def build_history(engine, *, project: str = "synth", runs: int = 80, seed: int =
 
 def _meta(project: str, suite: str, index: int) -> RunMeta:
     # A new commit every third run, so some commits have several runs (same-commit evidence).
-    return RunMeta(project=project, suite=suite, branch="main", commit=f"c{index // 3:05d}",
-                   started_at=START + timedelta(hours=index * 6, minutes=len(suite)))
+    return RunMeta(
+        project=project,
+        suite=suite,
+        branch="main",
+        commit=f"c{index // 3:05d}",
+        started_at=START + timedelta(hours=index * 6, minutes=len(suite)),
+    )

@@ -13,7 +13,7 @@ from dashboard.demo import BROKEN, E2E_BUDGET_S, REGRESSED, VICTIM, write_demo
 from ingest import models
 from ingest.models import Project, Result, Run, Suite
 
-END = date(2026, 11, 26)  # a Thursday: the last complete ISO week is 2026-11-16 .. 2026-11-22
+TODAY = date(2026, 11, 26)  # a Thursday: the last complete ISO week is 2026-11-16 .. 2026-11-22
 
 
 def run_rows(engine) -> list[tuple]:
@@ -26,8 +26,9 @@ def run_rows(engine) -> list[tuple]:
 
 
 def test_full_demo_plants_every_story_where_the_summary_says(sqlite_engine):
-    summary = write_demo(sqlite_engine, end=END)
-    assert summary.first_day == END - timedelta(days=119) and summary.runs > 250
+    summary = write_demo(sqlite_engine, today=TODAY)
+    assert summary.first_day == TODAY - timedelta(days=120) and summary.last_day == TODAY - timedelta(days=1)
+    assert summary.runs > 250
     with Session(sqlite_engine) as session:
         project_id = session.scalar(select(Project.id).where(Project.name == "acme-shop"))
         integration = suite_budget(session, project_id, "integration", default_budget_s=300.0, settings={})

@@ -81,23 +81,33 @@ def test_status_is_new_then_flaky_then_fixed_after_clean_runs():
 
 
 def test_signatures_strip_numbers_addresses_uuids_and_temp_paths():
-    a = normalise("AssertionError: got 503 at 0x7f3a9c2b10 in /tmp/pytest-of-ci/pytest-12/x.db "
-                  "id=3f2b8c1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f")
-    b = normalise("AssertionError: got 502 at 0x1111 in /tmp/pytest-of-bob/pytest-7/y.db "
-                  "id=00000000-1d2a-4c3b-9e8f-0a1b2c3d4e5f\n  more lines")
+    a = normalise(
+        "AssertionError: got 503 at 0x7f3a9c2b10 in /tmp/pytest-of-ci/pytest-12/x.db "
+        "id=3f2b8c1e-1d2a-4c3b-9e8f-0a1b2c3d4e5f"
+    )
+    b = normalise(
+        "AssertionError: got 502 at 0x1111 in /tmp/pytest-of-bob/pytest-7/y.db "
+        "id=00000000-1d2a-4c3b-9e8f-0a1b2c3d4e5f\n  more lines"
+    )
     assert a == b == "AssertionError: got <n> at <addr> in <tmp> id=<uuid>"
     assert normalise(None) == "(no message)"
 
 
 # ---- stored analysis on real databases (both backends) --------------------------------------
 
-def _store_runs(engine, project: str, outcomes_per_run: list[dict[str, str]], suite: str = "unit") -> list[int]:
+
+def _store_runs(
+    engine, project: str, outcomes_per_run: list[dict[str, str]], suite: str = "unit"
+) -> list[int]:
     ids = []
     for i, outcomes in enumerate(outcomes_per_run):
-        cases = [_case(n, o, j, message=f"boom {i}" if o != "passed" else None)
-                 for j, (n, o) in enumerate(outcomes.items())]
-        meta = RunMeta(project=project, suite=suite, branch="main", commit=f"k{i}",
-                       started_at=T0 + timedelta(hours=i))
+        cases = [
+            _case(n, o, j, message=f"boom {i}" if o != "passed" else None)
+            for j, (n, o) in enumerate(outcomes.items())
+        ]
+        meta = RunMeta(
+            project=project, suite=suite, branch="main", commit=f"k{i}", started_at=T0 + timedelta(hours=i)
+        )
         ids.append(store_cases(engine, meta, cases, content_hash=f"{project}-{i}").run_id)
     return ids
 
@@ -124,12 +134,20 @@ def test_outage_run_does_not_make_every_test_flaky(engine):
 
 
 def test_multi_day_breakage_is_not_flaky_and_a_still_failing_test_is_listed_as_broken(engine):
-    fixed, failing, flaky = "tests/test_b.py::test_fixed", "tests/test_b.py::test_failing", "tests/test_b.py::test_f"
+    fixed, failing, flaky = (
+        "tests/test_b.py::test_fixed",
+        "tests/test_b.py::test_failing",
+        "tests/test_b.py::test_f",
+    )
     runs = []
     for i in range(30):
-        runs.append({fixed: "failed" if 10 <= i < 16 else "passed",
-                     failing: "failed" if i >= 25 else "passed",
-                     flaky: "failed" if i in (3, 12, 21) else "passed"})
+        runs.append(
+            {
+                fixed: "failed" if 10 <= i < 16 else "passed",
+                failing: "failed" if i >= 25 else "passed",
+                flaky: "failed" if i in (3, 12, 21) else "passed",
+            }
+        )
     ids = _store_runs(engine, "breakage", runs)
     pid = _project_id(engine, "breakage")
     with Session(engine) as s:
@@ -157,13 +175,23 @@ def test_flaky_list_is_most_flaky_first_and_until_reads_only_earlier_runs(engine
 
 # ---- pages and JSON ---------------------------------------------------------------------------
 
+
 def test_flaky_page_and_json_list_flaky_tests_and_broken_ones_apart(client, engine):
     truth = build_history(engine, project="web", runs=24, suites=("unit",))
     data = client.get("/api/v1/projects/web/flaky").get_json()
     nodeids = [t["nodeid"] for t in data["tests"]]
     assert nodeids and set(nodeids) <= truth.random_flaky.keys() | truth.suspect_victims() | truth.rerun_flaky
     first = data["tests"][0]
-    assert {"nodeid", "score", "runs", "failures", "status", "ci_low", "ci_high", "signatures"} <= first.keys()
+    assert {
+        "nodeid",
+        "score",
+        "runs",
+        "failures",
+        "status",
+        "ci_low",
+        "ci_high",
+        "signatures",
+    } <= first.keys()
     assert [b["nodeid"] for b in data["broken"]] == sorted(truth.always_failing)
     paged = client.get("/api/v1/projects/web/flaky?limit=2&page=2").get_json()
     assert [t["nodeid"] for t in paged["tests"]] == nodeids[2:4]
@@ -177,7 +205,9 @@ def test_suspects_page_and_json_show_evidence_and_reproduce_command(client, engi
     brittle = [s for s in data["suspects"] if s["victim"] == "tests/test_m6.py::test_brittle"]
     assert brittle and brittle[0]["kind"] == "state-setter"
     assert brittle[0]["polluters"] == ["tests/test_m6.py::test_setup_state"]
-    assert {"fail_with", "pass_with", "fail_without", "pass_without", "example_runs"} <= brittle[0]["evidence"].keys()
+    assert {"fail_with", "pass_with", "fail_without", "pass_without", "example_runs"} <= brittle[0][
+        "evidence"
+    ].keys()
     html = client.get("/projects/web/suspects").get_data(as_text=True)
     assert "pytest -p no:randomly" in html and "tests/test_m6.py::test_setup_state" in html
 

@@ -24,14 +24,16 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-# Built once per backend and process (each backend's tests share an xdist group): xdist tears module fixtures down whenever its queue runs
-# dry, and rebuilding 150 runs each time would cost most of this module's time.
+# Built once per backend and process, not as a module fixture: xdist tears those down whenever
+# its queue runs dry, and rebuilding 150 runs each time would cost most of this module's time.
 _BUILT: dict[str, tuple] = {}
 
 
 BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.xdist_group("interference-sqlite")),
-    pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("interference-postgresql")]),
+    pytest.param(
+        "postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("interference-postgresql")]
+    ),
 ]
 
 
@@ -98,9 +100,11 @@ def test_every_planted_cause_is_found_as_the_top_suspect_of_its_victim(planted):
 def test_no_false_suspects_random_flakes_breakage_and_outage_are_not_accused(planted):
     engine, project_id, truth = planted
     suspects, _ = _suspects(engine, project_id)
-    planted_causes = {**{v: p for v, p in truth.polluters.items()},
-                      **{v: {s} for v, s in truth.setters.items()},
-                      **{v: {o} for v, o in truth.concurrent.items()}}
+    planted_causes = {
+        **{v: p for v, p in truth.polluters.items()},
+        **{v: {s} for v, s in truth.setters.items()},
+        **{v: {o} for v, o in truth.concurrent.items()},
+    }
     assert {s.victim for s in suspects} == truth.suspect_victims()
     for s in suspects:
         # One suspect per victim, and its group holds the planted cause.
@@ -137,7 +141,9 @@ def test_suspect_carries_counts_example_runs_and_a_reproduce_command(planted):
     victim = "tests/test_x2.py::test_needs_clean_global"
     (s,) = [s for s in suspects if s.victim == victim]
     ev = s.evidence
-    assert ev["fail_with"] >= 3 and ev["pass_without"] >= 3 and ev["fail_without"] == 0 and ev["pass_with"] == 0
+    assert (
+        ev["fail_with"] >= 3 and ev["pass_without"] >= 3 and ev["fail_without"] == 0 and ev["pass_with"] == 0
+    )
     assert ev["consistent"] is True
     assert ev["example_runs"]["failed_with"] and ev["example_runs"]["passed_without"]
     assert s.reproduce == f'pytest -p no:randomly "tests/test_x1.py::test_leaks_global" "{victim}"'
@@ -158,14 +164,24 @@ def test_stored_incremental_results_equal_a_from_scratch_analysis(planted):
     fresh, fresh_notes = _suspects(engine, project_id, until=FAR_FUTURE)
 
     def key(s):
-        return (s.suite, s.victim, s.kind, tuple(sorted(s.polluters)), s.evidence["fail_with"],
-                s.evidence["pass_with"], s.evidence["fail_without"], s.evidence["pass_without"])
+        return (
+            s.suite,
+            s.victim,
+            s.kind,
+            tuple(sorted(s.polluters)),
+            s.evidence["fail_with"],
+            s.evidence["pass_with"],
+            s.evidence["fail_without"],
+            s.evidence["pass_without"],
+        )
 
     assert sorted(map(key, stored)) == sorted(map(key, fresh))
     assert {n.victim for n in stored_notes} == {n.victim for n in fresh_notes}
     with Session(engine) as s:
         stored_flaky = [(t.suite, t.nodeid, t.flakes, t.status) for t in flaky_tests(s, project_id)]
-        fresh_flaky = [(t.suite, t.nodeid, t.flakes, t.status) for t in flaky_tests(s, project_id, until=FAR_FUTURE)]
+        fresh_flaky = [
+            (t.suite, t.nodeid, t.flakes, t.status) for t in flaky_tests(s, project_id, until=FAR_FUTURE)
+        ]
     assert stored_flaky == fresh_flaky
 
 
@@ -207,7 +223,10 @@ def test_one_new_run_is_analysed_alone_and_updates_the_counts(sqlite_engine):
     new = store_cases(engine, _meta("inc", "unit", 500), cases, content_hash="inc-new")
     refresh_project(engine, project_id)
     with Session(engine) as s:
-        assert s.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id)) == new.run_id
+        assert (
+            s.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id))
+            == new.run_id
+        )
         assert s.scalar(select(func.count()).select_from(AnalysedRun)) == 31
     after = {s.victim: s for s in _suspects(engine, project_id)[0]}[victim]
     assert after.evidence["fail_with"] == before.evidence["fail_with"] + 1
@@ -231,6 +250,8 @@ def test_stratified_exact_test_and_benjamini_hochberg_behave_like_the_textbook()
 
     pvalues = [0.01, 0.04, 0.03, 0.5, 0.001]
     assert bh_adjust(pvalues) == pytest.approx(list(false_discovery_control(pvalues, method="bh")))
-    assert interference.reproduce_command(["a.py::t1"], "b.py::t2", "polluter") == \
-        'pytest -p no:randomly "a.py::t1" "b.py::t2"'
+    assert (
+        interference.reproduce_command(["a.py::t1"], "b.py::t2", "polluter")
+        == 'pytest -p no:randomly "a.py::t1" "b.py::t2"'
+    )
     assert "in one process" in interference.reproduce_command(["com.Foo.a"], "com.Bar.b", "polluter")

@@ -57,7 +57,7 @@ def test_levels_count_distinct_tests_and_add_up_median_durations(history):
     assert reasons["tests/unit/test_m.py::test_0"] == "path **/unit/**"
 
 
-def test_weekly_trend_counts_each_suites_last_run_of_the_week(engine):
+def test_weekly_trend_counts_tests_from_the_week_they_first_ran(engine):
     week1 = dict(list(UNIT.items())[:2]) | E2E
     store_run(engine, T0, week1, 0)
     store_run(engine, T0 + timedelta(days=1), week1 | INTEGRATION, 0)  # the last run of week 1 wins

@@ -12,6 +12,7 @@ from ingest_helpers import CORPUS, final_outcomes, parse_file
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ingest import models
 from ingest import records as R
 from ingest.errors import MalformedReportError, UnknownFormatError
 from ingest.formats import DURATIONS, JUNIT, PYTEST_JSON, REPORTLOG, detect, parse
@@ -19,7 +20,6 @@ from ingest.formats.junit import pytest_nodeid
 from ingest.formats.pytest_common import markers_from_keywords
 from ingest.formats.values import parse_seconds, parse_timestamp
 from ingest.models import Result
-from ingest.models import Test as TestRow
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
 from ingest.store import ingest_sources
@@ -260,9 +260,9 @@ def test_the_same_tests_ingested_in_every_format_are_one_test_each(engine):
             engine, [ReportSource.from_path(LIVE / name)], RunMeta(project="shop", suite=f"s{index}")
         )
     with Session(engine) as session:
-        nodeids = session.scalars(select(TestRow.nodeid)).all()
+        nodeids = session.scalars(select(models.Test.nodeid)).all()
         assert len(nodeids) == 13
-        markers = dict(session.execute(select(TestRow.nodeid, TestRow.markers)).all())
+        markers = dict(session.execute(select(models.Test.nodeid, models.Test.markers)).all())
     assert "integration" in markers["tests/test_shop.py::test_slow_integration"]
 
 
@@ -364,11 +364,6 @@ def test_execution_order_of_junit_is_file_order(engine):
     ingest_sources(engine, [ReportSource.from_path(CORPUS / "pytest/report.xml")], RunMeta(project="p"))
     cases, _ = parse_file(CORPUS / "pytest/report.xml")
     with Session(engine) as session:
-        stored = (
-            session.execute(
-                select(TestRow.nodeid).join(Result, Result.test_id == TestRow.id).order_by(Result.order_index)
-            )
-            .scalars()
-            .all()
-        )
+        query = select(models.Test.nodeid).join(Result, Result.test_id == models.Test.id)
+        stored = session.scalars(query.order_by(Result.order_index)).all()
     assert stored == [c.nodeid for c in cases]

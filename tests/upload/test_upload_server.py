@@ -22,8 +22,8 @@ from ingest.store import combined_hash
 from ingest.tokens import create_token
 from ingest.upload_client import UploadError, upload_reports
 
-# One server per backend for the whole module (a gunicorn start costs seconds); each test uses
-# its own projects, so they do not see each other's runs. The group keeps them on one xdist worker.
+# One server per backend for all these tests (a gunicorn start costs seconds); each test uses its
+# own projects, so they do not see each other's runs. The group keeps them on one xdist worker.
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("upload-server")]
 
 MAX_REPORT = 256 * 1024
@@ -49,30 +49,61 @@ class Served:
         return create_token(self.engine, project, "ci")[1], create_token(self.engine, project + "-other")[1]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def served(request, tmp_path_factory):
-    """A 3-worker server with a 256 KiB report limit on a fresh database of each backend."""
-    base = root_conftest(request.config)
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path_factory.mktemp('upload') / 'suitehealth.db'}", None
-    else:
-        schema = "t_" + uuid.uuid4().hex[:16]
-        with create_engine(base.PG_URL, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = base._pg_schema_url(schema)
-    engine = make_engine(url)
-    ensure_schema(engine)
-    server = base.Server(url, workers=3, env={"SUITEHEALTH_MAX_REPORT_BYTES": str(MAX_REPORT)})
-    try:
-        yield Served(server, engine, url)
-    finally:
-        server.stop()
-        engine.dispose()
-        if schema:
-            admin = create_engine(base.PG_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
+class _Servers:
+    """Start one server per backend on first use; stop them all at the end."""
+
+    def __init__(self, config, tmp_path_factory):
+        self.base = root_conftest(config)
+        self.tmp_path_factory = tmp_path_factory
+        self.started: dict[str, Served] = {}
+        self.schemas: list[str] = []
+
+    def get(self, backend: str) -> Served:
+        if backend not in self.started:
+            self.started[backend] = self._start(backend)
+        return self.started[backend]
+
+    def _start(self, backend: str) -> Served:
+        if backend == "sqlite":
+            url = f"sqlite:///{self.tmp_path_factory.mktemp('upload') / 'suitehealth.db'}"
+        else:
+            schema = "t_" + uuid.uuid4().hex[:16]
+            with create_engine(self.base.PG_URL, isolation_level="AUTOCOMMIT").connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            self.schemas.append(schema)
+            url = self.base._pg_schema_url(schema)
+        engine = make_engine(url)
+        ensure_schema(engine)
+        server = self.base.Server(url, workers=3, env={"SUITEHEALTH_MAX_REPORT_BYTES": str(MAX_REPORT)})
+        return Served(server, engine, url)
+
+    def close(self) -> None:
+        for served in self.started.values():
+            served.server.stop()
+            served.engine.dispose()
+        admin = create_engine(self.base.PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for schema in self.schemas:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _upload_servers(request, tmp_path_factory):
+    # Session scope: under xdist other modules' tests may run in between, which would tear a
+    # module-scoped fixture down and start the servers again.
+    servers = _Servers(request.config, tmp_path_factory)
+    yield servers
+    servers.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def served(request, _upload_servers) -> Served:
+    """A 3-worker server with a 256 KiB report limit on a fresh database of each backend.
+
+    Started once per module and backend, whatever order the tests run in (a start costs seconds).
+    """
+    return _upload_servers.get(request.param)
 
 
 def _write(folder: Path, name: str, data: bytes) -> Path:
