@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from scipy.stats import hypergeom
+from scipy.special import gammaln
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -95,27 +95,30 @@ def observations(
     for run_id, started_at, sequence in runs:
         procs = sequence.get("procs", [])
         for p_index, proc in enumerate(procs):
+            ids = [e[0] for e in proc]
+            if victims.isdisjoint(ids):
+                continue
+            bad_ids: list[int] = []  # the failures so far in this process, in order
             for pos, entry in enumerate(proc):
                 tid, bad = entry[0], entry[1]
-                if tid not in victims or bad is None:
-                    continue
-                before = [e[0] for e in proc[:pos]]
-                failed_before = [e[0] for e in proc[:pos] if e[1] == 1]
-                concurrent: list[int] = []
-                if len(entry) > 2 and entry[2] is not None:
-                    start, stop = entry[2], entry[3]
-                    for q_index, other in enumerate(procs):
-                        if q_index == p_index:
-                            continue
-                        concurrent.extend(
-                            e[0]
-                            for e in other
-                            if len(e) > 2 and e[2] is not None and e[2] < stop and e[3] > start
-                        )
-                stratum = min(POSITION_STRATA - 1, int(POSITION_STRATA * pos / max(1, len(proc))))
-                out[tid].append(
-                    Observation(run_id, started_at, bool(bad), stratum, before, concurrent, failed_before)
-                )
+                if tid in victims and bad is not None:
+                    concurrent: list[int] = []
+                    if len(entry) > 2 and entry[2] is not None:
+                        start, stop = entry[2], entry[3]
+                        for q_index, other in enumerate(procs):
+                            if q_index != p_index:
+                                concurrent.extend(
+                                    e[0]
+                                    for e in other
+                                    if len(e) > 2 and e[2] is not None and e[2] < stop and e[3] > start
+                                )
+                    stratum = min(POSITION_STRATA - 1, POSITION_STRATA * pos // max(1, len(proc)))
+                    observation = Observation(
+                        run_id, started_at, bool(bad), stratum, ids[:pos], concurrent, list(bad_ids)
+                    )
+                    out[tid].append(observation)
+                if bad == 1:
+                    bad_ids.append(tid)
     return out
 
 
@@ -145,9 +148,20 @@ def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
         observed += int((x[sel] & y[sel]).sum())
         lo, hi = max(0, m + f - n), min(m, f)
         pmf = np.zeros(hi + 1)
-        pmf[lo : hi + 1] = hypergeom.pmf(np.arange(lo, hi + 1), n, m, f)
+        pmf[lo : hi + 1] = _hypergeom_pmf(np.arange(lo, hi + 1), n, m, f)
         dist = np.convolve(dist, pmf)
     return float(min(1.0, dist[observed:].sum()))
+
+
+def _hypergeom_pmf(k: np.ndarray, n: int, m: int, f: int) -> np.ndarray:
+    """P(k of the f failures fall on the m marked rows of n), via log-gamma (scipy's pmf is slow per call)."""
+    logc = _log_choose
+    return np.exp(logc(m, k) + logc(n - m, f - k) - logc(n, f))
+
+
+def _log_choose(n, k):
+    n, k = np.asarray(n), np.asarray(k)
+    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
 
 
 def bh_adjust(pvalues: Sequence[float]) -> list[float]:

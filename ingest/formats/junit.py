@@ -82,6 +82,8 @@ class _JUnitReader:
         self.claimed = 0
         # Per-suite counter for testcases without any name, so each stays its own test.
         self.unnamed = 0
+        self.parent = None
+        self.suite_name: str | None = None
         # (classname, file, is_pytest) -> node id prefix; classnames repeat, so map each once.
         self.prefixes: dict[tuple, str] = {}
 
@@ -187,14 +189,18 @@ class _JUnitReader:
 
     def _case(self, elem) -> CaseRecord | list[CaseRecord]:
         """Return the record of one <testcase> (a list when it holds earlier attempts)."""
-        attrs = elem.attrib
+        # One C call for all attributes; dict lookups are then ~10x cheaper than lxml's .get().
+        attrs = dict(elem.items())
         name = attrs.get("name") or ""
         classname = attrs.get("classname")
         if classname is None:
             classname = attrs.get("class")
         file = attrs.get("file")
         parent = elem.getparent()
-        suite_name = parent.get("name") if parent is not None else None
+        if parent is not self.parent:  # testcases come in runs under one suite: look it up once
+            self.parent = parent
+            self.suite_name = parent.get("name") if parent is not None else None
+        suite_name = self.suite_name
         pytest = self.pytest_root or suite_name == "pytest"
         key = (classname, file, pytest)
         prefix = self.prefixes.get(key)

@@ -220,3 +220,24 @@ def test_budget_page_of_a_project_without_runs_explains_what_to_do(engine, clien
     assert response.status_code == 200
     assert "No runs to measure yet" in response.get_data(as_text=True)
     assert client.get("/api/v1/projects/fresh/budget").get_json()["runs"] == []
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_chromium_draws_the_budget_charts_and_follows_the_nav_to_the_pyramid(
+        sqlite_engine, sqlite_url, server_factory, page):
+    growing_history(sqlite_engine)
+    server = server_factory(sqlite_url, workers=1)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/projects/shop/budget")
+    # Each drawn plot holds plotly's SVG; wall time, what-if and phases are the three.
+    page.wait_for_function("[...document.querySelectorAll('.chart-ready')]"
+                           ".filter(el => el.querySelector('.main-svg')).length === 3")
+    assert page.locator("#forecast").inner_text() == "2026-02-20"
+    assert page.locator("#budget-status").inner_text() == "at-risk"
+    page.click(".project-nav >> text=Pyramid")
+    page.wait_for_url(lambda url: url.endswith("/projects/shop/pyramid"))
+    page.wait_for_selector(".chart-ready .main-svg")
+    assert page.locator(".shape strong").inner_text() == "integration only"  # all under tests/it/
+    assert errors == []

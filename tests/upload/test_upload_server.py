@@ -6,14 +6,13 @@ import http.server
 import threading
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from upload_helpers import GOOD, RERUNS, TRUNCATED, gzip_bomb, stored_runs, variant
 
 from ingest.db import ensure_schema, make_engine
@@ -22,20 +21,9 @@ from ingest.store import combined_hash
 from ingest.tokens import create_token
 from ingest.upload_client import UploadError, upload_reports
 
-# One server per backend for all these tests (a gunicorn start costs seconds); each test uses its
-# own projects, so they do not see each other's runs. The group keeps them on one xdist worker.
-pytestmark = [pytest.mark.server, pytest.mark.xdist_group("upload-server")]
+pytestmark = pytest.mark.server
 
 MAX_REPORT = 256 * 1024
-
-
-def root_conftest(config):
-    """Return the top-level tests/conftest.py module (its Server class and PostgreSQL settings)."""
-    root = Path(__file__).resolve().parents[1] / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == root:
-            return plugin
-    raise LookupError(root)
 
 
 @dataclass
@@ -49,61 +37,26 @@ class Served:
         return create_token(self.engine, project, "ci")[1], create_token(self.engine, project + "-other")[1]
 
 
-class _Servers:
-    """Start one server per backend on first use; stop them all at the end."""
+def test_real_server_stores_each_sent_run_once_under_concurrent_retried_and_hostile_uploads(
+        db_url, server_factory, tmp_path):
+    """One 3-worker gunicorn per backend (a start costs seconds) runs every scenario below.
 
-    def __init__(self, config, tmp_path_factory):
-        self.base = root_conftest(config)
-        self.tmp_path_factory = tmp_path_factory
-        self.started: dict[str, Served] = {}
-        self.schemas: list[str] = []
-
-    def get(self, backend: str) -> Served:
-        if backend not in self.started:
-            self.started[backend] = self._start(backend)
-        return self.started[backend]
-
-    def _start(self, backend: str) -> Served:
-        if backend == "sqlite":
-            url = f"sqlite:///{self.tmp_path_factory.mktemp('upload') / 'suitehealth.db'}"
-        else:
-            schema = "t_" + uuid.uuid4().hex[:16]
-            with create_engine(self.base.PG_URL, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            self.schemas.append(schema)
-            url = self.base._pg_schema_url(schema)
-        engine = make_engine(url)
-        ensure_schema(engine)
-        server = self.base.Server(url, workers=3, env={"SUITEHEALTH_MAX_REPORT_BYTES": str(MAX_REPORT)})
-        return Served(server, engine, url)
-
-    def close(self) -> None:
-        for served in self.started.values():
-            served.server.stop()
-            served.engine.dispose()
-        admin = create_engine(self.base.PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            for schema in self.schemas:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def _upload_servers(request, tmp_path_factory):
-    # Session scope: under xdist other modules' tests may run in between, which would tear a
-    # module-scoped fixture down and start the servers again.
-    servers = _Servers(request.config, tmp_path_factory)
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def served(request, _upload_servers) -> Served:
-    """A 3-worker server with a 256 KiB report limit on a fresh database of each backend.
-
-    Started once per module and backend, whatever order the tests run in (a start costs seconds).
+    Each scenario uses its own projects, so none sees another's runs.
     """
-    return _upload_servers.get(request.param)
+    engine = make_engine(db_url)
+    ensure_schema(engine)
+    server = server_factory(db_url, workers=3, env={"SUITEHEALTH_MAX_REPORT_BYTES": str(MAX_REPORT)})
+    served = Served(server, engine, db_url)
+    try:
+        for scenario in (check_concurrent_uploads_and_retries_store_each_run_exactly_once,
+                         check_refused_uploads_store_nothing_while_good_ones_go_through,
+                         check_upload_command_retries_through_503s_and_prints_the_run_url,
+                         check_upload_command_fails_cleanly_on_a_refusal):
+            folder = tmp_path / scenario.__name__
+            folder.mkdir()
+            scenario(served, folder)
+    finally:
+        engine.dispose()
 
 
 def _write(folder: Path, name: str, data: bytes) -> Path:
@@ -122,7 +75,7 @@ def _attempt(server, token, project, path, suite="unit", retries=3):
     return result.status, result.run_id
 
 
-def test_concurrent_uploads_and_retries_store_each_run_exactly_once(served, tmp_path):
+def check_concurrent_uploads_and_retries_store_each_run_exactly_once(served: Served, tmp_path: Path) -> None:
     server, engine = served.server, served.engine
     token, _ = served.tokens("concurrent")
     # 12 distinct CI runs, each sent three times by different clients at once (CI retries, re-runs).
@@ -146,7 +99,7 @@ def test_concurrent_uploads_and_retries_store_each_run_exactly_once(served, tmp_
     assert {run_id for run_id, _, _ in runs} == {seen[0][1] for seen in by_report.values()}
 
 
-def test_refused_uploads_store_nothing_while_good_ones_go_through(served, tmp_path):
+def check_refused_uploads_store_nothing_while_good_ones_go_through(served: Served, tmp_path: Path) -> None:
     server, engine = served.server, served.engine
     token, other = served.tokens("shop")
     good = [_write(tmp_path, f"good{i}.xml", variant(100 + i)) for i in range(6)]
@@ -220,7 +173,7 @@ class _GatewayHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_upload_command_retries_through_503s_and_prints_the_run_url(served, tmp_path):
+def check_upload_command_retries_through_503s_and_prints_the_run_url(served: Served, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from dashboard.cli import main
@@ -251,7 +204,7 @@ def test_upload_command_retries_through_503s_and_prints_the_run_url(served, tmp_
     assert again.output.strip().splitlines()[-1].endswith(f"/projects/retried/runs/{run_id}")
 
 
-def test_upload_command_fails_cleanly_on_a_refusal(served, tmp_path):
+def check_upload_command_fails_cleanly_on_a_refusal(served: Served, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from dashboard.cli import main
