@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
@@ -223,10 +223,23 @@ def load_commit_outcomes(
     return out
 
 
+# The as-of path (weekly review: this week and last, flaky and broken and suspects) asks for the
+# same history several times in a row; keep the last few analyses, keyed so new runs invalidate.
+_AS_OF: dict[tuple, Analyzer] = {}
+AS_OF_CACHE = 4
+
+
 def analyse_until(session: Session, project_id: int, until: datetime | None) -> Analyzer:
     """Run the whole history before ``until`` through a fresh analyzer (the as-of path)."""
+    latest = session.scalar(select(func.max(Run.id)).where(Run.project_id == project_id))
+    key = (str(session.get_bind().engine.url), project_id, until, latest)
+    if key in _AS_OF:
+        return _AS_OF[key]
     analyzer = Analyzer(project_id)
     runs = iter_runs(session, project_id, until=until)
     for run, rows in iter_results(session, runs):
         analyzer.process(run, rows)
+    if len(_AS_OF) >= AS_OF_CACHE:
+        _AS_OF.pop(next(iter(_AS_OF)))
+    _AS_OF[key] = analyzer
     return analyzer

@@ -250,7 +250,9 @@ def _flaky_problems(session: Session, project_id: int, unavailable: list[str]) -
         for f in active[:TOP_PROBLEMS]:
             flakes = getattr(f, "flakes", None) or getattr(f, "failures", 0)
             plural = "s" if flakes != 1 else ""
-            detail = f"flaky ({getattr(f, 'status', 'flaky')}): {flakes} flaky result{plural}"
+            status = getattr(f, "status", None)
+            detail = "flaky" + (f" ({status})" if status and status != "flaky" else "")
+            detail += f": {flakes} flaky result{plural}"
             runs = getattr(f, "runs", None)
             if runs:
                 detail += f" in {runs} runs"
@@ -319,8 +321,9 @@ def project_overview(session: Session, project_id: int, name: str) -> ProjectOve
             problems.append(Problem(kind="budget", title=f"{run.suite} suite is {b.status}", suite=run.suite,
                                     detail=detail))
     problems.extend(flaky_problems)
-    known = {p.nodeid for p in problems if p.nodeid}
-    problems.extend(p for p in failing_now(session, latest) if p.nodeid not in known)
+    # A broken test already says it is failing; a flaky one failing right now is still news.
+    broken = {p.nodeid for p in problems if p.kind == "broken"}
+    problems.extend(p for p in failing_now(session, latest) if p.nodeid not in broken)
 
     recent_runs = [
         _run_row(r) for r in session.execute(

@@ -201,7 +201,7 @@ class _JUnitReader:
             self.parent = parent
             self.suite_name = parent.get("name") if parent is not None else None
         suite_name = self.suite_name
-        pytest = self.pytest_root or suite_name == "pytest"
+        pytest = self.pytest_root or suite_name == "pytest" or _pytest_file(classname, file)
         key = (classname, file, pytest)
         prefix = self.prefixes.get(key)
         if prefix is None:
@@ -368,6 +368,14 @@ def _properties(elem) -> dict:
         if key and len(key) <= 100 and len(value) <= MAX_PROPERTY_VALUE and len(found) < MAX_PROPERTIES:
             found.setdefault(key, value)
     return found
+
+
+def _pytest_file(classname: str | None, file: str | None) -> bool:
+    """Return True for pytest's xunit1 shape under a renamed suite: ``file`` is the classname's module."""
+    if not file or not classname or not file.endswith(".py"):
+        return False
+    dotted = file[:-3].replace("\\", "/").replace("/", ".")
+    return classname == dotted or classname.startswith(dotted + ".")
 
 
 def _prefix(classname: str | None, file: str | None, pytest: bool) -> str:

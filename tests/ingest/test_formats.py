@@ -367,3 +367,13 @@ def test_execution_order_of_junit_is_file_order(engine):
         query = select(models.Test.nodeid).join(Result, Result.test_id == models.Test.id)
         stored = session.scalars(query.order_by(Result.order_index)).all()
     assert stored == [c.nodeid for c in cases]
+
+
+def test_pytest_xunit1_under_a_renamed_suite_is_still_recognised_by_its_file_attribute():
+    data = (
+        b'<testsuites><testsuite name="unit"><testcase classname="tests.test_cart.TestCart" name="test_add" '
+        b'file="tests/test_cart.py" line="3"/><testcase classname="TestAcme" name="test_x" '
+        b'file="tests/test_lib.py"/></testsuite></testsuites>'
+    )
+    cases, _ = parse_bytes(data)
+    assert [c.nodeid for c in cases] == ["tests/test_cart.py::TestCart::test_add", "TestAcme::test_x"]

@@ -6,10 +6,11 @@ import gzip
 import io
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from upload_helpers import GOOD, RERUNS, TRUNCATED, XXE, gzip_bomb, result_count, stored_runs, variant
 
-from ingest.models import UploadToken
+from ingest.models import Project, UploadToken
 from ingest.tokens import create_token, revoke_token
 
 
@@ -195,3 +196,16 @@ def _refs(node) -> list[str]:
     if isinstance(node, list):
         return [ref for value in node for ref in _refs(value)]
     return []
+
+
+def test_analyses_are_brought_up_to_date_after_the_upload_commits(client, engine, shop_token):
+    from dashboard.analysis.updates import needs_refresh
+    from dashboard.views.upload import wait_for_refreshes
+
+    first = post(client, shop_token, [(variant(1), "junit.xml")]).get_json()
+    second = post(client, shop_token, [(variant(2), "junit.xml")]).get_json()
+    assert first["run_id"] != second["run_id"]
+    assert wait_for_refreshes()
+    with Session(engine) as session:
+        project_id = session.scalar(select(Project.id).where(Project.name == "shop"))
+        assert not needs_refresh(session, project_id)
