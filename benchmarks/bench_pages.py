@@ -55,9 +55,11 @@ def targets(url: str) -> dict:
         if project is None:
             raise SystemExit(f"{url} holds no project; build one with benchmarks/make_history.py")
         suite = s.scalars(select(Suite).where(Suite.project_id == project.id).order_by(Suite.name)).first()
-        run_id = s.scalar(select(Run.id).where(Run.suite_id == suite.id).order_by(Run.started_at.desc()).limit(1))
+        run_id = s.scalar(
+            select(Run.id).where(Run.suite_id == suite.id).order_by(Run.started_at.desc()).limit(1))
         nodeid = s.scalar(
-            select(Test.nodeid).join(Result, Result.test_id == Test.id).where(Result.run_id == run_id).limit(1))
+            select(Test.nodeid).join(Result, Result.test_id == Test.id)
+            .where(Result.run_id == run_id).limit(1))
         size = s.scalar(select(func.count()).select_from(Result))
         runs = s.scalar(select(func.count()).select_from(Run))
     engine.dispose()
