@@ -48,7 +48,8 @@ def _circleci(env: Mapping[str, str]) -> dict:
 
 
 def _buildkite(env: Mapping[str, str]) -> dict:
-    return {"provider": "buildkite", "branch": env.get("BUILDKITE_BRANCH"), "commit": env.get("BUILDKITE_COMMIT"),
+    return {"provider": "buildkite", "branch": env.get("BUILDKITE_BRANCH"),
+            "commit": env.get("BUILDKITE_COMMIT"),
             "build_id": env.get("BUILDKITE_BUILD_ID") or env.get("BUILDKITE_BUILD_NUMBER"),
             "build_url": env.get("BUILDKITE_BUILD_URL"), "suite": env.get("BUILDKITE_LABEL"),
             "project": env.get("BUILDKITE_PIPELINE_SLUG")}

@@ -72,7 +72,8 @@ def main(ctx: click.Context, db_url: str | None) -> None:
 def metadata_options(func):
     """Add the run-metadata flags (--suite, --branch, --commit ...) to a command."""
     options = [
-        click.option("--suite", help="CI job name, e.g. unit or integration [default: from CI, else 'default']."),
+        click.option("--suite",
+                     help="CI job name, e.g. unit or integration [default: from CI, else 'default']."),
         click.option("--branch", help="Branch name [default: from the CI environment]."),
         click.option("--commit", help="Commit SHA [default: from the CI environment]."),
         click.option("--build-id", help="CI build/job id [default: from the CI environment]."),
@@ -171,7 +172,8 @@ def run_as_dict(run: Run) -> dict:
 @main.command()
 @click.option("--project", required=True, help="Project name.")
 @click.option("--suite", help="Only runs of this suite.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000), help="How many runs.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many runs.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"runs": [...]}, newest first.')
 @pass_app
 def runs(app: AppContext, project, suite, limit, as_json):
@@ -200,7 +202,8 @@ def runs(app: AppContext, project, suite, limit, as_json):
     for r in rows:
         wall = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
         click.echo(f"{r['id']:>6}  {r['suite'][:14]:<14} {(r['branch'] or '-')[:18]:<18} "
-                   f"{r['started_at'][:16].replace('T', ' '):<17} {wall:>8}  {r['tests']:>6} {r['passed']:>6} "
+                   f"{r['started_at'][:16].replace('T', ' '):<17} {wall:>8}  "
+                   f"{r['tests']:>6} {r['passed']:>6} "
                    f"{r['failed']:>5} {r['errors']:>4} {r['skipped']:>5}")
 
 
