@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 # Outcomes as stored. ``error`` is a failure outside the test body (setup/teardown/collection).
 PASSED = "passed"
@@ -21,12 +22,16 @@ OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, XFAILED, XPASSED)
 BAD_OUTCOMES = (FAILED, ERROR)
 
 
-@dataclass(frozen=True, slots=True)
-class CaseRecord:
+class CaseRecord(NamedTuple):
     """One attempt of one test in a report.
 
     A rerun test yields several records with the same ``nodeid`` and increasing ``attempt``;
     only the last attempt has ``final=True`` and counts towards the run's totals.
+
+    A NamedTuple rather than a frozen dataclass: parsers build one per testcase, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost ~5x more than the whole
+    C-level tuple construction. Same field names, defaults and keyword construction; immutable
+    like before; copy with ``record._replace(...)``.
     """
 
     nodeid: str

@@ -120,7 +120,7 @@ class _JUnitReader:
                         # an attempt directly followed by the same test again was a rerun, so it failed.
                         if pending is not None:
                             if pending.nodeid == record.nodeid and pending.outcome == R.PASSED:
-                                pending = replace(pending, outcome=R.FAILED, message="failed, then rerun")
+                                pending = pending._replace(outcome=R.FAILED, message="failed, then rerun")
                             yield pending
                         pending = record
                     else:
