@@ -25,6 +25,10 @@ def page(bp: Blueprint, rule: str, template: str, *, api_rule: str | None = None
     page only; the template gets them as ``charts``.
     """
 
+    # Project names may contain "/" (CI names projects "owner/repo"), so they match as paths.
+    rule = rule.replace("<project>", "<path:project>")
+    api_rule = api_rule.replace("<project>", "<path:project>") if api_rule else None
+
     def decorator(fn: Callable[..., dict]):
         @wraps(fn)
         def html_view(**kwargs):

@@ -8,7 +8,6 @@ never resolved, DTDs never loaded, the network never touched, and any DOCTYPE is
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import BinaryIO
 
 from lxml import etree
@@ -50,6 +49,15 @@ MAX_PROPERTY_VALUE = 200
 MAX_MESSAGE_LINE = 1000
 # Plain float() is trusted up to here; beyond, parse_seconds decides (nanoseconds in disguise).
 _PLAIN_SECONDS_MAX = 1e6
+
+
+_new_record = tuple.__new__
+# _case builds records positionally; fail at import, not with shifted data, if the layout changes.
+if CaseRecord._fields != (
+    "nodeid", "outcome", "name", "classname", "file", "duration_s", "setup_s", "call_s", "teardown_s",
+    "order_index", "worker_id", "start", "stop", "message", "details", "attempt", "final", "markers", "extra",
+):
+    raise ImportError("ingest.formats.junit: CaseRecord's fields changed; update _case")
 
 
 def _local(tag) -> str:
@@ -103,11 +111,16 @@ class _JUnitReader:
             huge_tree=False,
             recover=False,
         )
+        # Qualified tag -> local name; a document uses one or two spellings, so map each once.
+        locals_: dict = {}
         try:
             for _event, elem in parser:
                 if self.root is None:
                     self._check_root(elem)
-                tag = _local(elem.tag)
+                qualified = elem.tag
+                tag = locals_.get(qualified)
+                if tag is None:
+                    tag = locals_[qualified] = _local(qualified)
                 if tag == _CASE:
                     record = self._case(elem)
                     if record.__class__ is list:
@@ -257,19 +270,11 @@ class _JUnitReader:
             elif status in _FAIL_STATUS:
                 outcome = _FAIL_STATUS[status]
         classname = classname or None
-        record = CaseRecord(
-            nodeid,
-            outcome,
-            name,
-            classname,
-            file,
-            duration,
-            start=start,
-            stop=stop,
-            message=message,
-            details=details,
-            extra=extra,
-        )
+        # The NamedTuple's positional layout, built in C: this runs once per testcase.
+        record = _new_record(CaseRecord, (
+            nodeid, outcome, name, classname, file, duration, None, None, None, 0, None,
+            start, stop, message, details, 1, True, (), extra,
+        ))
         if earlier is None:
             return record
         return [
