@@ -52,12 +52,22 @@ def demo(app: AppContext, then_serve: bool, host: str, port: int, workers: int |
                    f"skip surge runs {surge} (last ISO week);")
         click.echo("  flaky tests at 3/8/15/25 %, a polluter->victim and a state-setter->brittle pair, "
                    "a concurrent clash on xdist workers, a 4-day real breakage.")
+        # Analyse now, so the first page view does not pay for the whole history.
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        from dashboard.analysis.updates import refresh_project
+        from ingest.models import Project
+
+        began = time.perf_counter()
+        with Session(app.engine) as session:
+            project_id = session.scalars(select(Project.id).where(Project.name == project)).one()
+        refresh_project(app.engine, project_id)
+        click.echo(f"Analysed flakiness and interference in {time.perf_counter() - began:.1f} s.")
     if not then_serve:
         click.echo(f"Serve it with: suitehealth serve --port {port}   then open {url}")
         return
-    try:
-        from dashboard.cli_serve import serve_app
-    except ImportError as exc:  # pragma: no cover - only while serve is missing
-        raise click.ClickException(f"cannot serve: {exc}") from exc
+    from dashboard.cli_serve import serve_app
+
     click.echo(f"Serving the dashboard: open {url}  (Ctrl+C stops)")
     serve_app(app.url, host=host, port=port, workers=workers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
+from dashboard.analysis import interference
 from dashboard.analysis import runs as runs_analysis
 from dashboard.analysis import test_history as analysis
 from dashboard.charts import figure_json
@@ -48,6 +49,8 @@ def test_page(project: str) -> dict:
         "filters": f,
         "limit": limit,
         "test": history,
+        # Interference in both directions: what makes this test fail, and what it makes fail.
+        "suspects": interference.suspects_for_test(session, proj.id, test.nodeid),
         "_filters": f,
         "_suites": runs_analysis.suite_names(session, proj.id),
         "_branches": runs_analysis.branch_names(session, proj.id),
