@@ -5,6 +5,9 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Optional: your own reports to ingest before serving, e.g. make demo REPORTS="junit-*.xml" PROJECT=shop
+REPORTS ?=
+PROJECT ?= my-project
 
 .PHONY: demo test lint bench
 
@@ -18,6 +21,7 @@ $(BIN)/.installed: pyproject.toml
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 demo: $(BIN)/.installed
+	$(if $(REPORTS),$(BIN)/suitehealth ingest $(REPORTS) --project $(PROJECT))
 	$(BIN)/suitehealth demo --serve --port $(PORT)
 
 test: $(BIN)/.installed /usr/bin/chromium

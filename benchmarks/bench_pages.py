@@ -67,11 +67,19 @@ def targets(url: str) -> dict:
             "nodeid": quote(nodeid or "", safe=""), "_results": size, "_runs": runs}
 
 
-def measure(client, path: str, repeat: int) -> tuple[float, int, int]:
-    """Return (median seconds, status, bytes) of ``repeat`` requests after one warm-up."""
+def measure(client, path: str, repeat: int, cold: bool = False) -> tuple[float, int, int]:
+    """Return (median seconds, status, bytes) of ``repeat`` requests after one warm-up.
+
+    ``cold`` empties the per-process analysis cache before each timed request: what the first view
+    after a new run (or in a fresh gunicorn worker) costs.
+    """
+    from dashboard.analysis import run_cache
+
     response = client.get(path)
     times = []
     for _ in range(repeat):
+        if cold:
+            run_cache.clear()
         t0 = time.perf_counter()
         response = client.get(path)
         response.get_data()
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="database URL or SQLite path (default: build a 200k-result history)")
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
     parser.add_argument("--only", help="only pages whose template contains this text")
+    parser.add_argument("--cold", action="store_true",
+                        help="empty the per-process analysis cache before every timed request")
     args = parser.parse_args(argv)
 
     url = args.db
@@ -101,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app({"DATABASE_URL": url})
     client = app.test_client()
     baseline, _, _ = measure(client, "/healthz", args.repeat * 3)
-    print(f"database: {picks['_runs']:,} runs, {picks['_results']:,} results; repeat={args.repeat}")
+    print(f"database: {picks['_runs']:,} runs, {picks['_results']:,} results; repeat={args.repeat}"
+          f"{'; cold (analysis cache emptied per request)' if args.cold else ''}")
     print(f"baseline /healthz median: {baseline * 1000:.2f} ms\n")
     print(f"{'median ms':>10} {'x healthz':>10} {'status':>6} {'KiB':>7}  page")
     worst = 0.0
@@ -109,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and args.only not in template:
             continue
         path = template.format(**{k: v for k, v in picks.items() if not k.startswith("_")})
-        median, status, size = measure(client, path, args.repeat)
+        median, status, size = measure(client, path, args.repeat, args.cold)
         worst = max(worst, median)
         print(f"{median * 1000:>10.1f} {median / baseline:>10.1f} {status:>6} {size / 1024:>7.1f}  {path}",
               flush=True)
