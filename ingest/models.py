@@ -142,6 +142,7 @@ class Test(Base):
     """A test's stable identity within a project: its pytest node id (or classname::name)."""
 
     __tablename__ = "tests"
+    __test__ = False  # a model named Test, not a pytest test class
     __table_args__ = (UniqueConstraint("project_id", "nodeid"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
