@@ -101,7 +101,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
         out += ["Nothing needs attention this week."]
     out += [""]
 
-    out += ["## Suites: wall time against budget", ""] + _md_unavailable(r, "budget")
+    out += ["## Suites: wall time against budget", ""]
     out += md_table(
         ["Suite", "Runs", "Pass rate", "Tests/run", "Median wall", "Budget", "Status", "Forecast breach",
          "Workers needed"],
@@ -111,7 +111,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
           s.forecast_breach_date or "–", str(s.workers_needed or "–")] for s in r.suites],
         right={1, 2, 3, 4, 5, 8})
 
-    out += ["## Tests that got slower", ""] + _md_unavailable(r, "budget")
+    out += ["## Tests that got slower", ""]
     if r.slower_tests:
         out += md_table(["Test", "Before", "After", "Ratio", "Began"], [
             [test(t["nodeid"], t["link"]), duration(t["before_s"]), duration(t["after_s"]),
@@ -126,7 +126,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
             [test(t["nodeid"], t["link"]), duration(t["median_s"]), str(t["runs"]), _pct(t["share_of_suite"])]
             for t in r.slowest_tests], right={1, 2, 3})
 
-    out += ["## Flakiness", ""] + _md_unavailable(r, "flaky")
+    out += ["## Flakiness", ""]
     if r.new_flaky is not None:
         out += ["### New flaky tests", ""]
         if r.new_flaky:
@@ -147,7 +147,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
         else:
             out += ["No broken tests.", ""]
 
-    out += ["## New interference suspects", ""] + _md_unavailable(r, "interference")
+    out += ["## New interference suspects", ""]
     if r.new_suspects:
         out += md_table(["Victim", "Likely cause", "Kind", "Confidence", "Victim failures this week"], [
             [test(s["victim"], s["link"]), ", ".join(md_code(p) for p in s["polluters"][:3]),
@@ -178,7 +178,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
                                                               if d.missing_total > 5 else "")]
             for d in r.count_drops], right={1, 2})
 
-    out += ["## Pyramid drift", ""] + _md_unavailable(r, "pyramid")
+    out += ["## Pyramid drift", ""]
     if r.pyramid:
         then, now = r.pyramid["then"], r.pyramid["now"]
         out += md_table(["Level", f"Share {then['week']}", f"Share {now['week']}", "Change"], [
@@ -196,11 +196,6 @@ def _md_title(title: str, subject: str | None) -> str:
         return md_text(title)
     before, _, after = title.partition(subject)
     return _escape(before) + md_code(subject) + _escape(after)
-
-
-def _md_unavailable(review: WeeklyReview, key: str) -> list[str]:
-    reason = review.unavailable.get(key)
-    return [f"*Not yet available: {md_text(reason)}.*", ""] if reason else []
 
 
 # ---- HTML -----------------------------------------------------------------------------------

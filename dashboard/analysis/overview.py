@@ -2,26 +2,25 @@
 
 Reads only the per-run totals on ``runs`` (GROUP BY in SQL) plus the failing results of each
 suite's latest run. Budget status and flaky/broken tests come from ``dashboard.analysis.budget``
-and ``dashboard.analysis.flaky`` when those modules are installed; without them (or if one of them
-fails) the overview still renders and says which part is unavailable.
+and ``dashboard.analysis.flaky``, with the app's budget default and configuration file.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dashboard.analysis.runs import RunRow, _run_row, filtered_runs
+from dashboard.analysis import budget, flaky
+from dashboard.analysis.budget import SuiteBudget
+from dashboard.analysis.levels import load_settings
+from dashboard.analysis.run_cache import cached_per_runs
+from dashboard.analysis.runs import RunRow, filtered_runs, run_row
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
-
-log = logging.getLogger(__name__)
 
 # "Recent" = the runs of this many days before the project's latest run (not before *now*:
 # a project that stopped uploading still gets a meaningful summary of its last stretch).
@@ -29,11 +28,6 @@ RECENT_DAYS = 14
 # Runs per suite drawn in the overview's trend chart.
 TREND_RUNS = 120
 TOP_PROBLEMS = 5
-# Budget and flakiness verdicts cost far more than the rest of the overview; they only change when
-# runs or budgets change, so they are kept per (database, project, runs stamp) in each process.
-_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
-_CACHE_SIZE = 64
-_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -58,10 +52,10 @@ class SuiteStatus:
     latest: RunRow
     recent_runs: int
     recent_pass_rate: float | None
-    budget_s: float | None = None
-    budget_status: str | None = None  # "ok" | "at-risk" | "over" | None (budget analysis unavailable)
-    median_s: float | None = None
-    forecast_breach_date: object = None
+    budget_s: float
+    budget_status: str  # "ok" | "at-risk" | "over"
+    median_s: float | None
+    forecast_breach_date: date | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,6 @@ class ProjectOverview:
     recent_runs: list[RunRow]
     tests: int
     runs: int
-    unavailable: list[str] = field(default_factory=list)
 
 
 def _pass_rate(passed: int | None, ran: int | None) -> float | None:
@@ -142,8 +135,6 @@ def _recent_totals(session: Session, project_id: int | None = None) -> dict[tupl
 
 def projects_overview(session: Session, now: datetime | None = None) -> list[ProjectSummary]:
     """Return every project with its last run and a one-line health summary, by name."""
-    from datetime import UTC
-
     now = now or datetime.now(UTC)
     projects = session.execute(select(Project.id, Project.name).order_by(Project.name)).all()
     counts = dict(session.execute(select(Run.project_id, func.count()).group_by(Run.project_id)).all())
@@ -213,111 +204,69 @@ def failing_now(session: Session, runs: list[RunRow], limit: int = 20) -> list[P
     ]
 
 
-def _budget_statuses(session: Session, project_id: int, suites: list[str], unavailable: list[str]) -> dict:
-    try:
-        from dashboard.analysis import budget
-    except ImportError:
-        unavailable.append("budget")
-        return {}
-    out = {}
-    for name in suites:
-        try:
-            out[name] = budget.suite_budget(session, project_id, name)
-        except Exception:  # one broken analysis must not take the whole overview down
-            log.exception("suite_budget failed for suite %r", name)
-            if "budget" not in unavailable:
-                unavailable.append("budget")
-    return out
-
-
-def _flaky_problems(session: Session, project_id: int, unavailable: list[str]) -> list[Problem]:
-    try:
-        from dashboard.analysis import flaky
-    except ImportError:
-        unavailable.append("flaky")
-        return []
+def _flaky_problems(session: Session, project_id: int) -> list[Problem]:
+    """Return the top broken tests, then the top tests still flaky (not yet "fixed")."""
     problems: list[Problem] = []
-    try:
-        for b in list(flaky.broken_tests(session, project_id))[:TOP_PROBLEMS]:
-            n = getattr(b, "consecutive_failures", None)
-            message = (getattr(b, "message", None) or "").strip().splitlines()
-            problems.append(Problem(
-                kind="broken", title=b.nodeid, nodeid=b.nodeid, run_id=getattr(b, "since_run_id", None),
-                suite=getattr(b, "suite", None),
-                detail=(f"broken: failed the last {n} runs" if n else "broken")
-                + (f" — {message[0][:200]}" if message else "")))
-        active = [f for f in flaky.flaky_tests(session, project_id) if getattr(f, "status", "") != "fixed"]
-        for f in active[:TOP_PROBLEMS]:
-            flakes = getattr(f, "flakes", None) or getattr(f, "failures", 0)
-            plural = "s" if flakes != 1 else ""
-            status = getattr(f, "status", None)
-            detail = "flaky" + (f" ({status})" if status and status != "flaky" else "")
-            detail += f": {flakes} flaky result{plural}"
-            runs = getattr(f, "runs", None)
-            if runs:
-                detail += f" in {runs} runs"
-            reruns = getattr(f, "rerun_flakes", 0)
-            if reruns:
-                detail += f", {reruns} passed only on a rerun"
-            problems.append(Problem(kind="flaky", title=f.nodeid, nodeid=f.nodeid, detail=detail,
-                                    suite=getattr(f, "suite", None)))
-    except Exception:
-        log.exception("flaky analysis failed for project %s", project_id)
-        unavailable.append("flaky")
+    for b in flaky.broken_tests(session, project_id)[:TOP_PROBLEMS]:
+        message = (b.message or "").strip().splitlines()
+        problems.append(Problem(
+            kind="broken", title=b.nodeid, nodeid=b.nodeid, run_id=b.since_run_id, suite=b.suite,
+            detail=f"broken: failed the last {b.consecutive_failures} runs"
+            + (f" — {message[0][:200]}" if message else "")))
+    active = [f for f in flaky.flaky_tests(session, project_id) if f.status != "fixed"]
+    for f in active[:TOP_PROBLEMS]:
+        detail = "flaky" + (f" ({f.status})" if f.status != "flaky" else "")
+        detail += f": {f.flakes} flaky result{'s' if f.flakes != 1 else ''} in {f.runs} runs"
+        if f.rerun_flakes:
+            detail += f", {f.rerun_flakes} passed only on a rerun"
+        problems.append(Problem(kind="flaky", title=f.nodeid, nodeid=f.nodeid, detail=detail, suite=f.suite))
     return problems
 
 
-def _runs_stamp(session: Session, project_id: int) -> tuple:
-    """A value that changes whenever the project's runs or suite budgets change."""
-    runs = session.execute(
-        select(func.max(Run.id), func.count(Run.id), func.max(Run.ingested_at))
-        .where(Run.project_id == project_id)).one()
-    budgets = session.execute(
-        select(func.count(Suite.id), func.sum(Suite.budget_s)).where(Suite.project_id == project_id)).one()
-    return (str(session.get_bind().url), project_id, *runs, *budgets)
+def _analyses(session: Session, project_id: int, suites: list[str],
+              config: Mapping) -> tuple[dict[str, SuiteBudget], list[Problem]]:
+    """Return (budgets by suite, flaky/broken problems), kept until the runs or the budgets change."""
+    settings = load_settings(config.get("CONFIG_FILE"))
+    default_budget_s = config.get("BUDGET_S")
+    # Budgets change without a new run (a suite's own, the file, the app default): they join the key.
+    own = tuple(session.execute(
+        select(Suite.name, Suite.budget_s).where(Suite.project_id == project_id).order_by(Suite.name)).all())
+    key = ("overview", tuple(suites), own, repr(default_budget_s), repr(settings))
+
+    def compute() -> tuple[dict[str, SuiteBudget], list[Problem]]:
+        budgets = {name: budget.suite_budget(session, project_id, name, settings=settings,
+                                             default_budget_s=default_budget_s, summary_only=True)
+                   for name in suites}
+        return budgets, _flaky_problems(session, project_id)
+
+    return cached_per_runs(session, project_id, key, compute)
 
 
-def _analyses(session: Session, project_id: int, suites: list[str]) -> tuple[dict, list[Problem], list[str]]:
-    """Return (budgets by suite, flaky/broken problems, unavailable parts), cached per runs stamp."""
-    key = (_runs_stamp(session, project_id), tuple(suites))
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    unavailable: list[str] = []
-    budgets = _budget_statuses(session, project_id, suites, unavailable)
-    problems = _flaky_problems(session, project_id, unavailable)
-    value = (budgets, problems, unavailable)
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
+def project_overview(session: Session, project_id: int, name: str, *,
+                     config: Mapping | None = None) -> ProjectOverview:
+    """Return the overview of one project: suites with status, top problems and the latest runs.
 
-
-def project_overview(session: Session, project_id: int, name: str) -> ProjectOverview:
-    """Return the overview of one project: suites with status, top problems and the latest runs."""
+    ``config`` is the app's (``BUDGET_S``, ``CONFIG_FILE``): the budgets it sets apply here too.
+    """
     latest = sorted((r for _, r in _latest_runs(session, project_id)), key=lambda r: r.suite)
     recent = _recent_totals(session, project_id)
-    budgets, flaky_problems, unavailable = _analyses(session, project_id, [r.suite for r in latest])
+    budgets, flaky_problems = _analyses(session, project_id, [r.suite for r in latest], config or {})
 
     suites = []
     problems: list[Problem] = []
     for run in latest:
         n, passed, ran = recent.get((project_id, run.suite), (0, 0, 0))
-        b = budgets.get(run.suite)
+        b = budgets[run.suite]
         suites.append(SuiteStatus(
             name=run.suite, latest=run, recent_runs=n, recent_pass_rate=_pass_rate(passed, ran),
-            budget_s=getattr(b, "budget_s", None), budget_status=getattr(b, "status", None),
-            median_s=getattr(b, "median_s", None),
-            forecast_breach_date=getattr(b, "forecast_breach_date", None),
+            budget_s=b.budget_s, budget_status=b.status, median_s=b.median_s,
+            forecast_breach_date=b.forecast_breach_date,
         ))
-        if b is not None and getattr(b, "status", "ok") in ("over", "at-risk"):
-            breach = getattr(b, "forecast_breach_date", None)
-            median = getattr(b, "median_s", None)
-            detail = f"median {median:.0f} s against a {b.budget_s:.0f} s budget" if median else "over budget"
-            if b.status == "at-risk" and breach:
-                detail += f"; forecast to cross it on {breach}"
+        if b.status in ("over", "at-risk"):
+            detail = (f"median {b.median_s:.0f} s against a {b.budget_s:.0f} s budget" if b.median_s
+                      else "over budget")
+            if b.status == "at-risk" and b.forecast_breach_date:
+                detail += f"; forecast to cross it on {b.forecast_breach_date}"
             problems.append(Problem(kind="budget", title=f"{run.suite} suite is {b.status}", suite=run.suite,
                                     detail=detail))
     problems.extend(flaky_problems)
@@ -326,12 +275,11 @@ def project_overview(session: Session, project_id: int, name: str) -> ProjectOve
     problems.extend(p for p in failing_now(session, latest) if p.nodeid not in broken)
 
     recent_runs = [
-        _run_row(r) for r in session.execute(
+        run_row(r) for r in session.execute(
             filtered_runs(project_id).order_by(Run.started_at.desc(), Run.id.desc()).limit(10))
     ]
     return ProjectOverview(
         name=name, suites=suites, problems=problems, recent_runs=recent_runs,
         tests=session.scalar(select(func.count(Test.id)).where(Test.project_id == project_id)) or 0,
         runs=session.scalar(select(func.count(Run.id)).where(Run.project_id == project_id)) or 0,
-        unavailable=list(unavailable),
     )

@@ -115,7 +115,8 @@ _RESULT_COLUMNS = (
 )
 
 
-def _run_row(row) -> RunRow:
+def run_row(row) -> RunRow:
+    """Return a RunRow from a row of ``filtered_runs``."""
     return RunRow(**row._asdict())
 
 
@@ -129,6 +130,12 @@ def filtered_runs(project_id: int | None, *, suite: str | None = None, branch: s
     query = select(*_RUN_COLUMNS).join(Suite, Suite.id == Run.suite_id)
     if project_id is not None:
         query = query.where(Run.project_id == project_id)
+    return where_run_matches(query, suite=suite, branch=branch, since=since, until=until)
+
+
+def where_run_matches(query: Select, *, suite: str | None = None, branch: str | None = None,
+                      since: date | None = None, until: date | None = None) -> Select:
+    """Narrow a SELECT joining Run and Suite to the runs matching the filters; ``until`` is inclusive."""
     if suite:
         query = query.where(Suite.name == suite)
     if branch:
@@ -147,7 +154,7 @@ def list_runs(session: Session, project_id: int, *, suite: str | None = None, br
     query = filtered_runs(project_id, suite=suite, branch=branch, since=since, until=until)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit).offset(offset))
-    return [_run_row(r) for r in rows], total
+    return [run_row(r) for r in rows], total
 
 
 def suite_names(session: Session, project_id: int) -> list[str]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dashboard.analysis.runs import where_run_matches
 from ingest.models import Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -83,10 +84,6 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
 def test_history(session: Session, test: Test, *, suite: str | None = None, branch: str | None = None,
                  since: date | None = None, until: date | None = None, limit: int = 100) -> TestHistory:
     """Return the last ``limit`` runs of ``test`` matching the filters, oldest first, with summaries.
@@ -111,14 +108,7 @@ def test_history(session: Session, test: Test, *, suite: str | None = None, bran
         .join(Run, Run.id == Result.run_id).join(Suite, Suite.id == Run.suite_id)
         .where(Result.test_id == test.id, Result.final)
     )
-    if suite:
-        query = query.where(Suite.name == suite)
-    if branch:
-        query = query.where(Run.branch == branch)
-    if since:
-        query = query.where(Run.started_at >= _day_start(since))
-    if until:
-        query = query.where(Run.started_at < _day_start(until + timedelta(days=1)))
+    query = where_run_matches(query, suite=suite, branch=branch, since=since, until=until)
     rows = session.execute(query.order_by(Run.started_at.desc(), Result.run_id.desc()).limit(limit)).all()
     # The final attempt's number is the run's attempt count: the store numbers attempts 1..n.
     runs = [TestRun(**r._asdict()) for r in reversed(rows)]

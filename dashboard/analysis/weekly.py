@@ -2,24 +2,23 @@
 
 Own facts (runs, pass rates, skip surges, shrinking suites) come from SQL here and in ``skips``;
 budgets, slowdowns, flakiness, interference and the pyramid come from their analysis modules,
-called with ``until=`` this week's end and the previous one's. A module that is not there yet
-leaves its section marked unavailable, never guessed.
+called with ``until=`` this week's end and the previous one's.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import skips
+from dashboard.analysis import budget, flaky, interference, pyramid, skips
+from dashboard.analysis.levels import Rules, classify, level_rules, load_settings
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
@@ -144,8 +143,6 @@ class WeeklyReview:
     pyramid: dict | None
     actions: list[Action]
     links: dict[str, str]
-    # section -> why it is missing ("dashboard.analysis.flaky.flaky_tests is not available yet").
-    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 # ---- assembling -----------------------------------------------------------------------------
@@ -157,7 +154,6 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     week = week or last_complete_week(now)
     prev = week.previous
     name = project.name
-    unavailable: dict[str, str] = {}
 
     totals_now = _totals(session, project.id, week)
     totals_before = _totals(session, project.id, prev)
@@ -169,16 +165,15 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     settings = _settings(config)
     # budget and pyramid read ``until`` inclusively (a date means its last moment); flaky and
     # interference read history strictly before ``until``: each gets the bound that means "this week".
-    budget = _optional("budget", unavailable, "suite_budget", "duration_regressions", "slowest_tests")
     slower = slowest = None
-    if budget and busy:
-        _add_budgets(session, project.id, suites, budget, week, settings, config)
+    if busy:
+        _add_budgets(session, project.id, suites, week, settings, config)
         # A step needs runs on both sides, so look back before the week and keep the steps that
         # began inside it: "got slower this week", not "was slower all week".
         slower = [_regression(r, name) for r in budget.duration_regressions(
             session, project.id, None, since=week.shifted(-REGRESSION_LOOKBACK_WEEKS).first_day,
             until=week.last_day, limit=TOP_N * 5)
-            if _in_week(_get(r, "began_at"), week)][:TOP_N]
+            if _in_week(r.began_at, week)][:TOP_N]
         slowest = [_slow(t, name) for t in budget.slowest_tests(
             session, project.id, None, since=week.first_day, until=week.last_day, limit=TOP_N)]
 
@@ -187,23 +182,21 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     # week deserve an action as much as new ones.
     flaky_now: list[dict] = []
     suspects_now: list[dict] = []
-    flaky = _optional("flaky", unavailable, "flaky_tests", "broken_tests")
-    if flaky and busy:
+    if busy:
         # A test counts as flaky while its analysis does not call it "fixed" (clean for long enough).
         now_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until=week.end)
-                     if _get(f, "status") != "fixed"}
+                     if f.status != "fixed"}
         then_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until=prev.end)
-                      if _get(f, "status") != "fixed"}
+                      if f.status != "fixed"}
         new_flaky = [_flaky(f, name, failures) for n, f in now_flaky.items() if n not in then_flaky]
         no_longer = [_flaky(f, name, failures) for n, f in then_flaky.items() if n not in now_flaky]
         flaky_now = [_flaky(f, name, failures) for f in now_flaky.values()]
         # A breakage is new when its streak of failures began this week (no second replay needed).
-        broken = [_broken(b, name, _in_week(_get(b, "since_at"), week), failures)
+        broken = [_broken(b, name, _in_week(b.since_at, week), failures)
                   for b in flaky.broken_tests(session, project.id, until=week.end)]
 
     new_suspects = None
-    interference = _optional("interference", unavailable, "find_suspects")
-    if interference and busy:
+    if busy:
         before = {_suspect_key(s) for s in interference.find_suspects(session, project.id, until=prev.end)}
         current_suspects = interference.find_suspects(session, project.id, until=week.end)
         suspects_now = [_suspect(s, name, failures) for s in current_suspects]
@@ -211,9 +204,8 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
                         if _suspect_key(raw) not in before]
 
     pyramid_drift = None
-    pyramid = _optional("pyramid", unavailable, "pyramid_levels")
-    if pyramid and busy:
-        pyramid_drift = _pyramid_drift(session, project.id, pyramid, week, _rules(settings))
+    if busy:
+        pyramid_drift = _pyramid_drift(session, project.id, week, level_rules(settings))
 
     surges = skips.skip_surges(session, project.id, week, level_of=_level_function(settings)) if busy else []
     drops = skips.count_drops(session, project.id, week) if busy else []
@@ -240,7 +232,6 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
             "suspects": project_path(name, "suspects"), "pyramid": project_path(name, "pyramid"),
             **({"latest": weekly_path(name, latest)} if latest else {}),
         },
-        unavailable=unavailable,
     )
     if not review.empty:
         review.actions = recommended_actions(review, failures, flaky_now=flaky_now,
@@ -284,48 +275,19 @@ def cached_weekly_review(session: Session, project: Project, week: Week | None =
 
 
 def _settings(config: Mapping | None) -> dict:
-    """The [tool.suitehealth] table of the configured file (budgets, level rules), if any."""
-    try:
-        from dashboard.analysis.levels import load_settings
-    except ImportError:
-        return {}
+    """Return the [tool.suitehealth] table of the configured file (budgets, level rules), if any."""
     return load_settings((config or {}).get("CONFIG_FILE"))
-
-
-def _rules(settings: dict):
-    try:
-        from dashboard.analysis.levels import level_rules
-    except ImportError:
-        return None
-    return level_rules(settings)
 
 
 def _level_function(settings: dict):
     """Return level_of(nodeid, markers, suite): the pyramid's rules, then a guess from the suite name."""
-    rules = _rules(settings)
-    if rules is None:
-        return skips.guess_level
-    from dashboard.analysis.levels import classify
+    rules = level_rules(settings)
 
     def level_of(nodeid: str, markers: list | None, suite: str) -> str:
         level = classify(nodeid, markers, None, rules)
         return level if level in ("unit", "integration", "e2e") else skips.guess_level(nodeid, markers, suite)
 
     return level_of
-
-
-def _optional(module: str, unavailable: dict[str, str], *functions: str):
-    """Import ``dashboard.analysis.<module>`` if it offers ``functions``; else note what is missing."""
-    try:
-        mod = importlib.import_module(f"dashboard.analysis.{module}")
-    except ImportError:
-        unavailable[module] = f"dashboard.analysis.{module} is not available yet"
-        return None
-    missing = [f for f in functions if not callable(getattr(mod, f, None))]
-    if missing:
-        unavailable[module] = f"dashboard.analysis.{module}.{missing[0]} is not available yet"
-        return None
-    return mod
 
 
 def _week_runs(project_id: int, week: Week):
@@ -427,21 +389,17 @@ def _latest_week_with_runs(session: Session, project_id: int) -> Week | None:
     return week_of(latest) if latest else None
 
 
-# ---- adapters over the other analyses (they return their own dataclasses) --------------------
+# ---- adapters over the other analyses (their dataclasses -> the review's JSON-ready dicts) ------
 
-def _get(obj, name: str, default=None):
-    return obj.get(name, default) if isinstance(obj, Mapping) else getattr(obj, name, default)
-
-
-def _in_week(moment, week: Week) -> bool:
-    return isinstance(moment, datetime) and week.start <= moment.astimezone(UTC) < week.end
+def _in_week(moment: datetime | None, week: Week) -> bool:
+    return moment is not None and week.start <= moment.astimezone(UTC) < week.end
 
 
 def _iso(value) -> str | None:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    return value.isoformat() if value is not None else None
 
 
-def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], budget, week: Week,
+def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], week: Week,
                  settings: dict, config: Mapping | None) -> None:
     default = (config or {}).get("BUDGET_S")
     for s in suites:
@@ -449,80 +407,66 @@ def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], bud
             continue
         b = budget.suite_budget(session, project_id, s.suite, until=week.last_day, settings=settings,
                                 default_budget_s=default)
-        s.budget_s = _get(b, "budget_s")
-        s.latest_s = _get(b, "latest_s")
-        s.trend_s_per_week = _get(b, "trend_s_per_week")
-        s.forecast_breach_date = _iso(_get(b, "forecast_breach_date"))
-        s.workers_needed = _get(b, "workers_needed")
-        s.status = _get(b, "status")
+        s.budget_s = b.budget_s
+        s.latest_s = b.latest_s
+        s.trend_s_per_week = b.trend_s_per_week
+        s.forecast_breach_date = _iso(b.forecast_breach_date)
+        s.workers_needed = b.workers_needed
+        s.status = b.status
 
 
-def _regression(r, project: str) -> dict:
-    nodeid = _get(r, "nodeid")
-    began = _get(r, "began_run_id")
+def _regression(r: budget.Regression, project: str) -> dict:
     return {
-        "nodeid": nodeid, "before_s": _get(r, "before_s"), "after_s": _get(r, "after_s"),
-        "ratio": _get(r, "ratio"), "began_run_id": began, "began_at": _iso(_get(r, "began_at")),
-        "suite": _get(r, "suite"), "link": test_path(project, nodeid),
-        "run_link": run_path(project, began) if began is not None else None,
+        "nodeid": r.nodeid, "before_s": r.before_s, "after_s": r.after_s, "ratio": r.ratio,
+        "began_run_id": r.began_run_id, "began_at": _iso(r.began_at), "suite": r.suite,
+        "link": test_path(project, r.nodeid), "run_link": run_path(project, r.began_run_id),
     }
 
 
-def _slow(t, project: str) -> dict:
-    nodeid = _get(t, "nodeid")
-    return {"nodeid": nodeid, "median_s": _get(t, "median_s"), "runs": _get(t, "runs"),
-            "share_of_suite": _get(t, "share_of_suite"), "link": test_path(project, nodeid)}
+def _slow(t: budget.SlowTest, project: str) -> dict:
+    return {"nodeid": t.nodeid, "median_s": t.median_s, "runs": t.runs, "share_of_suite": t.share_of_suite,
+            "link": test_path(project, t.nodeid)}
 
 
-def _flaky(f, project: str, failures: dict[str, int]) -> dict:
-    nodeid = _get(f, "nodeid")
-    return {"nodeid": nodeid, "score": _get(f, "score"), "failure_rate": _get(f, "failure_rate"),
-            "flip_rate": _get(f, "flip_rate"), "runs": _get(f, "runs"), "failures": _get(f, "failures"),
-            "failures_this_week": failures.get(nodeid, 0), "status": _get(f, "status"),
-            "first_seen": _iso(_get(f, "first_seen")), "last_flake": _iso(_get(f, "last_flake")),
-            "link": test_path(project, nodeid)}
+def _flaky(f: flaky.FlakyTest, project: str, failures: dict[str, int]) -> dict:
+    return {"nodeid": f.nodeid, "score": f.score, "failure_rate": f.failure_rate, "flip_rate": f.flip_rate,
+            "runs": f.runs, "failures": f.failures, "failures_this_week": failures.get(f.nodeid, 0),
+            "status": f.status, "first_seen": _iso(f.first_seen), "last_flake": _iso(f.last_flake),
+            "link": test_path(project, f.nodeid)}
 
 
-def _broken(b, project: str, new: bool, failures: dict[str, int]) -> dict:
-    nodeid = _get(b, "nodeid")
-    since_run = _get(b, "since_run_id")
-    return {"nodeid": nodeid, "new": new, "since_run_id": since_run, "since_at": _iso(_get(b, "since_at")),
-            "consecutive_failures": _get(b, "consecutive_failures"), "message": _get(b, "message"),
-            "failures_this_week": failures.get(nodeid, 0), "link": test_path(project, nodeid),
-            "run_link": run_path(project, since_run) if since_run is not None else None}
+def _broken(b: flaky.BrokenTest, project: str, new: bool, failures: dict[str, int]) -> dict:
+    return {"nodeid": b.nodeid, "new": new, "since_run_id": b.since_run_id, "since_at": _iso(b.since_at),
+            "consecutive_failures": b.consecutive_failures, "message": b.message,
+            "failures_this_week": failures.get(b.nodeid, 0), "link": test_path(project, b.nodeid),
+            "run_link": run_path(project, b.since_run_id)}
 
 
-def _suspect_key(s) -> tuple:
-    polluters = list(_get(s, "polluters") or [])
-    return (_get(s, "victim"), _get(s, "kind"), polluters[0] if polluters else None)
+def _suspect_key(s: interference.Suspect) -> tuple:
+    return (s.victim, s.kind, s.polluters[0] if s.polluters else None)
 
 
-def _suspect(s, project: str, failures: dict[str, int]) -> dict:
-    victim = _get(s, "victim")
-    polluters = list(_get(s, "polluters") or [])
-    return {"victim": victim, "polluters": polluters, "kind": _get(s, "kind"),
-            "confidence": _get(s, "confidence"), "reproduce": _get(s, "reproduce"),
-            "evidence": _get(s, "evidence"), "first_seen_at": _iso(_get(s, "first_seen_at")),
-            "last_seen_at": _iso(_get(s, "last_seen_at")),
-            "victim_failures_this_week": failures.get(victim, 0),
-            "link": test_path(project, victim), "suspects_link": project_path(project, "suspects")}
+def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) -> dict:
+    return {"victim": s.victim, "polluters": list(s.polluters), "kind": s.kind, "confidence": s.confidence,
+            "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": _iso(s.first_seen_at),
+            "last_seen_at": _iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
+            "link": test_path(project, s.victim), "suspects_link": project_path(project, "suspects")}
 
 
-def _pyramid_drift(session: Session, project_id: int, pyramid, week: Week, rules) -> dict:
+def _pyramid_drift(session: Session, project_id: int, week: Week, rules: Rules) -> dict:
     """Level shares (tests and time) this week against ``DRIFT_WEEKS`` weeks earlier."""
     then = week.shifted(-DRIFT_WEEKS)
     snapshots = {}
     for label, w in (("now", week), ("then", then)):
         p = pyramid.pyramid_levels(session, project_id, since=w.first_day, until=w.last_day, rules=rules)
-        levels = _get(p, "levels") or {}
-        tests_total = sum(_get(v, "tests") or 0 for v in levels.values())
-        time_total = sum(_get(v, "time_s") or 0.0 for v in levels.values())
+        # The pyramid's shares are 0.0 in an empty week; here "no tests" must not read as a 0% share.
+        timed = any(v.time_s for v in p.levels.values())
         snapshots[label] = {
-            "week": w.label, "shape": _get(p, "shape"),
-            "levels": {k: {"tests": _get(v, "tests") or 0, "time_s": _get(v, "time_s") or 0.0,
-                           "test_share": (_get(v, "tests") or 0) / tests_total if tests_total else None,
-                           "time_share": (_get(v, "time_s") or 0.0) / time_total if time_total else None}
-                       for k, v in levels.items()},
+            "week": w.label, "shape": p.shape,
+            "levels": {k: {"tests": v.tests, "time_s": v.time_s,
+                           "test_share": v.share_tests if p.tests else None,
+                           "time_share": v.share_time if timed else None}
+                       for k, v in p.levels.items()},
         }
     names = [n for n in ("unit", "integration", "e2e", "unknown")
              if n in snapshots["now"]["levels"] or n in snapshots["then"]["levels"]]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 
 from flask import Blueprint, current_app
 from sqlalchemy import select
 
 from dashboard.analysis.budget import duration_regressions, slowest_tests, suite_budget, suite_budgets
 from dashboard.analysis.run_cache import cached_per_runs
+from dashboard.analysis.runs import shallow_dict
 from dashboard.charts import figure_json
 from dashboard.charts.budget import phases_figure, wall_time_figure, whatif_figure
 from dashboard.db import get_session
@@ -69,7 +70,7 @@ def budget_page(project: str) -> dict:
         lambda: suite_budget(session, proj.id, suite, settings=settings, default_budget_s=default_budget,
                              until=f.until, branch=f.branch, since=f.since))
     # Shallow: asdict() would deep-copy hundreds of run dicts for nothing.
-    data = {f.name: getattr(detail, f.name) for f in fields(detail)}
+    data = shallow_dict(detail)
     data["usage"] = detail.usage
     # The per-test analyses read results, so they are kept until the project's runs change.
     slowest = cached_per_runs(session, proj.id, ("slowest", suite, f.since, f.until),

@@ -127,6 +127,12 @@ class Filters:
     until: date | None = None
 
 
+def listing(project: Project, f: Filters, total: int, limit: int, offset: int, **items) -> dict:
+    """Return what every filtered, paginated list page holds (JSON keys and filter form), plus ``items``."""
+    return {"project": project.name, "filters": f, "total": total, "limit": limit, "offset": offset,
+            "_filters": f, **items}
+
+
 def filters() -> Filters:
     return Filters(
         suite=request.args.get("suite") or None, branch=request.args.get("branch") or None,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint
+from sqlalchemy.orm import Session
 
 from dashboard.analysis import flaky as flaky_analysis
 from dashboard.analysis import interference
+from dashboard.analysis.runs import suite_names
 from dashboard.analysis.updates import catch_up
 from dashboard.charts import figure_json
 from dashboard.charts.flaky import flaky_scores_figure
 from dashboard.db import get_session
-from dashboard.views.common import filters, page, pagination, project_or_404
+from dashboard.views.common import Filters, filters, listing, page, pagination, project_or_404
+from ingest.models import Project
 
 bp = Blueprint("flaky", __name__)
 
@@ -28,51 +30,34 @@ def _charts(data: dict) -> dict:
     return {"flaky": figure_json(flaky_scores_figure(tests))} if tests else {}
 
 
-@page(bp, "/projects/<project>/flaky", "flaky/index.html", charts=_charts)
-def flaky(project: str) -> dict:
-    """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
+def _listing_request(project: str) -> tuple[Project, Session, Filters, int, int]:
+    """Return the project (its stored analyses brought up to date), session, filters, limit, offset."""
     proj = project_or_404(project)
     session = get_session()
     catch_up(session, proj.id)
     f = filters()
     limit, offset = pagination()
+    return proj, session, f, limit, offset
+
+
+@page(bp, "/projects/<project>/flaky", "flaky/index.html", charts=_charts)
+def flaky(project: str) -> dict:
+    """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
+    proj, session, f, limit, offset = _listing_request(project)
     until = _until(f.until)
     tests = flaky_analysis.flaky_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
     broken = flaky_analysis.broken_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
-    return {
-        "project": proj.name,
-        "filters": asdict(f),
-        "total": len(tests),
-        "limit": limit,
-        "offset": offset,
-        "tests": tests[offset : offset + limit],
-        "broken": broken,
-        "_all": tests,
-        "_filters": f,
-        "_suites": [s.name for s in proj.suites],
-    }
+    return listing(proj, f, len(tests), limit, offset, tests=tests[offset : offset + limit], broken=broken,
+                   _all=tests, _suites=suite_names(session, proj.id))
 
 
 @page(bp, "/projects/<project>/suspects", "flaky/suspects.html")
 def suspects(project: str) -> dict:
     """Interference suspects, the strongest suspect of each victim first (?since= &until= &page=)."""
-    proj = project_or_404(project)
-    session = get_session()
-    catch_up(session, proj.id)
-    f = filters()
-    limit, offset = pagination()
+    proj, session, f, limit, offset = _listing_request(project)
     found, notes = interference.suspects_and_notes(session, proj.id, since=f.since, until=_until(f.until))
     if f.suite:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]
-    return {
-        "project": proj.name,
-        "filters": asdict(f),
-        "total": len(found),
-        "limit": limit,
-        "offset": offset,
-        "suspects": found[offset : offset + limit],
-        "undecidable": notes,
-        "_filters": f,
-        "_suites": [s.name for s in proj.suites],
-    }
+    return listing(proj, f, len(found), limit, offset, suspects=found[offset : offset + limit],
+                   undecidable=notes, _suites=suite_names(session, proj.id))

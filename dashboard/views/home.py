@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from dashboard.analysis.overview import project_overview, projects_overview, suite_trend
 from dashboard.analysis.runs import shallow_dict
@@ -36,7 +36,7 @@ def overview(project: str) -> dict:
     """A project's suites (latest run, pass rate, budget status), top problems and latest runs."""
     proj = project_or_404(project)
     session = get_session()
-    ov = project_overview(session, proj.id, proj.name)
+    ov = project_overview(session, proj.id, proj.name, config=current_app.config)
     return {
         "project": proj.name,
         "tests": ov.tests,
@@ -46,6 +46,5 @@ def overview(project: str) -> dict:
         ],
         "problems": ov.problems,
         "recent_runs": [r.as_dict() for r in ov.recent_runs],
-        "unavailable": ov.unavailable,
         "_trend": suite_trend(session, proj.id) if ov.runs else [],
     }

@@ -9,7 +9,7 @@ from dashboard.charts import figure_json
 from dashboard.charts.runs import runs_figure, worker_timeline_figure
 from dashboard.db import get_session
 from dashboard.errors import BadRequest, NotFound
-from dashboard.views.common import filters, page, pagination, project_or_404
+from dashboard.views.common import filters, listing, page, pagination, project_or_404
 from ingest.records import OUTCOMES
 
 bp = Blueprint("runs", __name__)
@@ -29,18 +29,9 @@ def run_list(project: str) -> dict:
     limit, offset = pagination()
     rows, total = analysis.list_runs(session, proj.id, suite=f.suite, branch=f.branch, since=f.since,
                                      until=f.until, limit=limit, offset=offset)
-    return {
-        "project": proj.name,
-        "filters": f,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "runs": [r.as_dict() for r in rows],
-        "_rows": rows,
-        "_filters": f,
-        "_suites": analysis.suite_names(session, proj.id),
-        "_branches": analysis.branch_names(session, proj.id),
-    }
+    return listing(proj, f, total, limit, offset, runs=[r.as_dict() for r in rows], _rows=rows,
+                   _suites=analysis.suite_names(session, proj.id),
+                   _branches=analysis.branch_names(session, proj.id))
 
 
 def _detail_charts(data: dict) -> dict:

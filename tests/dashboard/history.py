@@ -125,12 +125,30 @@ class Shop:
     history: History
 
 
-def shared_history(request, tmp_path_factory) -> Iterator[Shop]:
-    """Body of a module-scoped fixture: build the history once per backend for read-only tests.
+def shared_history_fixtures():
+    """Return the fixtures ``shop``, ``client`` and ``history`` over one history per backend and module.
 
-    Use as ``@pytest.fixture(scope="module", params=BACKENDS)`` ``def shop(request, tmp_path_factory):
-    yield from shared_history(request, tmp_path_factory)``.
+    Read-only test modules bind them at top level: ``shop, client, history = shared_history_fixtures()``
+    (``client`` then shadows the per-test app client of tests/conftest.py in that module).
     """
+
+    @pytest.fixture(name="shop", scope="module", params=BACKENDS)
+    def shop(request, tmp_path_factory) -> Iterator[Shop]:
+        yield from shared_history(request, tmp_path_factory)
+
+    @pytest.fixture(name="client")
+    def client(shop: Shop):
+        return shop.client
+
+    @pytest.fixture(name="history")
+    def history(shop: Shop) -> History:
+        return shop.history
+
+    return shop, client, history
+
+
+def shared_history(request, tmp_path_factory) -> Iterator[Shop]:
+    """Body of a module-scoped fixture: build the history once per backend for read-only tests."""
     from dashboard import create_app
 
     if request.param == "sqlite":

@@ -173,6 +173,36 @@ def test_flaky_list_is_most_flaky_first_and_until_reads_only_earlier_runs(engine
     assert all(t.ci_low <= t.score <= t.ci_high for t in found)
 
 
+def test_as_of_answers_are_the_same_replayed_resumed_or_from_the_week_earlier_checkpoint(engine):
+    from dashboard.analysis import history
+    from dashboard.analysis.interference import find_suspects
+
+    build_history(engine, project="asof", runs=48, suites=("unit",))
+    pid = _project_id(engine, "asof")
+    late = _meta("asof", "unit", 44).started_at
+    untils = [late, late - history.CHECKPOINT, late - timedelta(days=3)]
+
+    def answers(s, until):
+        return repr((flaky_tests(s, pid, until=until), broken_tests(s, pid, until=until),
+                     find_suspects(s, pid, until=until)))
+
+    with Session(engine) as s:
+        fresh = {}
+        for until in untils:
+            history._AS_OF.clear()
+            fresh[until] = answers(s, until)
+        history._AS_OF.clear()
+        answers(s, late)
+        assert late - history.CHECKPOINT in {key[-1] for key in history._AS_OF}  # kept on the way
+        newest_first = {until: answers(s, until) for until in untils}  # the checkpoint serves the second
+        history._AS_OF.clear()
+        oldest_first = {until: answers(s, until) for until in sorted(untils)}  # later ones resume
+    history._AS_OF.clear()
+    assert len({fresh[u] for u in untils}) == 3  # the three dates really see different histories
+    assert newest_first == fresh
+    assert oldest_first == fresh
+
+
 # ---- pages and JSON ---------------------------------------------------------------------------
 
 

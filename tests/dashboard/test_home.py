@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from history import BACKENDS, START, build_history, case, shared_history, store_run
 
@@ -75,6 +77,32 @@ def test_overview_reports_budget_status_per_suite(shop):
     assert {s["budget_s"] for s in suites} == {300.0}
 
 
+def test_overview_lists_flaky_tests_as_problems_with_their_evidence(shop):
+    flaky = {p["nodeid"]: p for p in shop.client.get("/api/v1/projects/shop").get_json()["problems"]
+             if p["kind"] == "flaky"}
+    # test_flaky failed once and passed on the rerun (day 2); test_total failed once (day 3).
+    rerun = flaky["tests/unit/test_cart.py::test_flaky"]
+    assert rerun["suite"] == "unit"
+    assert rerun["detail"].endswith("1 flaky result in 6 runs, 1 passed only on a rerun")
+    assert "tests/unit/test_cart.py::test_total" in flaky
+
+
+def test_overview_lists_a_broken_test_with_the_run_its_streak_began(engine, client):
+    build_history(engine, project="shop")
+    streak = [store_run(engine, "shop", "unit", [case("tests/unit/test_cart.py::test_add", "failed",
+                                                      message="KeyError: 'sku'\nmore")],
+                        started_at=START + timedelta(days=7 + n)) for n in range(3)]
+    problems = client.get("/api/v1/projects/shop").get_json()["problems"]
+    broken = [p for p in problems if p["kind"] == "broken"]
+    assert broken == [{
+        "kind": "broken", "title": "tests/unit/test_cart.py::test_add", "suite": "unit",
+        "nodeid": "tests/unit/test_cart.py::test_add", "run_id": streak[0],
+        "detail": "broken: failed the last 3 runs — KeyError: 'sku'",
+    }]
+    # A broken test is not listed again as merely failing in the latest run.
+    assert not [p for p in problems if p["kind"] == "failing" and p["nodeid"] == broken[0]["nodeid"]]
+
+
 def test_overview_of_a_project_without_runs_shows_how_to_add_one(engine, client):
     from datetime import UTC, datetime
 
@@ -95,3 +123,22 @@ def test_unknown_project_is_404_as_page_and_json(shop):
     assert client.get("/projects/nope").status_code == 404
     answer = client.get("/api/v1/projects/nope")
     assert answer.status_code == 404 and answer.get_json()["status"] == 404
+
+
+def test_budget_s_in_the_app_config_changes_the_overview_budget_status(shop):
+    from dashboard import create_app
+
+    tight = create_app({"DATABASE_URL": shop.url, "TESTING": True, "BUDGET_S": 0.5})
+    try:
+        # Unit runs take about a second and integration runs a few: both are over a half-second budget.
+        data = tight.test_client().get("/api/v1/projects/shop").get_json()
+        assert {s["name"]: (s["budget_status"], s["budget_s"]) for s in data["suites"]} == {
+            "integration": ("over", 0.5), "unit": ("over", 0.5)}
+        budget_problems = [p["suite"] for p in data["problems"] if p["kind"] == "budget"]
+        assert sorted(budget_problems) == ["integration", "unit"]
+        # The cached verdicts of one configuration never answer for another.
+        default = shop.client.get("/api/v1/projects/shop").get_json()
+        assert {s["budget_status"] for s in default["suites"]} == {"ok"}
+        assert not [p for p in default["problems"] if p["kind"] == "budget"]
+    finally:
+        tight.extensions["suitehealth_engine"].dispose()

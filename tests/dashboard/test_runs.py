@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from history import BACKENDS, HOSTILE_MESSAGE, shared_history
+from history import HOSTILE_MESSAGE, shared_history_fixtures
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def shop(request, tmp_path_factory):
-    yield from shared_history(request, tmp_path_factory)
-
-
-@pytest.fixture
-def client(shop):
-    return shop.client
-
-
-@pytest.fixture
-def history(shop):
-    return shop.history
+shop, client, history = shared_history_fixtures()
 
 
 def test_run_list_json_has_contract_fields_newest_first(client, history):

@@ -5,22 +5,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from history import BACKENDS, HOSTILE_MESSAGE, HOSTILE_NODEID, shared_history
+from history import HOSTILE_MESSAGE, HOSTILE_NODEID, shared_history_fixtures
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def shop(request, tmp_path_factory):
-    yield from shared_history(request, tmp_path_factory)
-
-
-@pytest.fixture
-def client(shop):
-    return shop.client
-
-
-@pytest.fixture
-def history(shop):
-    return shop.history
+shop, client, history = shared_history_fixtures()
 
 
 def url(nodeid: str, api: bool = True, **params) -> str:

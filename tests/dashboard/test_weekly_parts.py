@@ -71,15 +71,3 @@ def test_markdown_escapes_pipes_and_markup_so_tables_keep_their_shape():
     assert lines[:2] == ["| Test | Runs |", "|---|---:|"]
     assert lines[2].replace("\\|", "").count("|") == 3
 
-
-def test_a_missing_analysis_leaves_its_section_marked_unavailable_with_the_missing_call():
-    from dashboard.analysis.weekly import _optional
-
-    unavailable: dict[str, str] = {}
-    assert _optional("no_such_analysis", unavailable, "anything") is None
-    assert _optional("skips", unavailable, "skip_surges", "no_such_function") is None
-    assert unavailable == {
-        "no_such_analysis": "dashboard.analysis.no_such_analysis is not available yet",
-        "skips": "dashboard.analysis.skips.no_such_function is not available yet",
-    }
-    assert _optional("skips", unavailable, "skip_surges") is not None
