@@ -507,10 +507,10 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
         covered.update(victims)
         kind = found[0]["kind"] or "polluter"
         new = " (new this week)" if polluter in new_polluters else ""
-        verb = "run concurrently with" if kind == "concurrent" else "leaks state into"
+        verb = "runs at the same time as" if kind == "concurrent" else "leaks state into"
         actions.append(Action(
             title=f"fix {kind} {polluter}",
-            evidence=f"{n} failures of {len(victims)} test{'s' * (len(victims) != 1)} this week; it {verb} "
+            evidence=f"{_count(n, 'failure')} of {_count(len(victims), 'test')} this week; it {verb} "
                      + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else "") + new,
             link=test_path(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
 
@@ -522,7 +522,8 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
         since = f" since run {b['since_run_id']}" if b["since_run_id"] is not None else ""
         actions.append(Action(
             title=f"fix or quarantine broken test {b['nodeid']}",
-            evidence=f"failing{since}: {b['consecutive_failures']} runs in a row, {n} failures this week",
+            evidence=(f"failing{since}: {b['consecutive_failures']} runs in a row, "
+                      f"{_count(n, 'failure')} this week"),
             link=b["link"], payoff=float(n), kind="broken", subject=b["nodeid"]))
 
     new_flaky = {f["nodeid"] for f in review.new_flaky or []}
@@ -531,7 +532,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
             continue
         actions.append(Action(
             title=f"stabilise flaky test {f['nodeid']}",
-            evidence=f"{f['failures_this_week']} failures this week"
+            evidence=f"{_count(f['failures_this_week'], 'failure')} this week"
                      + (f", fails {f['failure_rate'] * 100:.0f}% of runs" if f["failure_rate"] else "")
                      + (" (new this week)" if f["nodeid"] in new_flaky else ""),
             link=f["link"], payoff=float(f["failures_this_week"]), kind="flaky", subject=f["nodeid"]))
@@ -599,3 +600,6 @@ def find_project(session: Session, name: str) -> Project | None:
     return session.scalars(select(Project).where(Project.name == name)).first()
 
 
+def _count(n: int, noun: str) -> str:
+    """Return "1 failure" / "3 failures"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

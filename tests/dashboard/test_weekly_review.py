@@ -170,7 +170,8 @@ def test_quiet_weeks_recommend_nothing_and_planted_weeks_lead_with_their_evidenc
     top = reviews[polluter_week].actions[0]
     victim_failures = reviews[polluter_week].new_suspects[0]["victim_failures_this_week"]
     assert top.kind == "suspect" and top.subject == POLLUTER and top.evidence.endswith("(new this week)")
-    assert f"{victim_failures} failures of 1 test this week" in top.evidence and victim_failures > 0
+    plural = "" if victim_failures == 1 else "s"
+    assert f"{victim_failures} failure{plural} of 1 test this week" in top.evidence and victim_failures > 0
     # The next week the polluter still costs failures: still recommended, no longer new.
     ongoing = [a for a in reviews[polluter_week.replace("W08", "W09")].actions if a.kind == "suspect"]
     assert [a.subject for a in ongoing] == [POLLUTER] and "new this week" not in ongoing[0].evidence
