@@ -2,9 +2,10 @@
 
 Compares, alternating runs, our full ingest (detect + streaming parse + store into a fresh SQLite
 file, one transaction) with junitparser's bare whole-tree parse of the same file, and, for
-context, junitparser's parse plus a walk that reads every case (what ingesting with junitparser
-would need at least). Prints wall and CPU medians and ratios, and the peak RSS (VmHWM) of our
-ingest and of junitparser's parse, each measured in a fresh child process.
+context, our streaming parse alone (no database) and junitparser's parse plus a walk that reads
+every case (what ingesting with junitparser would need at least). Prints wall and CPU medians and
+ratios, and the peak RSS (VmHWM) of our ingest and of junitparser's parse, each measured in a fresh
+child process.
 
     .venv/bin/python benchmarks/bench_ingest.py [--tests 100000] [--runs 5]
 """
@@ -47,6 +48,7 @@ def main() -> None:
     from junitparser import JUnitXml
 
     from ingest.db import ensure_schema, make_engine
+    from ingest.formats import parse
     from ingest.records import RunMeta
     from ingest.sources import ReportSource
     from ingest.store import ingest_sources
@@ -69,6 +71,12 @@ def main() -> None:
             )
             assert summary.tests == args.tests
 
+        def ours_parse_only() -> None:
+            source = ReportSource.from_path(report)
+            with source.open(None) as fh:
+                count = sum(1 for _ in parse(source.name, fh).cases)
+            assert count == args.tests
+
         def junitparser_parse() -> None:
             xml = JUnitXml.fromfile(str(report))
             sum(1 for _ in xml)
@@ -80,7 +88,12 @@ def main() -> None:
                     _ = (case.classname, case.name, case.time, case.result)
 
         wall, cpu = alternate(
-            {"ours": ours, "junitparser": junitparser_parse, "walk": junitparser_walk},
+            {
+                "ours": ours,
+                "parse": ours_parse_only,
+                "junitparser": junitparser_parse,
+                "walk": junitparser_walk,
+            },
             runs=args.runs,
             setup=fresh_db,
         )
@@ -101,12 +114,18 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
             [
                 ("suitehealth ingest (parse+store, SQLite)", show("ours")),
+                ("  of which: our streaming parse alone", show("parse")),
                 ("junitparser whole-tree parse", show("junitparser")),
                 ("junitparser parse + read every case", show("walk")),
                 (
                     "ratio ours / junitparser parse",
                     f"wall {median(wall['ours']) / median(wall['junitparser']):.2f}, "
                     f"cpu {median(cpu['ours']) / median(cpu['junitparser']):.2f}  (target <= 1.5, aim 1.0)",
+                ),
+                (
+                    "ratio our parse alone / junitparser parse",
+                    f"wall {median(wall['parse']) / median(wall['junitparser']):.2f}, "
+                    f"cpu {median(cpu['parse']) / median(cpu['junitparser']):.2f}",
                 ),
                 (
                     "ratio ours / junitparser parse+walk",

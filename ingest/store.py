@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice, repeat
 from operator import itemgetter
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -119,11 +119,13 @@ def combined_hash(sources: Sequence[ReportSource], max_bytes: int | None = None)
 def find_duplicate(engine: Engine, meta: RunMeta, content_hash: str) -> IngestSummary | None:
     """Return the summary of the run already stored with this content, if any."""
     with Session(engine) as session:
-        run = session.scalars(
-            select(Run).join(Suite).join(Project)
-            .where(Project.name == meta.project, Suite.name == meta.suite, Run.content_hash == content_hash)
-        ).first()
-        return summarize(run, duplicate=True) if run else None
+        # A plain id query first: in a backfill nearly every run is new, and loading nothing is cheap.
+        run_id = session.execute(
+            _DUPLICATE_SQL, {"project": meta.project, "suite": meta.suite, "hash": content_hash}
+        ).scalar()
+        if run_id is None:
+            return None
+        return summarize(session.get(Run, run_id), duplicate=True)
 
 
 def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport], *,
@@ -135,11 +137,10 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
     """
     ensure_schema(engine)
     with write_transaction(engine) as session:
-        project = get_or_create_project(session, meta.project)
-        suite = get_or_create_suite(session, project.id, meta.suite)
+        project_id, suite_id = _project_and_suite_ids(session, meta.project, meta.suite)
         now = datetime.now(UTC)
         run = Run(
-            project_id=project.id, suite_id=suite.id, branch=meta.branch, commit=meta.commit,
+            project_id=project_id, suite_id=suite_id, branch=meta.branch, commit=meta.commit,
             build_id=meta.build_id, build_url=meta.build_url, started_at=meta.started_at or now,
             duration_s=meta.duration_s, environment=meta.environment or {},
             content_hash=content_hash or f"unhashed:{now.timestamp()}:{id(meta)}",
@@ -147,14 +148,34 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
         )
         session.add(run)
         session.flush()
-        writer = _ResultWriter(session, project.id, run.id)
+        writer = _ResultWriter(session, project_id, run.id)
         metas: list[ReportMeta] = []
         for report in reports:
             writer.add(report.cases)
             metas.append(report.meta_after())
         writer.finish()
         _finish_run(session, run, meta, metas, writer)
-        return summarize(run, duplicate=False, files=len(metas), project=project.name, suite=suite.name)
+        return summarize(run, duplicate=False, files=len(metas), project=meta.project, suite=meta.suite)
+
+
+# One round trip for the common case (both exist), instead of two ORM queries per run.
+_IDS_SQL = text(
+    "SELECT p.id, s.id FROM projects p LEFT JOIN suites s ON s.project_id = p.id AND s.name = :suite "
+    "WHERE p.name = :project"
+)
+_DUPLICATE_SQL = text(
+    "SELECT r.id FROM runs r JOIN suites s ON s.id = r.suite_id JOIN projects p ON p.id = s.project_id "
+    "WHERE p.name = :project AND s.name = :suite AND r.content_hash = :hash"
+)
+
+
+def _project_and_suite_ids(session: Session, project: str, suite: str) -> tuple[int, int]:
+    """Return (project id, suite id), creating whichever does not exist yet."""
+    row = session.execute(_IDS_SQL, {"project": project, "suite": suite}).first()
+    if row is not None and row[1] is not None:
+        return row[0], row[1]
+    project_id = row[0] if row is not None else get_or_create_project(session, project).id
+    return project_id, get_or_create_suite(session, project_id, suite).id
 
 
 def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, fmt: str = "records",

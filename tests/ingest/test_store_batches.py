@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ingest import db as ingest_db
+from ingest import models as m
 from ingest import store
 from ingest.models import Result, Run
-from ingest.models import Test as TestRow
 from ingest.records import CaseRecord, RunMeta
 from ingest.store import store_cases
 
@@ -16,9 +16,9 @@ from ingest.store import store_cases
 def _results(engine, run_id: int) -> list[tuple]:
     with Session(engine) as session:
         return [tuple(r) for r in session.execute(
-            select(TestRow.nodeid, Result.order_index, Result.attempt, Result.final, Result.outcome,
+            select(m.Test.nodeid, Result.order_index, Result.attempt, Result.final, Result.outcome,
                    Result.worker_id, Result.message)
-            .join(TestRow, TestRow.id == Result.test_id).where(Result.run_id == run_id)
+            .join(m.Test, m.Test.id == Result.test_id).where(Result.run_id == run_id)
             .order_by(Result.order_index)
         ).all()]
 
@@ -43,7 +43,7 @@ def test_reruns_across_batches_of_a_projects_first_run_are_numbered(engine, monk
     ]
     with Session(engine) as session:
         assert session.scalar(select(Run.rerun_passed).where(Run.id == summary.run_id)) == 1
-        assert sorted(session.scalars(select(TestRow.nodeid))) == ["t.py::a", "t.py::b", "t.py::c", "t.py::d"]
+        assert sorted(session.scalars(select(m.Test.nodeid))) == ["t.py::a", "t.py::b", "t.py::c", "t.py::d"]
 
 
 def test_a_second_run_reuses_known_tests_and_creates_only_new_ones(engine, monkeypatch):
@@ -51,15 +51,15 @@ def test_a_second_run_reuses_known_tests_and_creates_only_new_ones(engine, monke
     first = store_cases(engine, RunMeta(project="p"), [CaseRecord("t.py::a", "passed"),
                                                        CaseRecord("t.py::b", "passed")])
     with Session(engine) as session:
-        ids = dict(session.execute(select(TestRow.nodeid, TestRow.id)).all())
+        ids = dict(session.execute(select(m.Test.nodeid, m.Test.id)).all())
     second = store_cases(engine, RunMeta(project="p"), [
         CaseRecord("t.py::new", "passed"), CaseRecord("t.py::b", "failed", message="boom"),
         CaseRecord("t.py::a", "passed", markers=("slow",)),
     ])
     assert second.run_id != first.run_id and (second.tests, second.failed) == (3, 1)
     with Session(engine) as session:
-        after = dict(session.execute(select(TestRow.nodeid, TestRow.id)).all())
-        markers = session.scalar(select(TestRow.markers).where(TestRow.nodeid == "t.py::a"))
+        after = dict(session.execute(select(m.Test.nodeid, m.Test.id)).all())
+        markers = session.scalar(select(m.Test.markers).where(m.Test.nodeid == "t.py::a"))
     assert {n: after[n] for n in ids} == ids and set(after) == {"t.py::a", "t.py::b", "t.py::new"}
     assert markers == ["slow"]
     assert [r[0] for r in _results(engine, second.run_id)] == ["t.py::new", "t.py::b", "t.py::a"]
