@@ -6,6 +6,7 @@ import functools
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,9 @@ ENV_VAR = "SUITEHEALTH_DATABASE_URL"
 # Milliseconds a writer waits for SQLite's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
-_upgraded: set[str] = set()
+# Engines whose database was checked (or migrated) in this process. Per engine, not per URL: an
+# SQLite file deleted and recreated under the same URL must be migrated again.
+_upgraded: weakref.WeakSet[Engine] = weakref.WeakSet()
 _upgrade_lock = threading.Lock()
 
 
@@ -104,19 +107,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     with _upgrade_lock:
         command.upgrade(alembic_config(engine), revision)
-        _upgraded.add(str(engine.url))
+        _upgraded.add(engine)
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Migrate to head once per process and URL; cheap after the first call.
+    """Migrate to head once per engine; cheap after the first call.
 
     Alembic (~10 MB and ~0.1 s to import) is only loaded when the database is behind.
     """
-    if str(engine.url) in _upgraded:
+    if engine in _upgraded:
         return
     if current_revision(engine) != head_revision():
         upgrade(engine)
-    _upgraded.add(str(engine.url))
+    _upgraded.add(engine)
 
 
 def current_revision(engine: Engine) -> str | None:
