@@ -158,14 +158,15 @@ def _states(session: Session, project_id: int, until, suite: str | None):
         if catch_up(session, project_id, end_read=False):
             with Session(session.get_bind()) as fresh:
                 return _states(fresh, project_id, until, suite)
-        rows = session.execute(
+        # Core rows, not ORM ones: on a big project this is thousands of states per page.
+        rows = session.connection().execute(
             select(FlakeStats.suite_id, FlakeStats.test_id, FlakeStats.state).where(
                 FlakeStats.project_id == project_id, (FlakeStats.flakes > 0) | FlakeStats.broken
             )
         ).all()
         raw = {(sid, tid): state for sid, tid, state in rows}
         sig_rows = (
-            session.execute(
+            session.connection().execute(
                 select(
                     FailureSignature.suite_id,
                     FailureSignature.test_id,

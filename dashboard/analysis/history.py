@@ -7,10 +7,12 @@ in memory. Both therefore answer the same way.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -150,14 +152,21 @@ def build_sequence(rows: list[tuple]) -> dict:
 
 
 def iter_runs(
-    session: Session, project_id: int, *, after_id: int = 0, until: datetime | None = None
+    session: Session,
+    project_id: int,
+    *,
+    after_id: int = 0,
+    until: datetime | None = None,
+    since: datetime | None = None,
 ) -> list[RunInfo]:
-    """Return the project's runs after ``after_id`` (and before ``until``) in time order."""
+    """Return the project's runs after ``after_id`` (started in [``since``, ``until``)) in time order."""
     query = select(
         Run.id, Run.suite_id, Run.started_at, Run.commit, Run.tests, Run.failed + Run.errors
     ).where(Run.project_id == project_id, Run.id > after_id)
     if until is not None:
         query = query.where(Run.started_at < until)
+    if since is not None:
+        query = query.where(Run.started_at >= since)
     return [RunInfo(*row) for row in session.execute(query.order_by(Run.started_at, Run.id)).all()]
 
 
@@ -225,21 +234,58 @@ def load_commit_outcomes(
 
 # The as-of path (weekly review: this week and last, flaky and broken and suspects) asks for the
 # same history several times in a row; keep the last few analyses, keyed so new runs invalidate.
+# Cached analyzers are never changed afterwards: a later ``until`` resumes from a copy.
 _AS_OF: dict[tuple, Analyzer] = {}
 AS_OF_CACHE = 4
+# While replaying up to ``until``, keep the state one week earlier too: the weekly review asks for
+# this week's end and then last week's, and the second answer then costs a copy, not a replay.
+CHECKPOINT = timedelta(days=7)
 
 
 def analyse_until(session: Session, project_id: int, until: datetime | None) -> Analyzer:
-    """Run the whole history before ``until`` through a fresh analyzer (the as-of path)."""
+    """Return the analysis of the whole history before ``until`` (the as-of path).
+
+    Resumes from a cached analysis of an earlier ``until`` when there is one; the runs are
+    processed in the same order either way, so the answer is the same as a replay from scratch.
+    """
     latest = session.scalar(select(func.max(Run.id)).where(Run.project_id == project_id))
-    key = (str(session.get_bind().engine.url), project_id, until, latest)
-    if key in _AS_OF:
-        return _AS_OF[key]
-    analyzer = Analyzer(project_id)
-    runs = iter_runs(session, project_id, until=until)
-    for run, rows in iter_results(session, runs):
+    base = (str(session.get_bind().engine.url), project_id, latest)
+    if (*base, until) in _AS_OF:
+        return _AS_OF[(*base, until)]
+    earlier = [k[3] for k in _AS_OF
+               if until is not None and k[:3] == base and k[3] is not None and k[3] < until]
+    start = max(earlier, default=None)
+    analyzer = snapshot(_AS_OF[(*base, start)]) if start is not None else Analyzer(project_id)
+    checkpoint = until - CHECKPOINT if until is not None else None
+    if checkpoint is not None and (
+            start is not None and checkpoint <= start or (*base, checkpoint) in _AS_OF):
+        checkpoint = None
+    for run, rows in iter_results(session, iter_runs(session, project_id, since=start, until=until)):
+        if checkpoint is not None and run.started_at >= checkpoint:
+            _remember((*base, checkpoint), snapshot(analyzer))
+            checkpoint = None
         analyzer.process(run, rows)
-    if len(_AS_OF) >= AS_OF_CACHE:
+    if checkpoint is not None:
+        _remember((*base, checkpoint), analyzer)  # no run in the last week: the same state
+    _remember((*base, until), analyzer)
+    return analyzer
+
+
+def _remember(key: tuple, analyzer: Analyzer) -> None:
+    _AS_OF.pop(key, None)
+    while len(_AS_OF) >= AS_OF_CACHE:
         _AS_OF.pop(next(iter(_AS_OF)))
     _AS_OF[key] = analyzer
-    return analyzer
+
+
+def snapshot(analyzer: Analyzer) -> Analyzer:
+    """Return a copy of ``analyzer`` that can go on processing runs without changing the original."""
+    # Processed runs and their sequences are never changed once built, so they are shared.
+    return Analyzer(
+        analyzer.project_id,
+        states=copy.deepcopy(analyzer.states),
+        signatures={k: dataclasses.replace(v) for k, v in analyzer.signatures.items()},
+        commits={k: {tid: set(seen) for tid, seen in tests.items()} for k, tests in analyzer.commits.items()},
+        processed=list(analyzer.processed),
+        touched=set(analyzer.touched),
+    )

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import gammaln
@@ -131,26 +132,34 @@ def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
     Given the margins of each stratum, the count of (x, y) rows is hypergeometric; the total over
     strata is their convolution (the exact conditional test behind Mantel–Haenszel).
     """
-    informative = [
-        s
-        for s in np.unique(strata)
-        if 0 < x[strata == s].sum() < (strata == s).sum() and y[(strata == s) & x].any()
-    ]
-    if sum(int(y[strata == s].sum()) for s in informative) < MIN_EVIDENCE:
+    x, y = np.asarray(x, dtype=bool), np.asarray(y, dtype=bool)
+    # Margins of every stratum in one pass (bincount), not one boolean mask per stratum.
+    _levels, inverse = np.unique(strata, return_inverse=True)
+    inverse = inverse.ravel()
+    n_s = np.bincount(inverse)
+    m_s = np.bincount(inverse, weights=x).astype(np.int64)
+    f_s = np.bincount(inverse, weights=y).astype(np.int64)
+    xy_s = np.bincount(inverse, weights=x & y).astype(np.int64)
+    informative = (m_s > 0) & (m_s < n_s) & (xy_s > 0)
+    if int(f_s[informative].sum()) < MIN_EVIDENCE:
         # Position and candidate coincide (e.g. a two-test module: "second" means "after the
         # other"); stratifying would erase the only evidence there is, so test unstratified.
-        strata = np.zeros_like(strata)
+        n_s, m_s, f_s, xy_s = (np.array([int(a.sum())]) for a in (n_s, m_s, f_s, xy_s))
     dist = np.array([1.0])
-    observed = 0
-    for s in np.unique(strata):
-        sel = strata == s
-        n, m, f = int(sel.sum()), int(x[sel].sum()), int(y[sel].sum())
-        observed += int((x[sel] & y[sel]).sum())
-        lo, hi = max(0, m + f - n), min(m, f)
-        pmf = np.zeros(hi + 1)
-        pmf[lo : hi + 1] = _hypergeom_pmf(np.arange(lo, hi + 1), n, m, f)
-        dist = np.convolve(dist, pmf)
+    for n, m, f in zip(n_s.tolist(), m_s.tolist(), f_s.tolist(), strict=True):
+        dist = np.convolve(dist, _stratum_pmf(n, m, f))
+    observed = int(xy_s.sum())
     return float(min(1.0, dist[observed:].sum()))
+
+
+@lru_cache(maxsize=8192)
+def _stratum_pmf(n: int, m: int, f: int) -> np.ndarray:
+    # Victims are tested against many candidates over the same strata: the same margins recur.
+    lo, hi = max(0, m + f - n), min(m, f)
+    pmf = np.zeros(hi + 1)
+    pmf[lo : hi + 1] = _hypergeom_pmf(np.arange(lo, hi + 1), n, m, f)
+    pmf.setflags(write=False)
+    return pmf
 
 
 def _hypergeom_pmf(k: np.ndarray, n: int, m: int, f: int) -> np.ndarray:

@@ -30,7 +30,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 LEVELS = ("unit", "integration", "e2e")
@@ -66,6 +66,16 @@ class Rules:
     unit_max_s: float = DEFAULT_UNIT_MAX_S
     integration_max_s: float = DEFAULT_INTEGRATION_MAX_S
     source: str = "built-in defaults"
+
+    @cached_property
+    def marker_table(self) -> tuple:
+        """The marker lists in checking order, hashable (the key of the per-rules lookup caches)."""
+        return _rules_key(self.markers)
+
+    @cached_property
+    def path_table(self) -> tuple:
+        """The path globs in checking order, hashable."""
+        return _rules_key(self.paths)
 
     def describe(self) -> list[dict]:
         """Return the rules as rows (kind, level, patterns) in checking order, for the page and the API."""
@@ -205,19 +215,22 @@ def classify_with_reason(nodeid: str, markers: Iterable[str] | None, median_dura
                          rules: Rules, *, file: str | None = None,
                          classname: str | None = None) -> tuple[str, str]:
     """Return (level, the rule that decided it)."""
-    marks = {str(m).lower() for m in (markers or ())}
-    for level in CHECK_ORDER:
-        for marker in rules.markers.get(level, ()):
-            if marker.lower() in marks:
-                return level, f"marker {marker}"
-    candidates = path_candidates(nodeid, file, classname)
-    for level in CHECK_ORDER:
-        patterns = rules.paths.get(level, ())
-        # One alternation per level screens the test; the single globs run only to name the match.
-        if patterns and any(_any_glob(patterns).fullmatch(p) for p in candidates):
-            for pattern in patterns:
-                if any(glob_regex(pattern).fullmatch(p) for p in candidates):
-                    return level, f"path {pattern}"
+    return (rule_level(nodeid, markers, rules, file=file, classname=classname)
+            or duration_level(median_duration_s, rules))
+
+
+def rule_level(nodeid: str, markers: Iterable[str] | None, rules: Rules, *, file: str | None = None,
+               classname: str | None = None) -> tuple[str, str] | None:
+    """Return (level, rule) decided by a marker or a path glob, or None when only the duration can tell."""
+    if markers:
+        decided = _marker_level(tuple(str(m) for m in markers), rules.marker_table)
+        if decided is not None:
+            return decided
+    return _path_level(tuple(path_candidates(nodeid, file, classname)), rules.path_table)
+
+
+def duration_level(median_duration_s: float | None, rules: Rules) -> tuple[str, str]:
+    """Return (level, rule) from the duration fallback alone."""
     if median_duration_s is None:
         return UNKNOWN, "no marker, path or duration"
     if median_duration_s <= rules.unit_max_s:
@@ -225,6 +238,44 @@ def classify_with_reason(nodeid: str, markers: Iterable[str] | None, median_dura
     if median_duration_s <= rules.integration_max_s:
         return "integration", f"duration <= {rules.integration_max_s:g} s"
     return "e2e", f"duration > {rules.integration_max_s:g} s"
+
+
+def _rules_key(table: Mapping[str, tuple[str, ...]]) -> tuple:
+    return tuple((level, tuple(table.get(level, ()))) for level in CHECK_ORDER)
+
+
+@lru_cache(maxsize=64)
+def _marker_levels(table: tuple) -> dict[str, tuple[tuple[int, int], str, str]]:
+    """Map each lower-cased marker to (its rank in checking order, level, pattern as configured)."""
+    out: dict[str, tuple[tuple[int, int], str, str]] = {}
+    for level_rank, (level, patterns) in enumerate(table):
+        for pattern_rank, marker in enumerate(patterns):
+            out.setdefault(marker.lower(), ((level_rank, pattern_rank), level, marker))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _marker_level(markers: tuple, table: tuple) -> tuple[str, str] | None:
+    # Many tests carry the same set of marks, so each set is looked up once per rules.
+    by_marker = _marker_levels(table)
+    # The first rule in checking order wins: the smallest (level rank, pattern rank) among the marks.
+    hits = [hit for m in markers if (hit := by_marker.get(str(m).lower())) is not None]
+    if not hits:
+        return None
+    _rank, level, marker = min(hits)
+    return level, f"marker {marker}"
+
+
+@lru_cache(maxsize=65536)
+def _path_level(candidates: tuple[str, ...], table: tuple) -> tuple[str, str] | None:
+    # Tests of one file share their candidates, so a suite costs one glob match per file, not per test.
+    for level, patterns in table:
+        # One alternation per level screens the test; the single globs run only to name the match.
+        if patterns and any(_any_glob(patterns).fullmatch(p) for p in candidates):
+            for pattern in patterns:
+                if any(glob_regex(pattern).fullmatch(p) for p in candidates):
+                    return level, f"path {pattern}"
+    return None
 
 
 def classify(nodeid: str, markers: Iterable[str] | None, median_duration_s: float | None,

@@ -17,11 +17,12 @@ Shape rule (on test counts u, i, e of unit, integration, e2e; "unknown" is left 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Text, case, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.levels import (
@@ -29,8 +30,9 @@ from dashboard.analysis.levels import (
     UNKNOWN,
     Rules,
     classify,
-    classify_with_reason,
+    duration_level,
     level_rules,
+    rule_level,
 )
 from ingest.models import Result, Run, Test
 
@@ -125,19 +127,21 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
             per_suite[suite_id] += 1
             run_ids.append(run_id)
 
-    typical = _typical_durations(session, run_ids)
-    info = _test_info(session, list(typical))
     classified = []
     levels = {lvl: LevelStats() for lvl in LEVELS}
     level_of: dict[int, str] = {}
-    for tid, (nodeid, file, classname, markers) in info.items():
-        level, reason = classify_with_reason(nodeid, markers, typical[tid], rules, file=file,
-                                             classname=classname)
+    # Markers and path globs only see the test's file, class and marks: decide once per such group.
+    decided: dict[tuple, tuple[str, str] | None] = {}
+    for tid, nodeid, file, classname, markers, typical in _typical_durations(session, run_ids):
+        key = (nodeid.split("::", 1)[0], file, classname, markers)
+        if key not in decided:
+            decided[key] = rule_level(nodeid, _markers(markers), rules, file=file, classname=classname)
+        level, reason = decided[key] or duration_level(typical, rules)
         level_of[tid] = level
-        classified.append(TestLevel(nodeid, level, reason, typical[tid]))
+        classified.append(TestLevel(nodeid, level, reason, typical))
         stats = levels.setdefault(level, LevelStats())
         stats.tests += 1
-        stats.time_s += typical[tid] or 0.0
+        stats.time_s += typical or 0.0
     _fill_shares(levels)
     classified.sort(key=lambda t: (LEVELS.index(t.level) if t.level in LEVELS else 9, t.nodeid))
     shape = pyramid_shape(levels["unit"].tests, levels["integration"].tests, levels["e2e"].tests)
@@ -155,33 +159,36 @@ def _fill_shares(levels: dict[str, LevelStats]) -> None:
         stats.share_time = stats.time_s / seconds if seconds else 0.0
 
 
-def _typical_durations(session: Session, run_ids: list[int]) -> dict[int, float | None]:
-    """Return test id -> typical duration over ``run_ids``: the mean without the fastest and slowest run.
+def _typical_durations(session: Session, run_ids: list[int]) -> list[tuple]:
+    """Return (test id, nodeid, file, classname, stored markers, typical duration) per test of ``run_ids``.
 
-    A trimmed mean (equal to the median for three runs) is computed by the database in one GROUP BY,
-    so only one row per test comes back however many runs the window holds.
+    The typical duration is the mean without the fastest and slowest run (equal to the median for
+    three runs), computed by the database in one GROUP BY and joined to the tests in the same
+    statement, so only one row per test comes back however many runs the window holds.
     """
     if not run_ids:
-        return {}
+        return []
     d = Result.duration_s
     n = func.count(d)
     typical = case((n >= 3, (func.sum(d) - func.max(d) - func.min(d)) / (n - 2)), else_=func.avg(d))
-    rows = session.connection().execute(
-        select(Result.test_id, typical).where(Result.run_id.in_(run_ids), Result.final)
-        .group_by(Result.test_id)
+    per_test = (
+        select(Result.test_id.label("test_id"), typical.label("typical"))
+        .where(Result.run_id.in_(run_ids), Result.final).group_by(Result.test_id).subquery()
     )
-    return {tid: (float(value) if value is not None else None) for tid, value in rows}
+    # markers are read as stored text: most tests have none, and json.loads per row adds up.
+    rows = session.connection().execute(
+        select(Test.id, Test.nodeid, Test.file, Test.classname, Test.__table__.c.markers.cast(Text),
+               per_test.c.typical)
+        .join(per_test, per_test.c.test_id == Test.id)
+    )
+    return [(tid, nodeid, file, classname, markers, float(value) if value is not None else None)
+            for tid, nodeid, file, classname, markers, value in rows]
 
 
-def _test_info(session: Session, test_ids: list[int]) -> dict[int, tuple]:
-    info: dict[int, tuple] = {}
-    for chunk_start in range(0, len(test_ids), 5000):
-        chunk = test_ids[chunk_start:chunk_start + 5000]
-        for tid, nodeid, file, classname, markers in session.connection().execute(
-            select(Test.id, Test.nodeid, Test.file, Test.classname, Test.markers).where(Test.id.in_(chunk))
-        ):
-            info[tid] = (nodeid, file, classname, markers or [])
-    return info
+def _markers(stored: str | None) -> list[str]:
+    if not stored or stored in ("[]", "null"):
+        return []
+    return json.loads(stored) or []
 
 
 def _weekly_trend(session: Session, project_id: int, end: datetime, level_of: dict[int, str]) -> list[dict]:
@@ -206,14 +213,23 @@ def _weekly_trend(session: Session, project_id: int, end: datetime, level_of: di
     if not last or not level_of:
         return []
     weeks = sorted({week for week, _suite in last})
-    # The database maps each sampled run to its week's index and keeps the first and last per test.
-    week_index = case({run_id: weeks.index(week) for (week, _suite), run_id in last.items()},
-                      value=Result.run_id)
-    rows = session.connection().execute(
-        select(Result.test_id, func.min(week_index), func.max(week_index))
-        .where(Result.run_id.in_(list(last.values())), Result.final)
-        .group_by(Result.test_id)
-    )
+    index_of = {run_id: weeks.index(week) for (week, _suite), run_id in last.items()}
+    by_id = [index_of[run_id] for run_id in sorted(index_of)]
+    if all(a <= b for a, b in zip(by_id, by_id[1:], strict=False)):
+        # Runs stored in time order (the usual case): a test's first and last run id are its first
+        # and last week, and the database need not map every row through a CASE of all the runs.
+        rows = ((test_id, index_of[first], index_of[final]) for test_id, first, final in
+                session.connection().execute(
+                    select(Result.test_id, func.min(Result.run_id), func.max(Result.run_id))
+                    .where(Result.run_id.in_(list(index_of)), Result.final).group_by(Result.test_id)))
+    else:
+        # The database maps each sampled run to its week's index and keeps the first and last per test.
+        week_index = case(index_of, value=Result.run_id)
+        rows = session.connection().execute(
+            select(Result.test_id, func.min(week_index), func.max(week_index))
+            .where(Result.run_id.in_(list(index_of)), Result.final)
+            .group_by(Result.test_id)
+        )
     # Difference arrays: +1 in a test's first week, -1 after its last, then running sums.
     steps = {lvl: [0] * (len(weeks) + 1) for lvl in (*LEVELS, UNKNOWN)}
     for test_id, first, final in rows:

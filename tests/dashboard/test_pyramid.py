@@ -70,6 +70,20 @@ def test_weekly_trend_counts_tests_from_the_week_they_first_ran(engine):
     ]
 
 
+def test_weekly_trend_is_the_same_when_older_runs_are_stored_after_newer_ones(engine):
+    week1 = dict(list(UNIT.items())[:2]) | E2E
+    # A backfill: the newest run is stored first, so run ids no longer follow time.
+    store_run(engine, T0 + timedelta(days=8), {**UNIT, **INTEGRATION, **E2E}, 1)
+    store_run(engine, T0 + timedelta(days=1), week1 | INTEGRATION, 0)
+    store_run(engine, T0, week1, 0)
+    with Session(engine) as session:
+        trend = pyramid_levels(session, 1).trend
+    assert [(r["week"].isoformat(), r["unit"], r["integration"], r["e2e"], r["shape"]) for r in trend] == [
+        ("2026-03-02", 2, 3, 1, "diamond"),
+        ("2026-03-09", 5, 3, 1, "pyramid"),
+    ]
+
+
 @pytest.mark.parametrize(("counts", "shape"), [
     ((0, 0, 0), "empty"),
     ((10, 0, 0), "unit only"),
