@@ -17,6 +17,8 @@ class IngestError(Exception):
         super().__init__(self._format())
 
     def _format(self) -> str:
+        if self.source is None and self.line is None:
+            return self.reason  # not about a file (e.g. a bad --started-at value)
         where = self.source or "<input>"
         if self.line is not None:
             where += f":{self.line}"
