@@ -26,8 +26,6 @@ from ingest.db import ensure_schema, make_engine
 # pytester drives the suitehealth pytest plugin in tests/plugin (it must be declared at the top level).
 pytest_plugins = ["pytester"]
 
-DATA = Path(__file__).parent / "data"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PG_URL = os.environ.get("SUITEHEALTH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHROMIUM = os.environ.get("SUITEHEALTH_TEST_CHROMIUM", "/usr/bin/chromium")
 
