@@ -36,6 +36,16 @@ from ingest.upload_client import upload_reports  # noqa: E402
 CLIENTS = 4
 
 
+def summary_project_id(engine, project: str) -> int:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from ingest.models import Project
+
+    with Session(engine) as session:
+        return session.scalar(select(Project.id).where(Project.name == project))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -89,6 +99,34 @@ def upload_round(url: str, token: str, project: str, reports: list[Path]) -> tup
     return wall, [lat for lat, _ in answers], sum(1 for _, status in answers if status == 201)
 
 
+def refresh_lock_hold(engine, project: str, tmp: Path, tests: int, runs: int, rounds: int) -> list[tuple]:
+    """Store ``runs`` reports, then time a refresh's lock-free compute and its write phase, per round.
+
+    The write phase is how long the refresh holds the database write lock (uploads wait that
+    long at most); before the compute moved out of the write transaction, it held it for both.
+    """
+    from dashboard.analysis.updates import analyse_pending, apply_pending
+    from ingest.records import RunMeta
+    from ingest.sources import ReportSource
+    from ingest.store import ingest_sources
+
+    project_id = summary_project_id(engine, project)
+    meta = RunMeta(project=project, suite="bench")
+    out = []
+    for rnd in range(rounds):
+        for i in range(runs):
+            path = generate_pytest_junit(tmp / f"lock-{rnd}-{i}.xml", tests, seed=900_000 + rnd * 1000 + i)
+            ingest_sources(engine, [ReportSource.from_path(path)], meta)
+        start = time.perf_counter()
+        pending = analyse_pending(engine, project_id)
+        computed = time.perf_counter()
+        stored = pending is not None and apply_pending(engine, pending)
+        done = time.perf_counter()
+        if stored:
+            out.append((computed - start, done - computed))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,10 +158,18 @@ def main() -> None:
                 "p50": percentile(lat, 50), "p99": percentile(lat, 99),
                 "h_seq": statistics.median(base_seq), "h_par": statistics.median(base_par),
             })
-            print(f"round {rnd + 1}: {new} runs in {wall:.2f}s", file=sys.stderr)
-    finally:
+            print(f"round {rnd + 1}: {new} runs in {wall:.2f}s, latency p50 {rows[-1]['p50'] * 1000:.0f} ms, "
+                  f"p99 {rows[-1]['p99'] * 1000:.0f} ms", file=sys.stderr)
         proc.terminate()
         proc.wait(timeout=30)
+        from dashboard.analysis.updates import refresh_project
+
+        refresh_project(engine, summary_project_id(engine, project))  # catch up before timing
+        holds = refresh_lock_hold(engine, project, tmp, args.tests, 8, args.rounds)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
         engine.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -136,6 +182,12 @@ def main() -> None:
     print(f"  baseline /healthz p50 {med['h_seq'] * 1000:8.1f} ms sequential, "
           f"{med['h_par'] * 1000:.1f} ms with {CLIENTS} clients")
     print(f"  ratio upload p50 / healthz p50 (4 clients): {med['p50'] / med['h_par']:.1f}x")
+    if holds:
+        compute = statistics.median(h[0] for h in holds)
+        write = statistics.median(h[1] for h in holds)
+        print(f"  refresh of 8 new runs: compute {compute * 1000:.0f} ms without a lock, write lock held "
+              f"{write * 1000:.0f} ms (computing inside the write transaction held it "
+              f"{(compute + write) * 1000:.0f} ms: {(compute + write) / write:.1f}x as long)")
 
 
 if __name__ == "__main__":

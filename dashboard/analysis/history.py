@@ -158,11 +158,19 @@ def iter_runs(
     after_id: int = 0,
     until: datetime | None = None,
     since: datetime | None = None,
+    unanalysed_only: bool = False,
 ) -> list[RunInfo]:
-    """Return the project's runs after ``after_id`` (started in [``since``, ``until``)) in time order."""
+    """Return the project's runs after ``after_id`` (started in [``since``, ``until``)) in time order.
+
+    ``unanalysed_only`` keeps the runs without an ``analysed_runs`` row.
+    """
     query = select(
         Run.id, Run.suite_id, Run.started_at, Run.commit, Run.tests, Run.failed + Run.errors
     ).where(Run.project_id == project_id, Run.id > after_id)
+    if unanalysed_only:
+        from ingest.analysis_models import AnalysedRun
+
+        query = query.where(~select(AnalysedRun.run_id).where(AnalysedRun.run_id == Run.id).exists())
     if until is not None:
         query = query.where(Run.started_at < until)
     if since is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
@@ -20,14 +21,20 @@ def load_states(session: Session, project_id: int) -> dict[tuple[int, int], Flak
     return {(r.suite_id, r.test_id): r for r in rows}
 
 
-def save_states(session: Session, analyzer: Analyzer, rows: dict[tuple[int, int], FlakeStats]) -> None:
-    """Write the analyzer's touched states back (insert new rows, update changed ones)."""
-    new = []
+def save_states(session: Session, analyzer: Analyzer, existing: Collection[tuple[int, int]]) -> None:
+    """Write the analyzer's touched states back: insert new keys, update those in ``existing``.
+
+    Bulk statements by primary key, not ORM objects loaded here: the write transaction stays
+    short because it never reads the rows it replaces (the read phase did).
+    """
+    new, changed = [], []
     for key in analyzer.touched:
         state = analyzer.states[key]
         view = flakestate.effective(state)
         score = flakestate.posterior(view)[0] if view["flakes"] else 0.0
         values = dict(
+            suite_id=key[0],
+            test_id=key[1],
             runs=state["runs"],
             failures=state["fails"],
             flakes=view["flakes"],
@@ -36,13 +43,14 @@ def save_states(session: Session, analyzer: Analyzer, rows: dict[tuple[int, int]
             last_flake_at=flakestate.parse_ts(view["last_flake"]),
             state=_copy(state),
         )
-        row = rows.get(key)
-        if row is None:
-            new.append(FlakeStats(suite_id=key[0], test_id=key[1], project_id=analyzer.project_id, **values))
+        if key in existing:
+            changed.append(values)
         else:
-            for name, value in values.items():
-                setattr(row, name, value)
-    session.add_all(new)
+            new.append(values | {"project_id": analyzer.project_id})
+    if new:
+        session.execute(insert(FlakeStats), new)
+    if changed:
+        session.execute(update(FlakeStats), changed)
 
 
 def _copy(state: dict) -> dict:
@@ -60,13 +68,19 @@ def load_signatures(session: Session, project_id: int) -> dict[tuple[int, int, s
 
 
 def save_signatures(
-    session: Session, analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]
+    session: Session,
+    analyzer: Analyzer,
+    existing: Collection[tuple[int, int, str]],
+    run_ids: Collection[int] | None = None,
 ) -> None:
+    """Write the signatures seen in ``run_ids`` (all when None): insert new keys, update the rest."""
+    new, changed = [], []
     for key, sig in analyzer.signatures.items():
-        row = rows.get(key)
-        if row is None:
-            session.add(
-                FailureSignature(
+        if run_ids is not None and sig.last_run_id not in run_ids:
+            continue  # untouched by this refresh: the stored row already says the same
+        if key not in existing:
+            new.append(
+                dict(
                     suite_id=key[0],
                     test_id=key[1],
                     signature_hash=key[2],
@@ -78,9 +92,20 @@ def save_signatures(
                 )
             )
         elif sig.count:
-            row.count = sig.count
-            row.last_run_id = sig.last_run_id
-            row.last_seen_at = sig.last_seen_at
+            changed.append(
+                dict(
+                    suite_id=key[0],
+                    test_id=key[1],
+                    signature_hash=key[2],
+                    count=sig.count,
+                    last_run_id=sig.last_run_id,
+                    last_seen_at=sig.last_seen_at,
+                )
+            )
+    if new:
+        session.execute(insert(FailureSignature), new)
+    if changed:
+        session.execute(update(FailureSignature), changed)
 
 
 def seed_signatures(analyzer: Analyzer, rows: dict[tuple[int, int, str], FailureSignature]) -> None:
@@ -91,9 +116,13 @@ def seed_signatures(analyzer: Analyzer, rows: dict[tuple[int, int, str], Failure
 
 
 def save_runs(session: Session, analyzer: Analyzer) -> None:
-    session.add_all(
+    """Store the compact execution order of every run the analyzer processed."""
+    if not analyzer.processed:
+        return
+    session.execute(
+        insert(AnalysedRun),
         [
-            AnalysedRun(
+            dict(
                 run_id=run.id,
                 project_id=analyzer.project_id,
                 suite_id=run.suite_id,
@@ -102,7 +131,7 @@ def save_runs(session: Session, analyzer: Analyzer) -> None:
                 sequence=seq,
             )
             for run, outage, seq in analyzer.processed
-        ]
+        ],
     )
 
 
@@ -112,8 +141,18 @@ _SEQUENCES: dict[tuple[str, int], dict] = {}
 MAX_CACHED_SEQUENCES = 20_000
 
 
-def load_sequences(session: Session, suite_id: int, limit: int) -> list[tuple[int, datetime, dict]]:
-    """Return the suite's latest ``limit`` non-outage run sequences, oldest first."""
+def load_sequences(
+    session: Session,
+    suite_id: int,
+    limit: int,
+    pending: Iterable[tuple[int, datetime, dict]] = (),
+) -> list[tuple[int, datetime, dict]]:
+    """Return the suite's latest ``limit`` non-outage run sequences, oldest first.
+
+    ``pending`` are (run_id, started_at, sequence) of runs analysed but not stored yet (a refresh
+    computes before it writes); they count as if they were stored.
+    """
+    pending = list(pending)
     heads = session.execute(
         select(AnalysedRun.run_id, AnalysedRun.started_at)
         .where(AnalysedRun.suite_id == suite_id, AnalysedRun.outage.is_(False))
@@ -131,7 +170,11 @@ def load_sequences(session: Session, suite_id: int, limit: int) -> list[tuple[in
             select(AnalysedRun.run_id, AnalysedRun.sequence).where(AnalysedRun.run_id.in_(chunk))
         ):
             _SEQUENCES[(url, run_id)] = sequence
-    return [(run_id, started_at, _SEQUENCES[(url, run_id)]) for run_id, started_at in reversed(heads)]
+    stored = [(run_id, started_at, _SEQUENCES[(url, run_id)]) for run_id, started_at in heads]
+    if not pending:
+        return stored[::-1]
+    latest = sorted(stored + pending, key=lambda s: (s[1], s[0]), reverse=True)[:limit]
+    return latest[::-1]
 
 
 def replace_suspects(

@@ -7,24 +7,43 @@ machines stored in ``test_flake_stats``, appends the runs' compact execution ord
 orders (never from the results table). With nothing new it costs two small queries.
 
 Runs are taken in arrival (id) order per refresh, sorted by start time within one refresh; a run
-uploaded late (older than runs already analysed) is applied after them.
+uploaded late (older than runs already analysed) is applied after them. A run is "new" when it has
+no ``analysed_runs`` row and its id is above ``last_run_id - LATE_RUN_WINDOW``, so a PostgreSQL
+upload that committed after a higher-numbered run was analysed is not skipped.
+
+Concurrency: a refresh computes in a read transaction (no write lock, so uploads are not held up)
+and stores the result in a short write transaction that re-checks the watermark row's version
+(last_run_id, updated_at) it started from, locked (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
+SQLite). If another refresher stored first, the work is discarded and redone: no run is applied
+twice or lost.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import interference
 from dashboard.analysis import store as analysis_store
-from dashboard.analysis.history import Analyzer, iter_results, iter_runs, load_commit_outcomes
-from ingest.analysis_models import AnalysisState
+from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, load_commit_outcomes
+from ingest.analysis_models import AnalysedRun, AnalysisState
 from ingest.db import ensure_schema, write_transaction
 from ingest.models import Run
+
+# How far below the watermark a refresh looks for runs not analysed yet. On PostgreSQL run ids
+# come from a sequence and an upload that took its id first may commit after a later one was
+# analysed; its run then sits below the watermark. Only uploads in flight at the same time can do
+# that, so a window of ids, not the whole history, is searched.
+LATE_RUN_WINDOW = 1000
 
 
 def needs_refresh(session: Session, project_id: int) -> bool:
@@ -32,40 +51,179 @@ def needs_refresh(session: Session, project_id: int) -> bool:
     done = (
         session.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id)) or 0
     )
-    latest = session.scalar(select(func.max(Run.id)).where(Run.project_id == project_id))
-    return latest is not None and latest > done
+    return session.scalar(_unanalysed(project_id, done).exists().select()) or False
+
+
+def _unanalysed(project_id: int, watermark: int):
+    return select(Run.id).where(
+        Run.project_id == project_id,
+        Run.id > watermark - LATE_RUN_WINDOW,
+        ~select(AnalysedRun.run_id).where(AnalysedRun.run_id == Run.id).exists(),
+    )
+
+
+# A refresh computes without the write lock and then commits if nobody advanced the watermark
+# meanwhile. Each failed attempt means another refresher committed (progress was made); after
+# this many the refresh computes inside the write transaction instead, so it cannot starve.
+OPTIMISTIC_ATTEMPTS = 3
+
+
+@dataclass
+class PendingRefresh:
+    """An analysis of the runs after ``watermark``, computed but not stored yet."""
+
+    project_id: int
+    watermark: int
+    # (last_run_id, updated_at) of the watermark row when the analysis started: every store
+    # changes it, also one that only analysed late runs and left last_run_id where it was.
+    version: tuple[int, datetime | None]
+    runs: list[RunInfo]
+    analyzer: Analyzer
+    existing_states: set[tuple[int, int]]
+    existing_signatures: set[tuple[int, int, str]]
+    suspects: dict[int, dict[int, tuple[list[dict], str | None]]] = field(default_factory=dict)
+
+    @property
+    def last_run_id(self) -> int:
+        return max(self.watermark, *(run.id for run in self.runs))
 
 
 def refresh_project(engine: Engine, project_id: int) -> None:
-    """Analyse the project's runs not analysed yet and store the results; cheap when nothing is new."""
+    """Analyse the project's runs not analysed yet and store the results; cheap when nothing is new.
+
+    The analysis reads in a plain read transaction (no write lock: concurrent uploads go on) and
+    writes in a short one that first re-checks the watermark it started from; when another
+    refresher advanced it meanwhile the work is discarded and redone from the new watermark, so no
+    run is applied twice or skipped.
+    """
     ensure_schema(engine)
-    with Session(engine) as session:
-        if not needs_refresh(session, project_id):
+    with _one_analyser(engine, project_id):
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            pending = analyse_pending(engine, project_id)
+            if pending is None or apply_pending(engine, pending):
+                return
+        with write_transaction(engine) as session:
+            watermark = _lock_watermark(session, project_id)
+            pending = _compute(session, project_id, (watermark.last_run_id, watermark.updated_at))
+            if pending is not None:
+                _store(session, pending, watermark)
+
+
+@contextmanager
+def _one_analyser(engine: Engine, project_id: int) -> Iterator[None]:
+    """Let one refresher at a time compute, across the server's processes; the others wait.
+
+    Only to save CPU: every gunicorn worker refreshes after its own uploads, and computing the same
+    analysis four times over slows the uploads that share the cores. Correctness never depends on
+    it (the watermark check does that), and waiting holds no database lock: a waiter then finds
+    the runs analysed and returns after two small queries. SQLite: an flock on a file beside the
+    database; PostgreSQL: a session advisory lock; otherwise nothing.
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database).expanduser().resolve()
+        try:
+            handle = open(path.with_name(path.name + ".refresh-lock"), "a+b")  # noqa: SIM115
+        except OSError:  # a read-only directory: go without, the watermark check still holds
+            yield
             return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+            yield
+    elif url.get_backend_name() == "postgresql":
+        key = {"space": _LOCK_SPACE, "key": project_id}
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), key)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
+                conn.commit()
+    else:
+        yield
+
+
+# First key of suitehealth's PostgreSQL advisory locks (the second is the project id).
+_LOCK_SPACE = 0x5348
+
+
+def analyse_pending(engine: Engine, project_id: int) -> PendingRefresh | None:
+    """Return the analysis of the runs after the stored watermark, or None when nothing is new.
+
+    Reads from one snapshot (a deferred SQLite read transaction; REPEATABLE READ on PostgreSQL)
+    and takes no lock.
+    """
+    with _read_session(engine) as session:
+        version = session.execute(
+            select(AnalysisState.last_run_id, AnalysisState.updated_at)
+            .where(AnalysisState.project_id == project_id)
+        ).one_or_none()
+        return _compute(session, project_id, tuple(version) if version else (0, None))
+
+
+def apply_pending(engine: Engine, pending: PendingRefresh) -> bool:
+    """Store ``pending`` if the watermark is still where it started; return whether it was stored."""
     with write_transaction(engine) as session:
-        watermark = _lock_watermark(session, project_id)
-        runs = iter_runs(session, project_id, after_id=watermark.last_run_id)
-        if not runs:
-            return
-        analyzer = Analyzer(project_id)
-        rows = analysis_store.load_states(session, project_id)
-        analyzer.states = {k: _thaw(r.state) for k, r in rows.items()}
-        signatures = analysis_store.load_signatures(session, project_id)
-        analysis_store.seed_signatures(analyzer, signatures)
-        analyzer.commits = load_commit_outcomes(session, project_id, runs, watermark.last_run_id)
-        for run, results in iter_results(session, runs):
-            analyzer.process(run, results)
-        analysis_store.save_states(session, analyzer, rows)
-        analysis_store.save_signatures(session, analyzer, signatures)
-        analysis_store.save_runs(session, analyzer)
-        session.flush()
-        for suite_id in sorted({run.suite_id for run in runs}):
-            victims, windows = interference.victims_and_windows(analyzer.states, suite_id)
-            sequences = analysis_store.load_sequences(session, suite_id, interference.HISTORY_RUNS)
-            results = interference.compute_suite(sequences, victims, windows)
-            analysis_store.replace_suspects(session, project_id, suite_id, results)
-        watermark.last_run_id = max(run.id for run in runs)
-        watermark.updated_at = datetime.now(UTC)
+        watermark = _lock_watermark(session, pending.project_id)
+        if (watermark.last_run_id, watermark.updated_at) != pending.version:
+            return False  # another refresher stored an analysis first: ours is out of date
+        _store(session, pending, watermark)
+        return True
+
+
+@contextmanager
+def _read_session(engine: Engine) -> Iterator[Session]:
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # One snapshot for every read, like SQLite's read transaction: the watermark, the
+            # stored states and the new runs must agree with each other.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(bind=conn) as session, session.begin():
+            yield session
+
+
+def _compute(
+    session: Session, project_id: int, version: tuple[int, datetime | None]
+) -> PendingRefresh | None:
+    watermark = version[0]
+    runs = iter_runs(session, project_id, after_id=watermark - LATE_RUN_WINDOW, unanalysed_only=True)
+    if not runs:
+        return None
+    analyzer = Analyzer(project_id)
+    rows = analysis_store.load_states(session, project_id)
+    analyzer.states = {k: _thaw(r.state) for k, r in rows.items()}
+    signatures = analysis_store.load_signatures(session, project_id)
+    analysis_store.seed_signatures(analyzer, signatures)
+    analyzer.commits = load_commit_outcomes(session, project_id, runs, watermark)
+    for run, results in iter_results(session, runs):
+        analyzer.process(run, results)
+    pending = PendingRefresh(project_id, watermark, version, runs, analyzer, set(rows), set(signatures))
+    for suite_id in sorted({run.suite_id for run in runs}):
+        victims, windows = interference.victims_and_windows(analyzer.states, suite_id)
+        new = [(run.id, run.started_at, seq) for run, outage, seq in analyzer.processed
+               if run.suite_id == suite_id and not outage]
+        sequences = analysis_store.load_sequences(session, suite_id, interference.HISTORY_RUNS, new)
+        pending.suspects[suite_id] = interference.compute_suite(sequences, victims, windows)
+    return pending
+
+
+def _store(session: Session, pending: PendingRefresh, watermark: AnalysisState) -> None:
+    analyzer = pending.analyzer
+    analysis_store.save_states(session, analyzer, pending.existing_states)
+    analysis_store.save_signatures(
+        session, analyzer, pending.existing_signatures, {run.id for run in pending.runs}
+    )
+    analysis_store.save_runs(session, analyzer)
+    for suite_id, results in pending.suspects.items():
+        analysis_store.replace_suspects(session, pending.project_id, suite_id, results)
+    watermark.last_run_id = pending.last_run_id
+    now = datetime.now(UTC)
+    previous = watermark.updated_at
+    # A new version even if the clock did not move: apply_pending compares it.
+    watermark.updated_at = (
+        now if previous is None or now > previous else previous + timedelta(microseconds=1)
+    )
 
 
 def _thaw(state: dict) -> dict:
@@ -73,7 +231,7 @@ def _thaw(state: dict) -> dict:
 
 
 def _lock_watermark(session: Session, project_id: int) -> AnalysisState:
-    """Return the project's watermark row, locked so concurrent refreshes take turns."""
+    """Return the project's watermark row, locked so concurrent writers of it take turns."""
     dialect = session.get_bind().dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
