@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   - install, write a demo history (if the database is empty) and serve the dashboard
-#   make test   - install (Chromium from Debian included) and run the whole test suite
+#   make install && .venv/bin/pytest -n 2 --dist loadgroup -q
+#               - install (Chromium from Debian included), then run the whole test suite
+#                 (`make test` is the same in one word)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ PORT ?= 8000
 REPORTS ?=
 PROJECT ?= my-project
 
-.PHONY: demo test lint bench
+.PHONY: demo install test lint bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +22,13 @@ $(BIN)/.installed: pyproject.toml
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+install: $(BIN)/.installed /usr/bin/chromium
+
 demo: $(BIN)/.installed
 	$(if $(REPORTS),$(BIN)/suitehealth ingest $(REPORTS) --project $(PROJECT))
 	$(BIN)/suitehealth demo --serve --port $(PORT)
 
-test: $(BIN)/.installed /usr/bin/chromium
+test: install
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: $(BIN)/.installed
