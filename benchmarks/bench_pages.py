@@ -74,14 +74,12 @@ def measure(client, path: str, repeat: int, cold: bool = False) -> tuple[float, 
     after a new run (or in a fresh gunicorn worker) costs.
     """
     from dashboard.analysis import run_cache
-    from dashboard.analysis.weekly import _CACHE as weekly_cache
 
     response = client.get(path)
     times, cpu = [], []
     for _ in range(repeat):
         if cold:
             run_cache.clear()
-            weekly_cache.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         response = client.get(path)
         response.get_data()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///suitehealth.db"
 ENV_VAR = "SUITEHEALTH_DATABASE_URL"
@@ -85,10 +85,6 @@ def write_transaction(engine: Engine) -> Iterator[Session]:
                 yield session
         finally:
             conn.info.pop("write", None)
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 def alembic_config(engine: Engine):

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from itertools import islice, repeat
 from operator import itemgetter
@@ -526,9 +526,3 @@ def summarize(run: Run, *, duplicate: bool, files: int = 0, project: str | None 
         reruns=run.reruns, duration_s=run.duration_s, started_at=run.started_at.isoformat(),
         duplicate=duplicate, files=files or len(run.sources or []),
     )
-
-
-def with_defaults(meta: RunMeta, **overrides) -> RunMeta:
-    """Return ``meta`` with the None fields replaced from ``overrides``."""
-    fill = {k: v for k, v in overrides.items() if getattr(meta, k) in (None, {}, "") and v is not None}
-    return replace(meta, **fill)

@@ -133,12 +133,6 @@ def resolve_budget(session: Session, project_id: int, suite: str, *, settings: M
     return float(default_s), "default"
 
 
-def budget_for_suite(session: Session, project_id: int, suite: str, *, settings: Mapping | None = None,
-                     default_s: float | None = None) -> float:
-    """Return the suite's budget in seconds: Suite.budget_s, then the config file, then the default."""
-    return resolve_budget(session, project_id, suite, settings=settings, default_s=default_s)[0]
-
-
 # ---- the suite's wall time against its budget -------------------------------------------------
 
 def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: float | None = None,

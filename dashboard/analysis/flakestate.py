@@ -194,11 +194,6 @@ def effective(state: dict) -> dict:
     return out
 
 
-def is_broken(state: dict) -> bool:
-    """Return whether the test is failing now in a breakage (a long enough run of failures)."""
-    return effective(state)["broken_now"]
-
-
 def posterior(state: dict) -> tuple[float, float, float]:
     """Return the flake probability's posterior mean and credible interval (Beta, Jeffreys prior)."""
     n = max(0, state["runs"] - state["broken_fails"])

@@ -78,30 +78,12 @@ def save_signatures(
     for key, sig in analyzer.signatures.items():
         if run_ids is not None and sig.last_run_id not in run_ids:
             continue  # untouched by this refresh: the stored row already says the same
+        row = dict(suite_id=key[0], test_id=key[1], signature_hash=key[2], count=sig.count,
+                   last_run_id=sig.last_run_id, last_seen_at=sig.last_seen_at)
         if key not in existing:
-            new.append(
-                dict(
-                    suite_id=key[0],
-                    test_id=key[1],
-                    signature_hash=key[2],
-                    signature=sig.signature,
-                    example=sig.example,
-                    count=sig.count,
-                    last_run_id=sig.last_run_id,
-                    last_seen_at=sig.last_seen_at,
-                )
-            )
+            new.append({**row, "signature": sig.signature, "example": sig.example})
         elif sig.count:
-            changed.append(
-                dict(
-                    suite_id=key[0],
-                    test_id=key[1],
-                    signature_hash=key[2],
-                    count=sig.count,
-                    last_run_id=sig.last_run_id,
-                    last_seen_at=sig.last_seen_at,
-                )
-            )
+            changed.append(row)
     if new:
         session.execute(insert(FailureSignature), new)
     if changed:

@@ -7,8 +7,7 @@ called with ``until=`` this week's end and the previous one's.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, flaky, interference, pyramid, skips
 from dashboard.analysis.levels import Rules, classify, level_rules, load_settings
+from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
@@ -239,39 +239,24 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     return review
 
 
-_CACHE: OrderedDict[tuple, WeeklyReview] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_SIZE = 32
-
-
 def cached_weekly_review(session: Session, project: Project, week: Week | None = None, *,
                          config: Mapping | None = None, now: datetime | None = None) -> WeeklyReview:
     """Return ``weekly_review(...)``, reusing the one built while the project's runs were the same.
 
     The as-of analyses replay the history, which takes seconds on a big project; a review only
-    changes when runs are added or removed, budgets change or the configuration file does.
+    changes when runs are added or removed (``run_cache`` watches those), budgets change or the
+    configuration file does (part of the key here).
     """
     now = now or datetime.now(UTC)
     week = week or last_complete_week(now)
-    runs = tuple(session.execute(
-        select(func.max(Run.id), func.count()).where(Run.project_id == project.id)).one())
     budgets = tuple(session.execute(
         select(Suite.name, Suite.budget_s).where(Suite.project_id == project.id).order_by(Suite.name)).all())
     config_key = tuple(sorted((k, repr(v)) for k, v in (config or {}).items()
                               if k in ("BUDGET_S", "CONFIG_FILE")))
-    key = (str(session.get_bind().url), project.id, project.name, week.label, week_of(now).label,
-           week.end <= now, runs, budgets, config_key, repr(_settings(config)))
-    with _CACHE_LOCK:
-        review = _CACHE.get(key)
-        if review is not None:
-            _CACHE.move_to_end(key)
-            return review
-    review = weekly_review(session, project, week, config=config, now=now)
-    with _CACHE_LOCK:
-        _CACHE[key] = review
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return review
+    key = ("weekly", project.name, week.label, week_of(now).label, week.end <= now, budgets, config_key,
+           repr(_settings(config)))
+    return cached_per_runs(session, project.id, key,
+                           lambda: weekly_review(session, project, week, config=config, now=now))
 
 
 def _settings(config: Mapping | None) -> dict:
