@@ -117,6 +117,12 @@ class SlowTest:
 
 # ---- budgets ---------------------------------------------------------------------------------
 
+def own_budgets(session: Session, project_id: int) -> tuple[tuple[str, float | None], ...]:
+    """Return (suite, Suite.budget_s) pairs: part of any cache key, since budgets change without runs."""
+    return tuple((name, secs) for name, secs in session.execute(
+        select(Suite.name, Suite.budget_s).where(Suite.project_id == project_id).order_by(Suite.name)))
+
+
 def resolve_budget(session: Session, project_id: int, suite: str, *, settings: Mapping | None = None,
                    default_s: float | None = None) -> tuple[float, str]:
     """Return (budget seconds, where it came from): the suite's own, the config file, the default."""

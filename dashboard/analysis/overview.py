@@ -229,8 +229,7 @@ def _analyses(session: Session, project_id: int, suites: list[str],
     settings = load_settings(config.get("CONFIG_FILE"))
     default_budget_s = config.get("BUDGET_S")
     # Budgets change without a new run (a suite's own, the file, the app default): they join the key.
-    own = tuple(session.execute(
-        select(Suite.name, Suite.budget_s).where(Suite.project_id == project_id).order_by(Suite.name)).all())
+    own = budget.own_budgets(session, project_id)
     key = ("overview", tuple(suites), own, repr(default_budget_s), repr(settings))
 
     def compute() -> tuple[dict[str, SuiteBudget], list[Problem]]:

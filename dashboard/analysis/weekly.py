@@ -249,8 +249,7 @@ def cached_weekly_review(session: Session, project: Project, week: Week | None =
     """
     now = now or datetime.now(UTC)
     week = week or last_complete_week(now)
-    budgets = tuple(session.execute(
-        select(Suite.name, Suite.budget_s).where(Suite.project_id == project.id).order_by(Suite.name)).all())
+    budgets = budget.own_budgets(session, project.id)
     config_key = tuple(sorted((k, repr(v)) for k, v in (config or {}).items()
                               if k in ("BUDGET_S", "CONFIG_FILE")))
     key = ("weekly", project.name, week.label, week_of(now).label, week.end <= now, budgets, config_key,

@@ -5,18 +5,22 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import Blueprint, current_app
-from sqlalchemy import select
 
-from dashboard.analysis.budget import duration_regressions, slowest_tests, suite_budget, suite_budgets
+from dashboard.analysis.budget import (
+    duration_regressions,
+    own_budgets,
+    slowest_tests,
+    suite_budget,
+    suite_budgets,
+)
 from dashboard.analysis.run_cache import cached_per_runs
-from dashboard.analysis.runs import shallow_dict
+from dashboard.analysis.runs import branch_names, shallow_dict
 from dashboard.charts import figure_json
 from dashboard.charts.budget import phases_figure, wall_time_figure, whatif_figure
 from dashboard.db import get_session
 from dashboard.errors import NotFound
 from dashboard.views.common import filters, page, pagination, project_or_404
 from dashboard.views.pyramid import app_settings
-from ingest.models import Run, Suite
 
 bp = Blueprint("budget", __name__)
 
@@ -43,9 +47,7 @@ def budget_page(project: str) -> dict:
     settings = app_settings()
     default_budget = float(current_app.config["BUDGET_S"])
     # Budgets can change without a new run, so the suites' own budgets and the settings join the key.
-    own_budgets = tuple(session.execute(
-        select(Suite.name, Suite.budget_s).where(Suite.project_id == proj.id).order_by(Suite.name)).all())
-    key = (own_budgets, repr(settings.get("budgets")), settings.get("_source"),
+    key = (own_budgets(session, proj.id), repr(settings.get("budgets")), settings.get("_source"),
            default_budget, f.until, f.branch, f.since)
     overview = cached_per_runs(
         session, proj.id, ("budgets", key),
@@ -55,8 +57,7 @@ def budget_page(project: str) -> dict:
     suite = f.suite or next((b.suite for b in overview if b.latest_at), names[0] if names else None)
     if f.suite and f.suite not in names:
         raise NotFound(f"project {proj.name!r} has no suite {f.suite!r}")
-    branches = sorted(b for b in session.scalars(
-        select(Run.branch).where(Run.project_id == proj.id).distinct()) if b)
+    branches = branch_names(session, proj.id)
     suites = [{"suite": b.suite, "status": b.status, "budget_s": b.budget_s, "median_s": b.median_s,
                "latest_s": b.latest_s, "usage": b.usage, "forecast_breach_date": b.forecast_breach_date,
                "trend_s_per_week": b.trend_s_per_week} for b in overview]
