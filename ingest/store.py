@@ -246,7 +246,7 @@ class _ResultWriter:
         ph = "%s" if self.postgres else "?"
         self.cursor = session.connection().connection.driver_connection.cursor()
         # INSERT statements by their column list (see _flush).
-        self.insert_results: dict[int, dict[tuple, str]] = {}
+        self.insert_results: dict[tuple[str, ...], str] = {}
         self.cursor.execute(
             f"SELECT 1 FROM {Test.__tablename__} WHERE project_id = {ph} LIMIT 1", (project_id,)
         )
@@ -326,13 +326,12 @@ class _ResultWriter:
                 col = [_clip(v, MAX_DETAILS) if v else v for v in col]
             columns.append(column)
             values.append(col)
-        statement = self.insert_results.get(len(columns), {}).get(tuple(columns))
+        statement = self.insert_results.get(tuple(columns))
         if statement is None:
-            statement = (
+            statement = self.insert_results[tuple(columns)] = (
                 f"INSERT INTO {Result.__tablename__} ({', '.join(columns)}) "
                 f"VALUES ({', '.join([self.ph] * len(columns))})"
             )
-            self.insert_results.setdefault(len(columns), {})[tuple(columns)] = statement
         self.cursor.executemany(statement, zip(*values, strict=False))
         buffer.clear()
 
@@ -455,7 +454,7 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
         # Earlier attempts of rerun tests are not final: take their outcomes back out of the totals.
         earlier = session.execute(
             select(Result.outcome, func.count()).where(
-                Result.run_id == run.id, Result.test_id.in_(list(writer.repeated)), Result.final.is_(False))
+                Result.run_id == run.id, Result.final.is_(False))
             .group_by(Result.outcome)
         ).all()
         for outcome, n in earlier:
@@ -473,8 +472,7 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
     if writer.repeated:
         run.rerun_passed = session.scalar(
             select(func.count()).select_from(Result).where(
-                Result.run_id == run.id, Result.final, Result.outcome == R.PASSED,
-                Result.test_id.in_(list(writer.repeated)))
+                Result.run_id == run.id, Result.final, Result.attempt > 1, Result.outcome == R.PASSED)
         ) or 0
     run.test_time_s = float(sums[0] or 0.0)
     run.setup_time_s, run.call_time_s, run.teardown_time_s = sums[1], sums[2], sums[3]
