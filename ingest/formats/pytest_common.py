@@ -89,3 +89,8 @@ def first_line(text: str | None, limit: int = 1000) -> str | None:
             line = line.strip()
             return line if len(line) <= limit else line[:limit] + "…"
     return None
+
+
+def json_number(value) -> float | None:
+    """Return a JSON number as float; anything else (null, strings, booleans) as None."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

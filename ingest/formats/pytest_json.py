@@ -14,7 +14,13 @@ from typing import BinaryIO
 
 from ingest import records as R
 from ingest.errors import MalformedReportError
-from ingest.formats.pytest_common import first_line, markers_from_keywords, phase_outcome, worker_hint
+from ingest.formats.pytest_common import (
+    first_line,
+    json_number,
+    markers_from_keywords,
+    phase_outcome,
+    worker_hint,
+)
 from ingest.records import CaseRecord, ParsedReport, ReportMeta
 
 FORMAT = "pytest-json"
@@ -28,8 +34,8 @@ def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
         raise MalformedReportError(
             'JSON is not a pytest-json-report report (no "tests" list)', source=source_name
         )
-    duration = _number(data.get("duration"))
-    created = _number(data.get("created"))
+    duration = json_number(data.get("duration"))
+    created = json_number(data.get("created"))
     started = None
     if created is not None:
         started = datetime.fromtimestamp(created - (duration or 0.0), UTC)
@@ -81,7 +87,7 @@ def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseReco
                 crash = phase.get("crash") if isinstance(phase.get("crash"), dict) else {}
                 message = crash.get("message") or first_line(longrepr)
                 details = longrepr
-        durations = {p: _number(phases[p].get("duration")) for p in phases}
+        durations = {p: json_number(phases[p].get("duration")) for p in phases}
         known = [d for d in durations.values() if d is not None]
         outcome = test.get("outcome")
         if outcome not in R.OUTCOMES:
@@ -114,9 +120,6 @@ def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseReco
             **common,
         )
 
-
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _int(value) -> int | None:

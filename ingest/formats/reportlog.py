@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from ingest import records as R
 from ingest.errors import MalformedReportError
-from ingest.formats.pytest_common import first_line, markers_from_keywords, phase_outcome
+from ingest.formats.pytest_common import first_line, json_number, markers_from_keywords, phase_outcome
 from ingest.formats.values import parse_timestamp
 from ingest.records import CaseRecord, ParsedReport, ReportMeta
 
@@ -128,10 +128,10 @@ class _Assembler:
         wasxfail = any("wasxfail" in p for p in ordered)
         outcome = phase_outcome(phases, wasxfail)
         rerun = any(p.get("outcome") == "rerun" for p in ordered)
-        durations = {p: _number(phases[p].get("duration")) for p in phases}
+        durations = {p: json_number(phases[p].get("duration")) for p in phases}
         known = [d for d in durations.values() if d is not None]
-        starts = [s for s in (_number(p.get("start")) for p in ordered) if s is not None]
-        stops = [s for s in (_number(p.get("stop")) for p in ordered) if s is not None]
+        starts = [s for s in (json_number(p.get("start")) for p in ordered) if s is not None]
+        stops = [s for s in (json_number(p.get("stop")) for p in ordered) if s is not None]
         message = details = None
         if outcome not in (R.PASSED, R.XPASSED):
             bad = next((p for p in ordered if p.get("outcome") in ("failed", "rerun", "skipped")), None)
@@ -192,7 +192,7 @@ class _Assembler:
 
 
 def _attempt_start(attempt: dict) -> float:
-    starts = [_number(p.get("start")) for p in attempt["phases"].values()]
+    starts = [json_number(p.get("start")) for p in attempt["phases"].values()]
     known = [s for s in starts if s is not None]
     return min(known) if known else _NO_START
 
@@ -237,6 +237,3 @@ def _longrepr(value) -> tuple[str | None, str | None]:
         return message, details
     return None, None
 
-
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
