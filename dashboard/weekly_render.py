@@ -10,7 +10,7 @@ from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dashboard.analysis.weekly import WeeklyReview, test_path
+from dashboard.analysis.weekly import WeeklyReview, plural, test_path
 from dashboard.filters import duration, percent
 from dashboard.views.common import jsonable
 
@@ -58,14 +58,6 @@ def md_table(headers: list[str], rows: list[list[str]], right: set[int] = frozen
     return lines + [""]
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _pct(value) -> str:
-    return percent(value)
-
-
 def _delta_pts(now, before) -> str:
     if now is None or before is None:
         return ""
@@ -89,8 +81,8 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
         return "\n".join(out) + "\n"
 
     out += [f"**{r.runs} runs** ({r.runs - r.runs_before:+d} on the week before), "
-            f"**pass rate {_pct(r.pass_rate)}**{_delta_pts(r.pass_rate, r.pass_rate_before)}, "
-            f"{_plural(r.red_runs, 'red run')}, {_plural(r.reruns, 'rerun')} · "
+            f"**pass rate {percent(r.pass_rate)}**{_delta_pts(r.pass_rate, r.pass_rate_before)}, "
+            f"{plural(r.red_runs, 'red run')}, {plural(r.reruns, 'rerun')} · "
             f"{md_link('runs', url(r.links['runs']))}", ""]
 
     out += ["## Recommended actions", ""]
@@ -105,7 +97,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     out += md_table(
         ["Suite", "Runs", "Pass rate", "Tests/run", "Median wall", "Budget", "Status", "Forecast breach",
          "Workers needed"],
-        [[md_link(md_text(s.suite), url(s.link)), str(s.runs), _pct(s.pass_rate) + _delta_pts(s.pass_rate,
+        [[md_link(md_text(s.suite), url(s.link)), str(s.runs), percent(s.pass_rate) + _delta_pts(s.pass_rate,
           s.pass_rate_before), str(s.median_tests if s.median_tests is not None else "–"),
           duration(s.median_wall_s), duration(s.budget_s), md_text(s.status or "–"),
           s.forecast_breach_date or "–", str(s.workers_needed or "–")] for s in r.suites],
@@ -123,7 +115,8 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     if r.slowest_tests:
         out += ["### Slowest tests", ""]
         out += md_table(["Test", "Median", "Runs", "Share of suite"], [
-            [test(t["nodeid"], t["link"]), duration(t["median_s"]), str(t["runs"]), _pct(t["share_of_suite"])]
+            [test(t["nodeid"], t["link"]), duration(t["median_s"]), str(t["runs"]),
+             percent(t["share_of_suite"])]
             for t in r.slowest_tests], right={1, 2, 3})
 
     out += ["## Flakiness", ""]
@@ -131,8 +124,8 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
         out += ["### New flaky tests", ""]
         if r.new_flaky:
             out += md_table(["Test", "Failures this week", "Failure rate", "Flip rate"], [
-                [test(f["nodeid"], f["link"]), str(f["failures_this_week"]), _pct(f["failure_rate"]),
-                 _pct(f["flip_rate"])] for f in r.new_flaky], right={1, 2, 3})
+                [test(f["nodeid"], f["link"]), str(f["failures_this_week"]), percent(f["failure_rate"]),
+                 percent(f["flip_rate"])] for f in r.new_flaky], right={1, 2, 3})
         else:
             out += ["No test became flaky this week.", ""]
         out += ["### No longer flaky", ""]
@@ -151,7 +144,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     if r.new_suspects:
         out += md_table(["Victim", "Likely cause", "Kind", "Confidence", "Victim failures this week"], [
             [test(s["victim"], s["link"]), ", ".join(md_code(p) for p in s["polluters"][:3]),
-             md_text(s["kind"]), _pct(s["confidence"]), str(s["victim_failures_this_week"])]
+             md_text(s["kind"]), percent(s["confidence"]), str(s["victim_failures_this_week"])]
             for s in r.new_suspects],
             right={3, 4})
     elif r.new_suspects is not None:
@@ -182,7 +175,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     if r.pyramid:
         then, now = r.pyramid["then"], r.pyramid["now"]
         out += md_table(["Level", f"Share {then['week']}", f"Share {now['week']}", "Change"], [
-            [md_text(d["level"]), _pct(d["share_then"]), _pct(d["share_now"]),
+            [md_text(d["level"]), percent(d["share_then"]), percent(d["share_now"]),
              f"{d['change'] * 100:+.1f} pt" if d["change"] is not None else "–"] for d in r.pyramid["drift"]],
             right={1, 2, 3})
         out += [f"Shape: {md_text(then.get('shape') or '–')} → {md_text(now.get('shape') or '–')} · "

@@ -494,7 +494,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
         verb = "runs at the same time as" if kind == "concurrent" else "leaks state into"
         actions.append(Action(
             title=f"fix {kind} {polluter}",
-            evidence=f"{_count(n, 'failure')} of {_count(len(victims), 'test')} this week; it {verb} "
+            evidence=f"{plural(n, 'failure')} of {plural(len(victims), 'test')} this week; it {verb} "
                      + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else "") + new,
             link=test_path(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
 
@@ -507,7 +507,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
         actions.append(Action(
             title=f"fix or quarantine broken test {b['nodeid']}",
             evidence=(f"failing{since}: {b['consecutive_failures']} runs in a row, "
-                      f"{_count(n, 'failure')} this week"),
+                      f"{plural(n, 'failure')} this week"),
             link=b["link"], payoff=float(n), kind="broken", subject=b["nodeid"]))
 
     new_flaky = {f["nodeid"] for f in review.new_flaky or []}
@@ -516,7 +516,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
             continue
         actions.append(Action(
             title=f"stabilise flaky test {f['nodeid']}",
-            evidence=f"{_count(f['failures_this_week'], 'failure')} this week"
+            evidence=f"{plural(f['failures_this_week'], 'failure')} this week"
                      + (f", fails {f['failure_rate'] * 100:.0f}% of runs" if f["failure_rate"] else "")
                      + (" (new this week)" if f["nodeid"] in new_flaky else ""),
             link=f["link"], payoff=float(f["failures_this_week"]), kind="flaky", subject=f["nodeid"]))
@@ -584,6 +584,6 @@ def find_project(session: Session, name: str) -> Project | None:
     return session.scalars(select(Project).where(Project.name == name)).first()
 
 
-def _count(n: int, noun: str) -> str:
-    """Return "1 failure" / "3 failures"."""
+def plural(n: int, noun: str) -> str:
+    """Return "1 failure" / "3 failures": the count with its noun."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
