@@ -18,7 +18,7 @@ from dashboard.analysis import budget, flaky
 from dashboard.analysis.budget import SuiteBudget
 from dashboard.analysis.levels import load_settings
 from dashboard.analysis.run_cache import cached_per_runs
-from dashboard.analysis.runs import RunRow, filtered_runs, run_row
+from dashboard.analysis.runs import RunRow, filtered_runs, pass_rate, run_row
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -78,10 +78,6 @@ class ProjectOverview:
     recent_runs: list[RunRow]
     tests: int
     runs: int
-
-
-def _pass_rate(passed: int | None, ran: int | None) -> float | None:
-    return (passed or 0) / ran if ran else None
 
 
 def _ago(moment: datetime, now: datetime) -> str:
@@ -149,7 +145,7 @@ def projects_overview(session: Session, now: datetime | None = None) -> list[Pro
         last_run = max(mine, key=lambda r: (r.started_at, r.id), default=None)
         failing = sorted(r.suite for r in mine if r.status == "failed")
         totals = [v for (p, _), v in recent.items() if p == pid]
-        rate = _pass_rate(sum(t[1] for t in totals), sum(t[2] for t in totals))
+        rate = pass_rate(sum(t[1] for t in totals), sum(t[2] for t in totals))
         if last_run is None:
             health = "no runs yet — ingest a report to see this project's health"
         else:
@@ -257,7 +253,7 @@ def project_overview(session: Session, project_id: int, name: str, *,
         n, passed, ran = recent.get((project_id, run.suite), (0, 0, 0))
         b = budgets[run.suite]
         suites.append(SuiteStatus(
-            name=run.suite, latest=run, recent_runs=n, recent_pass_rate=_pass_rate(passed, ran),
+            name=run.suite, latest=run, recent_runs=n, recent_pass_rate=pass_rate(passed, ran),
             budget_s=b.budget_s, budget_status=b.status, median_s=b.median_s,
             forecast_breach_date=b.forecast_breach_date,
         ))

@@ -28,6 +28,11 @@ def shallow_dict(obj) -> dict:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
+def pass_rate(passed: int, ran: int) -> float | None:
+    """Return passed / tests that ran (not skipped or xfailed); None when nothing ran."""
+    return passed / ran if ran > 0 else None
+
+
 @dataclass(frozen=True)
 class RunRow:
     """One run as listed: identity, when, how long, and its outcome totals."""
@@ -60,9 +65,7 @@ class RunRow:
 
     @property
     def pass_rate(self) -> float | None:
-        """Passed / (tests that ran, i.e. not skipped/xfailed); None when nothing ran."""
-        ran = self.tests - self.skipped - self.xfailed
-        return self.passed / ran if ran > 0 else None
+        return pass_rate(self.passed, self.tests - self.skipped - self.xfailed)
 
     def as_dict(self) -> dict:
         """The fields plus ``status`` and ``pass_rate``, for JSON."""

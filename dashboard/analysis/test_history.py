@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dashboard.analysis.runs import where_run_matches
+from dashboard.analysis.runs import pass_rate, where_run_matches
 from ingest.models import Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -133,7 +133,7 @@ def test_history(session: Session, test: Test, *, suite: str | None = None, bran
         markers=test.markers or [],
         first_seen_at=first_at, first_seen_run_id=first_id, last_seen_at=last_at, last_seen_run_id=last_id,
         total_runs=total_runs or 0, runs=runs, outcomes=outcomes,
-        pass_rate=(outcomes.get("passed", 0) / ran) if ran else None,
+        pass_rate=pass_rate(outcomes.get("passed", 0), ran),
         reruns=sum(r.attempts - 1 for r in runs),
         median_s=_median([r.duration_s for r in timed]),
         median_setup_s=_median([r.setup_s for r in timed]),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import budget, flaky, interference, pyramid, skips
 from dashboard.analysis.levels import Rules, classify, level_rules, load_settings
 from dashboard.analysis.run_cache import cached_per_runs
+from dashboard.analysis.runs import pass_rate
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
@@ -71,8 +72,7 @@ class Totals:
 
     @property
     def pass_rate(self) -> float | None:
-        ran = self.tests - self.skipped - self.xfailed
-        return self.passed / ran if ran > 0 else None
+        return pass_rate(self.passed, self.tests - self.skipped - self.xfailed)
 
 
 @dataclass
