@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from dashboard.analysis.levels import ConfigError
 from ingest.errors import IngestError
 
 
@@ -36,6 +37,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(IngestError)
     def _domain_error(exc):
         return error_response(getattr(exc, "status", 400), str(exc))
+
+    @app.errorhandler(ConfigError)
+    def _config_error(exc: ConfigError):
+        # A broken [tool.suitehealth] table is the operator's to fix; say what is wrong, on any page.
+        return error_response(400, f"suitehealth configuration: {exc}")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

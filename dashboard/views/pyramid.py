@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from flask import Blueprint, current_app, request
 
-from dashboard.analysis.levels import LEVELS, UNKNOWN, ConfigError, level_rules, load_settings
+from dashboard.analysis.levels import LEVELS, UNKNOWN, level_rules, load_settings
 from dashboard.analysis.pyramid import pyramid_levels
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.charts import figure_json
@@ -20,10 +20,7 @@ bp = Blueprint("pyramid", __name__)
 
 def app_settings() -> dict:
     """Return ``[tool.suitehealth]`` from the app's CONFIG_FILE (or the cwd); a broken file is a 400."""
-    try:
-        return load_settings(current_app.config.get("CONFIG_FILE"))
-    except ConfigError as exc:
-        raise BadRequest(f"suitehealth configuration: {exc}") from exc
+    return load_settings(current_app.config.get("CONFIG_FILE"))
 
 
 def _charts(data: dict) -> dict:
@@ -40,10 +37,7 @@ def pyramid_page(project: str) -> dict:
     """Tests and test time per level over the recent window (?since= &until=), filtered list by ?level=."""
     proj = project_or_404(project)
     f = filters()
-    try:
-        rules = level_rules(app_settings())
-    except ConfigError as exc:
-        raise BadRequest(f"suitehealth configuration: {exc}") from exc
+    rules = level_rules(app_settings())
     session = get_session()
     result = cached_per_runs(
         session, proj.id, ("pyramid", f.since, f.until, repr(rules)),
