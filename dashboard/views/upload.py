@@ -14,6 +14,7 @@ from urllib.parse import quote
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import Engine
 
+from dashboard.analysis.updates import refresh_project
 from dashboard.db import get_engine
 from dashboard.errors import BadRequest
 from dashboard.openapi import openapi_document
@@ -193,8 +194,6 @@ def _refresh_loop(engine: Engine, project_id: int, delay_s: float) -> None:
         with _refresh_lock:
             _pending.discard(project_id)  # this pass covers every upload committed so far
         try:
-            from dashboard.analysis.updates import refresh_project
-
             refresh_project(engine, project_id)
         except Exception:  # a failed refresh must not stop later ones; the next upload retries
             log.exception("refreshing the analyses of project %s failed", project_id)
