@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -41,9 +40,9 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis.levels import load_settings
 from dashboard.analysis.pyramid import as_utc_datetime
+from dashboard.config import load_config
 from ingest.models import Result, Run, Suite, Test
 
-DEFAULT_BUDGET_S = 300.0
 MAX_RUNS = 400
 ROLLING = 7
 OUTLIER_WINDOW = 7
@@ -129,13 +128,14 @@ def resolve_budget(session: Session, project_id: int, suite: str, *, settings: M
     own = session.scalar(select(Suite.budget_s).where(Suite.project_id == project_id, Suite.name == suite))
     if own is not None:
         return float(own), "suite setting"
-    if settings is None:
-        settings = load_settings(os.environ.get("SUITEHEALTH_CONFIG_FILE") or None)
+    if settings is None or default_s is None:
+        # Called outside the app (CLI, weekly report): the same defaults and environment it uses.
+        config = load_config()
+        settings = load_settings(config["CONFIG_FILE"]) if settings is None else settings
+        default_s = config["BUDGET_S"] if default_s is None else default_s
     budgets = settings.get("budgets") or {}
     if isinstance(budgets, Mapping) and suite in budgets:
         return float(budgets[suite]), f"{settings.get('_source', 'config file')} [tool.suitehealth.budgets]"
-    if default_s is None:
-        default_s = float(os.environ.get("SUITEHEALTH_BUDGET_S") or DEFAULT_BUDGET_S)
     return float(default_s), "default"
 
 
