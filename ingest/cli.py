@@ -22,6 +22,7 @@ from ingest.models import Project, Run, Suite
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
 from ingest.store import ingest_sources
+from ingest.summary import outcome_line
 
 
 class AppContext:
@@ -149,12 +150,8 @@ def ingest(app: AppContext, files, project, suite, branch, commit, build_id, bui
         click.echo(f"Already stored as run {summary.run_id} ({summary.project}/{summary.suite}); "
                    "nothing added.")
         return
-    click.echo(
-        f"Stored run {summary.run_id} ({summary.project}/{summary.suite}): {summary.tests} tests, "
-        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, "
-        f"{summary.skipped} skipped"
-        + (f", {summary.reruns} reruns" if summary.reruns else "")
-    )
+    click.echo(f"Stored run {summary.run_id} ({summary.project}/{summary.suite}): "
+               f"{outcome_line(summary.as_dict())}")
 
 
 # ---- runs -----------------------------------------------------------------------------------
@@ -197,14 +194,23 @@ def runs(app: AppContext, project, suite, limit, as_json):
     if not rows:
         click.echo("No runs stored yet.", err=True)
         return
-    click.echo(f"{'id':>6}  {'suite':<14} {'branch':<18} {'started (UTC)':<17} {'wall':>8}  "
-               f"{'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5}")
+    click.echo(runs_table(rows))
+
+
+def runs_table(rows: list[dict]) -> str:
+    """The runs as aligned text. Suite and branch columns are as wide as their longest value, so
+    names are shown whole (a long one makes the line wrap in a narrow terminal, never cut)."""
+    suite_w = max(5, *(len(r["suite"]) for r in rows))
+    branch_w = max(6, *(len(r["branch"] or "-") for r in rows))
+    lines = [f"{'id':>6}  {'suite':<{suite_w}} {'branch':<{branch_w}} {'started (UTC)':<17} {'wall':>8}  "
+             f"{'tests':>6} {'pass':>6} {'fail':>5} {'err':>4} {'skip':>5} {'xfail':>5} {'xpass':>5}"]
     for r in rows:
         wall = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
-        click.echo(f"{r['id']:>6}  {r['suite'][:14]:<14} {(r['branch'] or '-')[:18]:<18} "
-                   f"{r['started_at'][:16].replace('T', ' '):<17} {wall:>8}  "
-                   f"{r['tests']:>6} {r['passed']:>6} "
-                   f"{r['failed']:>5} {r['errors']:>4} {r['skipped']:>5}")
+        lines.append(f"{r['id']:>6}  {r['suite']:<{suite_w}} {(r['branch'] or '-'):<{branch_w}} "
+                     f"{r['started_at'][:16].replace('T', ' '):<17} {wall:>8}  "
+                     f"{r['tests']:>6} {r['passed']:>6} {r['failed']:>5} {r['errors']:>4} {r['skipped']:>5} "
+                     f"{r['xfailed']:>5} {r['xpassed']:>5}")
+    return "\n".join(lines)
 
 
 # ---- db -------------------------------------------------------------------------------------

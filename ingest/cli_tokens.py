@@ -9,6 +9,7 @@ import click
 
 from ingest.cli import AppContext, build_run_meta, main, metadata_options, pass_app
 from ingest.errors import IngestError
+from ingest.summary import outcome_line
 from ingest.tokens import TokenError, create_token, list_tokens, revoke_token
 from ingest.upload_client import UploadError, upload_reports
 
@@ -139,6 +140,5 @@ def upload(files, server, token_, project, suite, branch, commit, build_id, buil
                    err=True)
     else:
         click.echo(f"Stored run {result.run_id} ({body.get('project')}/{body.get('suite')}): "
-                   f"{body.get('tests')} tests, {body.get('passed')} passed, {body.get('failed')} failed, "
-                   f"{body.get('errors')} errors, {body.get('skipped')} skipped.", err=True)
+                   f"{outcome_line(body)}.", err=True)
     click.echo(result.url or f"run {result.run_id}")

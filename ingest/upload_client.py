@@ -120,7 +120,9 @@ def write_multipart(out: BinaryIO, boundary: str, files: Sequence[str | os.PathL
         out.write(b"\r\n")
     for path in map(Path, files):
         out.write(dash)
-        filename = path.name if path.name.endswith(".gz") else path.name + ".gz"
+        # The part keeps the user's file name (the server recognises gzip by its magic bytes), so an
+        # error names the file the user sent, not "report.xml.gz".
+        filename = path.name
         out.write(f'Content-Disposition: form-data; name="file"; filename="{_quote_header(filename)}"\r\n'
                   "Content-Type: application/gzip\r\n\r\n".encode())
         with open(path, "rb") as src:

@@ -42,6 +42,9 @@ class ProjectSummary:
     recent_pass_rate: float | None
     failing_suites: list[str]
     health: str
+    # The window recent_pass_rate covers: RECENT_DAYS days up to the project's last run.
+    recent_window_days: int = RECENT_DAYS
+    recent_window_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -114,12 +117,14 @@ def _recent_totals(session: Session, project_id: int | None = None) -> dict[tupl
     last = select(Run.project_id, func.max(Run.started_at)).group_by(Run.project_id)
     if project_id is not None:
         last = last.where(Run.project_id == project_id)
-    ran = Run.tests - Run.skipped - Run.xfailed
+    ran_expr = Run.tests - Run.skipped - Run.xfailed
     out = {}
     # One small GROUP BY per project: the window's start is computed here, portable across databases.
+    # (The SQL expression and the loop's values have different names on purpose: reusing one name
+    # made every project after the first sum a constant.)
     for pid, at in session.execute(last).all():
         rows = session.execute(
-            select(Suite.name, func.count(), func.sum(Run.passed), func.sum(ran))
+            select(Suite.name, func.count(), func.sum(Run.passed), func.sum(ran_expr))
             .join(Suite, Suite.id == Run.suite_id)
             .where(Run.project_id == pid, Run.started_at > at - timedelta(days=RECENT_DAYS))
             .group_by(Suite.name)
@@ -127,6 +132,13 @@ def _recent_totals(session: Session, project_id: int | None = None) -> dict[tupl
         for suite, n, passed, ran in rows:
             out[(pid, suite)] = (n, int(passed or 0), int(ran or 0))
     return out
+
+
+def recent_window_phrase(last_run_at: datetime, now: datetime) -> str:
+    """Name the recent window: the 14 days up to the last run, with its end date when that is not today."""
+    if (now - last_run_at) < timedelta(days=1):
+        return f"over the last {RECENT_DAYS} days"
+    return f"over the {RECENT_DAYS} days up to its last run ({last_run_at.date().isoformat()})"
 
 
 def projects_overview(session: Session, now: datetime | None = None) -> list[ProjectSummary]:
@@ -155,11 +167,13 @@ def projects_overview(session: Session, now: datetime | None = None) -> list[Pro
                 parts[0] += f" ({', '.join(failing)} failing)"
             parts.append(f"last run {_ago(last_run.started_at, now)}")
             if rate is not None:
-                parts.append(f"{rate * 100:.1f}% of tests passed over the last {RECENT_DAYS} days")
+                parts.append(f"{rate * 100:.1f}% of tests passed "
+                             f"{recent_window_phrase(last_run.started_at, now)}")
             health = " · ".join(parts)
         summaries.append(ProjectSummary(
             name=name, suites=suites.get(pid, 0), runs=counts.get(pid, 0), tests=tests.get(pid, 0),
             last_run=last_run, recent_pass_rate=rate, failing_suites=failing, health=health,
+            recent_window_until=last_run.started_at if last_run else None,
         ))
     return summaries
 

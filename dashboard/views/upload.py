@@ -149,7 +149,9 @@ def _is_gzip(path: Path) -> bool:
 
 def _display_name(filename: str | None, index: int) -> str:
     # Only the base name, printable characters: it ends up in error messages and the run's sources.
-    name = re.sub(r"[^\w.\-+@ ]", "_", Path(filename or "").name)[:200]
+    # Clients on Windows send "C:\\dir\\report.xml": both separators end a folder name.
+    base = re.split(r"[\\/]", filename or "")[-1]
+    name = re.sub(r"[^\w.\-+@ ]", "_", base)[:200]
     return name or f"file{index + 1}"
 
 

@@ -209,3 +209,10 @@ def test_analyses_are_brought_up_to_date_after_the_upload_commits(client, engine
     with Session(engine) as session:
         project_id = session.scalar(select(Project.id).where(Project.name == "shop"))
         assert not needs_refresh(session, project_id)
+
+
+@pytest.mark.parametrize("sent", ["../../etc/my-report.xml", "my-report.xml"])
+def test_a_refused_part_is_named_by_the_base_of_the_name_it_was_sent_under(client, shop_token, sent):
+    resp = post(client, shop_token, [(TRUNCATED.read_bytes(), sent)])
+    assert resp.status_code == 422
+    assert resp.get_json()["error"].startswith("my-report.xml:11:22: invalid XML")

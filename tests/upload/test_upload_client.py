@@ -47,7 +47,7 @@ def test_multipart_body_carries_fields_and_each_file_gzipped_once(tmp_path):
              for p in message.iter_parts()}
     assert parts[("suite", None)] == b"unit" and parts[("commit", None)] == b"abc"
     assert ("branch", None) not in parts  # empty fields are not sent
-    assert gzip.decompress(parts[("file", "junit.xml.gz")]) == GOOD.read_bytes()
+    assert gzip.decompress(parts[("file", "junit.xml")]) == GOOD.read_bytes()
     assert gzip.decompress(parts[("file", "other.xml.gz")]) == b"<testsuite/>"  # not gzipped twice
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import threading
 import urllib.error
@@ -51,7 +52,8 @@ def test_real_server_stores_each_sent_run_once_under_concurrent_retried_and_host
         for scenario in (check_concurrent_uploads_and_retries_store_each_run_exactly_once,
                          check_refused_uploads_store_nothing_while_good_ones_go_through,
                          check_upload_command_retries_through_503s_and_prints_the_run_url,
-                         check_upload_command_fails_cleanly_on_a_refusal):
+                         check_upload_command_fails_cleanly_on_a_refusal,
+                         check_a_refused_report_is_named_as_the_user_named_it):
             folder = tmp_path / scenario.__name__
             folder.mkdir()
             scenario(served, folder)
@@ -216,3 +218,20 @@ def check_upload_command_fails_cleanly_on_a_refusal(served: Served, tmp_path: Pa
     assert result.exit_code == 1
     assert "403" in result.output and "refused-other" in result.output
     assert stored_runs(served.engine, "refused") == []
+
+
+def check_a_refused_report_is_named_as_the_user_named_it(served: Served, tmp_path: Path) -> None:
+    """The client gzips a plain report on the wire; the 422 still names the file the user sent."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    token, _ = served.tokens("named")
+    plain = _write(tmp_path, "my-report.xml", TRUNCATED.read_bytes())
+    packed = _write(tmp_path, "my-other-report.xml.gz", gzip.compress(TRUNCATED.read_bytes()))
+    for report in (plain, packed):
+        result = CliRunner().invoke(main, ["upload", "--server", served.server.url, "--token", token,
+                                           "--project", "named", str(report)])
+        assert result.exit_code == 1
+        assert f"HTTP 422: {report.name}:11:22: invalid XML" in result.output, result.output
+    assert stored_runs(served.engine, "named") == []
