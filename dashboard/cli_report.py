@@ -45,14 +45,18 @@ def _week(_ctx, _param, value):
               help=f"Dashboard URL for links [env SUITEHEALTH_BASE_URL; default {DEFAULT_BASE_URL}].")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
+@click.option("--send", is_flag=True,
+              help="Deliver the review to the webhooks and mail of [tool.suitehealth.notify] instead of "
+                   "printing it (exit 1 if any destination failed; the others are still tried).")
 @pass_app
-def weekly(app: AppContext, project, week, fmt, base_url, output):
+def weekly(app: AppContext, project, week, fmt, base_url, output, send):
     """Print the weekly suite-health review of PROJECT.
 
     \b
     Example:
       suitehealth report weekly --project shop --week 2026-W07 --base-url https://health.example.com
       suitehealth report weekly --project shop --format html -o review.html
+      suitehealth report weekly --project shop --send
     """
     from dashboard.weekly_render import render_html, render_markdown, review_json
 
@@ -63,6 +67,9 @@ def weekly(app: AppContext, project, week, fmt, base_url, output):
         if proj is None:
             raise click.ClickException(f"no project named {project!r}")
         review = cached_weekly_review(session, proj, week, config=config)
+    if send:
+        _send(review, base_url, config)
+        return
     if fmt == "json":
         text = json.dumps(review_json(review, base_url), indent=2) + "\n"
     elif fmt == "html":
@@ -70,3 +77,30 @@ def weekly(app: AppContext, project, week, fmt, base_url, output):
     else:
         text = render_markdown(review, base_url)
     output.write(text)
+
+
+def _send(review, base_url: str, config) -> None:
+    from urllib.parse import quote
+
+    from dashboard.analysis.levels import ConfigError, load_settings
+    from dashboard.notify import Message, deliver, destinations
+    from dashboard.weekly_render import render_html, render_markdown, review_json
+
+    try:
+        dest = destinations(load_settings(config.get("CONFIG_FILE")))
+    except ConfigError as exc:
+        raise click.ClickException(f"cannot send the review: {exc}") from exc
+    if not dest:
+        raise click.ClickException(
+            "nowhere to send the review: add webhooks or email under [tool.suitehealth.notify] "
+            "in the config file (see README, Weekly review)")
+    url = f"{base_url}/projects/{quote(review.project, safe='')}/weekly?week={review.week}"
+    message = Message(subject=f"Suite health {review.week}: {review.project}",
+                      markdown=render_markdown(review, base_url), html=render_html(review, base_url),
+                      data=review_json(review, base_url), url=url)
+    outcomes = deliver(dest, message)
+    for outcome in outcomes:
+        click.echo(f"{'sent' if outcome.ok else 'FAILED'}: {outcome.destination} ({outcome.detail})", err=True)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(outcomes)} destinations failed")
