@@ -97,7 +97,7 @@ def _send(review, base_url: str, config) -> None:
     url = f"{base_url}/projects/{quote(review.project, safe='')}/weekly?week={review.week}"
     message = Message(subject=f"Suite health {review.week}: {review.project}",
                       markdown=render_markdown(review, base_url), html=render_html(review, base_url),
-                      data=review_json(review, base_url), url=url)
+                      data={"review": review_json(review, base_url)}, url=url)
     outcomes = deliver(dest, message)
     for outcome in outcomes:
         click.echo(f"{'sent' if outcome.ok else 'FAILED'}: {outcome.destination} ({outcome.detail})", err=True)

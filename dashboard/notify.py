@@ -1,4 +1,4 @@
-"""Deliver the weekly review where the team already is: chat webhooks and e-mail.
+"""Deliver the weekly review (and alerts) where the team already is: chat webhooks and e-mail.
 
 Destinations come from ``[tool.suitehealth.notify]`` in the config file::
 
@@ -92,8 +92,9 @@ class Message:
     subject: str
     markdown: str
     html: str
-    data: dict
+    data: dict  # the generic JSON webhook's fields besides event, subject and url
     url: str
+    event: str = "weekly_review"
 
 
 def destinations(settings: Mapping, environ: Mapping[str, str] | None = None) -> Destinations:
@@ -176,7 +177,7 @@ def webhook_payload(kind: str, message: Message) -> dict:
         }
         return {"type": "message", "attachments": [
             {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
-    return {"event": "weekly_review", "subject": message.subject, "url": message.url, "review": message.data}
+    return {"event": message.event, "subject": message.subject, "url": message.url, **message.data}
 
 
 # ---- sending --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ingest.models import Base, BigId, UTCDateTime
@@ -93,3 +93,25 @@ class InterferenceSuspect(Base):
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AlertSent(Base):
+    """An alert event already announced (a new flaky test, a new suspect, a suite newly over budget).
+
+    One row per (project, event key): the unique constraint is what makes an alert fire once, even
+    with several workers. ``sent_at`` stays empty until a destination took it, so a failed delivery is
+    retried on the next refresh. A row is deleted when its event is no longer true, so a test that is
+    fixed and later turns flaky again is news again.
+    """
+
+    __tablename__ = "alerts_sent"
+    __table_args__ = (UniqueConstraint("project_id", "key_hash", name="uq_alerts_sent_project_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # sha256 of the event key: node ids can be longer than an index entry may be.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
