@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from dashboard import config as config_module
+
+if TYPE_CHECKING:  # Flask is imported when an app is built, not by the CLI's light commands
+    from flask import Flask
 
 
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the app: defaults, then SUITEHEALTH_* environment, then ``config``."""
+    from flask import Flask
+
     app = Flask(__name__)
     app.config.update(config_module.load_config(config))
     app.json.sort_keys = False

@@ -1,14 +1,26 @@
-"""The console script: ingest's click group plus the web-facing commands (serve, demo, report)."""
+"""The console script: ingest's click group plus the web-facing commands (serve, worker, demo, report).
+
+Each command is registered here explicitly. Their modules import only click and the ingest
+library at the top; Flask, pandas, scipy and plotly are imported when a command runs, so that
+``suitehealth --help``, ``ingest`` and ``upload`` start as fast as the library allows.
+"""
 
 from __future__ import annotations
 
+import sys
+
+from dashboard.cli_demo import demo
+from dashboard.cli_report import report
+from dashboard.cli_serve import serve
+from dashboard.cli_worker import worker
 from ingest.cli import main
 
-
-def _register() -> None:
-    from dashboard import cli_demo, cli_report, cli_serve  # noqa: F401  (they attach commands to ``main``)
-
-
-_register()
+main.add_command(serve)
+main.add_command(worker)
+main.add_command(demo)
+main.add_command(report)
 
 __all__ = ["main"]
+
+if __name__ == "__main__":  # `python -m dashboard.cli`, how serve starts its worker
+    sys.exit(main())

@@ -6,10 +6,10 @@ import time
 
 import click
 
-from ingest.cli import AppContext, main, pass_app
+from ingest.cli import AppContext, pass_app
 
 
-@main.command()
+@click.command()
 @click.option("--serve", "then_serve", is_flag=True, help="Start the dashboard afterwards (gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (with --serve).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),

@@ -7,16 +7,15 @@ import json
 import click
 from sqlalchemy.orm import Session
 
-from dashboard.analysis.weekly import cached_weekly_review, find_project
 from dashboard.analysis.weeks import parse_week
 from dashboard.config import load_config
-from ingest.cli import AppContext, main, pass_app
+from ingest.cli import AppContext, pass_app
 
 # Links need an absolute base; without --base-url or SUITEHEALTH_BASE_URL we point at `suitehealth serve`.
 DEFAULT_BASE_URL = "http://localhost:8000"
 
 
-@main.group()
+@click.group()
 def report():
     """Reports to paste or mail (the weekly review).
 
@@ -58,6 +57,7 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
       suitehealth report weekly --project shop --format html -o review.html
       suitehealth report weekly --project shop --send
     """
+    from dashboard.analysis.weekly import cached_weekly_review, find_project
     from dashboard.weekly_render import render_html, render_markdown, review_json
 
     config = load_config()

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from ingest.cli import AppContext, main, pass_app
+from ingest.cli import AppContext, pass_app
 from ingest.db import ENV_VAR, database_url, ensure_schema, make_engine
 
 
@@ -69,18 +69,28 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     _Gunicorn().run()
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="gunicorn worker processes [default: $WEB_CONCURRENCY, else 2 x CPUs + 1, at most 8].")
+@click.option("--no-worker", is_flag=True,
+              help="Do not start the analysis worker beside gunicorn (run `suitehealth worker` elsewhere).")
 @pass_app
-def serve(app: AppContext, host: str, port: int, workers: int | None) -> None:
-    """Serve the dashboard with gunicorn on the --db database (migrating it first).
+def serve(app: AppContext, host: str, port: int, workers: int | None, no_worker: bool) -> None:
+    """Serve the dashboard with gunicorn on the --db database (migrating it first), and one
+    analysis worker beside it.
 
     \b
     Example:
       suitehealth --db sqlite:///suitehealth.db serve --host 0.0.0.0 --port 8000 --workers 4
     """
     click.echo(f"suitehealth: serving {app.safe_url} on http://{host}:{port}/", err=True)
-    serve_app(app.url, host=host, port=port, workers=workers)
+    if no_worker:
+        serve_app(app.url, host=host, port=port, workers=workers)
+        return
+    from dashboard.worker_process import worker_beside
+
+    app.engine  # noqa: B018  (migrate first: the worker and gunicorn's master must not race through Alembic)
+    with worker_beside(app.url):
+        serve_app(app.url, host=host, port=port, workers=workers)

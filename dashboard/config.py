@@ -19,10 +19,6 @@ DEFAULTS: dict = {
     "MAX_REPORT_BYTES": 200 * 1024 * 1024,
     # Public base URL used in links of the weekly report and upload answers (None: the request's).
     "BASE_URL": None,
-    # After an upload commits, bring the flakiness/interference analyses up to date in a background
-    # thread, this many seconds later (so a burst of shard uploads is folded into one pass).
-    "REFRESH_AFTER_UPLOAD": True,
-    "REFRESH_DELAY_S": 1.0,
 }
 
 _ENV_PREFIX = "SUITEHEALTH_"

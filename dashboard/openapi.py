@@ -43,6 +43,11 @@ OPT_INT = {"type": ["integer", "null"]}
 DATETIME = {"type": "string", "format": "date-time"}
 OPT_DATETIME = {"type": ["string", "null"], "format": "date-time"}
 OPT_DATE = {"type": ["string", "null"], "format": "date"}
+# How current the stored analysis behind a page is (null on ?until= pages, which compute their own).
+ANALYSIS = {"oneOf": [
+    _obj(["runs_behind", "up_to_date", "message"], runs_behind=INT, updated_at=OPT_DATETIME, up_to_date=BOOL,
+         message={**STR, "example": "analysis 3 runs behind, updated 40 s ago"}),
+    {"type": "null"}]}
 
 
 def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
@@ -163,7 +168,8 @@ def openapi_document() -> dict:
             [], "projects", not_found=False),
         "/api/v1/projects/{project}": _get(
             "Project overview: latest run per suite, pass rate, budget status, top problems",
-            _obj(["project"], project=_obj(["name"], name=STR), suites=_arr(_obj())), [PROJECT], "projects"),
+            _obj(["project"], project=_obj(["name"], name=STR), suites=_arr(_obj()), analysis=ANALYSIS),
+            [PROJECT], "projects"),
         "/api/v1/projects/{project}/runs": runs_path,
         "/api/v1/projects/{project}/runs/{run_id}": _get(
             "One run with its results (failures first), paginated",
@@ -191,12 +197,13 @@ def openapi_document() -> dict:
             [PROJECT, SUITE, BRANCH, SINCE, UNTIL], "budget"),
         "/api/v1/projects/{project}/flaky": _get(
             "Flaky tests, most flaky first (broken tests are listed separately)",
-            _obj(["tests"], tests=_arr(_ref("FlakyTest")), broken=_arr(_ref("BrokenTest"))),
+            _obj(["tests"], tests=_arr(_ref("FlakyTest")), broken=_arr(_ref("BrokenTest")),
+                 analysis=ANALYSIS),
             [PROJECT, SUITE, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/suspects": _get(
             "Interference suspects, the strongest of each victim first",
-            _obj(["suspects"], suspects=_arr(_ref("Suspect"))), [PROJECT, SINCE, UNTIL, *LIST_PARAMS],
-            "flaky"),
+            _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS),
+            [PROJECT, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/weekly": _get(
             "The weekly suite-health review",
             _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj())),

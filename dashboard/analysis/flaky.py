@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
+from dashboard.analysis.history import analyse_until
 from ingest.analysis_models import FailureSignature, FlakeStats
 from ingest.models import Suite, Test
 
@@ -153,11 +154,6 @@ def _states(session: Session, project_id: int, until, suite: str | None):
     """Return {(suite name, nodeid, (suite_id, test_id)): state} and signature groups per key."""
     suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
     if until is None:
-        from dashboard.analysis.updates import catch_up
-
-        if catch_up(session, project_id, end_read=False):
-            with Session(session.get_bind()) as fresh:
-                return _states(fresh, project_id, until, suite)
         # Core rows, not ORM ones: on a big project this is thousands of states per page.
         rows = session.connection().execute(
             select(FlakeStats.suite_id, FlakeStats.test_id, FlakeStats.state).where(
@@ -180,8 +176,6 @@ def _states(session: Session, project_id: int, until, suite: str | None):
             else []
         )
     else:
-        from dashboard.analysis.history import analyse_until
-
         analyzer = analyse_until(session, project_id, _as_dt(until))
         raw = {
             k: s
@@ -209,9 +203,8 @@ def _states(session: Session, project_id: int, until, suite: str | None):
     return states, sigs
 
 
-def _as_dt(value) -> datetime | None:
-    if value is None:
-        return None
-    from dashboard.analysis.interference import _as_datetime
-
-    return _as_datetime(value)
+def _as_dt(value: datetime | date | None) -> datetime | None:
+    """Return a date or naive datetime as an aware UTC datetime (a date means its midnight)."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.combine(value, time.min, tzinfo=UTC)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
 from dashboard.analysis.signatures import normalise, signature_hash
+from ingest.analysis_models import AnalysedRun
 from ingest.models import Result, Run
 from ingest.records import BAD_OUTCOMES, PASSED
 
@@ -168,8 +169,6 @@ def iter_runs(
         Run.id, Run.suite_id, Run.started_at, Run.commit, Run.tests, Run.failed + Run.errors
     ).where(Run.project_id == project_id, Run.id > after_id)
     if unanalysed_only:
-        from ingest.analysis_models import AnalysedRun
-
         query = query.where(~select(AnalysedRun.run_id).where(AnalysedRun.run_id == Run.id).exists())
     if until is not None:
         query = query.where(Run.started_at < until)
@@ -214,8 +213,6 @@ def load_commit_outcomes(
     session: Session, project_id: int, runs: Iterable[RunInfo], before_id: int
 ) -> dict[tuple[int, str], dict[int, set[str]]]:
     """Return, for the commits of ``runs``, what each test did on that commit in earlier analysed runs."""
-    from ingest.analysis_models import AnalysedRun
-
     commits = {r.commit for r in runs if r.commit}
     if not commits:
         return {}

@@ -25,7 +25,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 
 import numpy as np
@@ -34,6 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
+from dashboard.analysis import store as analysis_store
+from dashboard.analysis.history import analyse_until
 from ingest.models import Suite, Test
 
 MIN_FAILURES = 3  # victim failures before anything is analysed
@@ -414,19 +416,10 @@ def suspects_and_notes(
     session: Session, project_id: int, *, until: datetime | None = None, since: datetime | None = None
 ) -> tuple[list[Suspect], list[Undecidable]]:
     """Return the suspects and the victims the history cannot decide about."""
-    from dashboard.analysis import store as analysis_store
-
     if until is None:
-        from dashboard.analysis.updates import catch_up
-
-        if catch_up(session, project_id, end_read=False):
-            with Session(session.get_bind()) as fresh:
-                suspects, notes = analysis_store.stored_suspects(fresh, project_id)
-        else:
-            suspects, notes = analysis_store.stored_suspects(session, project_id)
+        results, counts = analysis_store.stored_results(session, project_id)
+        suspects, notes = materialise(session, project_id, results, counts)
     else:
-        from dashboard.analysis.history import analyse_until
-
         analyzer = analyse_until(session, project_id, _as_datetime(until))
         suspects, notes = compute_from_analyzer(session, analyzer)
     if since is not None:
@@ -546,8 +539,6 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def _as_datetime(value) -> datetime:
-    from datetime import date, time
-
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import flakestate
 from dashboard.analysis.history import Analyzer, Signature
 from ingest.analysis_models import AnalysedRun, FailureSignature, FlakeStats, InterferenceSuspect
-from ingest.models import Suite, Test
+from ingest.models import Test
 
 
 def load_states(session: Session, project_id: int) -> dict[tuple[int, int], FlakeStats]:
@@ -205,53 +204,36 @@ def replace_suspects(
     session.add_all(rows)
 
 
-def stored_suspects(session: Session, project_id: int):
-    """Return (suspects, undecidable notes) from the stored table."""
-    from dashboard.analysis.interference import UNDECIDABLE_NOTE, Undecidable, materialise
+def stored_results(
+    session: Session, project_id: int
+) -> tuple[dict[tuple[int, int], tuple[list[dict], str | None]], dict[tuple[int, int], dict]]:
+    """Return the stored suspects as the analysis produced them, and the undecidable victims' counts.
 
+    The first dict maps (suite_id, victim id) to (findings, note), like ``replace_suspects`` was
+    given; the second maps undecidable victims to {"fails", "runs"} for their notes.
+    """
     rows = session.scalars(
         select(InterferenceSuspect)
         .where(InterferenceSuspect.project_id == project_id)
         .order_by(InterferenceSuspect.suite_id, InterferenceSuspect.victim_id, InterferenceSuspect.rank)
     ).all()
-    results: dict[tuple[int, int], tuple[list[dict], str | None]] = defaultdict(lambda: ([], None))
-    firsts: dict[tuple[int, int, int], datetime | None] = {}
-    undecided = []
+    results: dict[tuple[int, int], tuple[list[dict], str | None]] = {}
+    undecided: list[tuple[int, int]] = []
     for r in rows:
+        found, note = results.get((r.suite_id, r.victim_id), ([], None))
         if r.kind == "undecidable":
-            undecided.append(r)
-            continue
-        found = dict(r.evidence)
-        found["members"] = found.pop("member_ids")
-        found["first_seen_at"], found["last_seen_at"] = r.first_seen_at, r.last_seen_at
-        firsts[(r.suite_id, r.victim_id, r.rank)] = r.first_seen_at
-        results[(r.suite_id, r.victim_id)][0].append(found)
-    suspects, _ = materialise(session, project_id, dict(results))
-    notes = []
+            undecided.append((r.suite_id, r.victim_id))
+            note = r.evidence.get("note") or "undecidable"
+        else:
+            finding = dict(r.evidence)
+            finding["members"] = finding.pop("member_ids")
+            finding["first_seen_at"], finding["last_seen_at"] = r.first_seen_at, r.last_seen_at
+            found.append(finding)
+        results[(r.suite_id, r.victim_id)] = (found, note)
+    counts: dict[tuple[int, int], dict] = {}
     if undecided:
-        names = dict(
-            session.execute(
-                select(Test.id, Test.nodeid).where(Test.id.in_([r.victim_id for r in undecided]))
-            ).all()
-        )
-        suites = dict(
-            session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all()
-        )
-        stats = {
-            (s.suite_id, s.test_id): s
-            for s in session.scalars(
-                select(FlakeStats).where(FlakeStats.test_id.in_([r.victim_id for r in undecided]))
-            )
-        }
-        for r in undecided:
-            st = stats.get((r.suite_id, r.victim_id))
-            notes.append(
-                Undecidable(
-                    names.get(r.victim_id, str(r.victim_id)),
-                    suites.get(r.suite_id),
-                    st.failures if st else 0,
-                    st.runs if st else 0,
-                    UNDECIDABLE_NOTE,
-                )
-            )
-    return suspects, notes
+        for s in session.scalars(
+            select(FlakeStats).where(FlakeStats.test_id.in_(sorted({victim for _, victim in undecided})))
+        ):
+            counts[(s.suite_id, s.test_id)] = {"fails": s.failures, "runs": s.runs}
+    return results, counts

@@ -1,5 +1,8 @@
 """Bring a project's stored flakiness and interference analyses up to date, incrementally.
 
+The one writer of the analysis tables: ``suitehealth worker`` (``dashboard.worker``) calls
+``refresh_project``; pages only read what it stored (``freshness`` tells them how far behind).
+
 Each run is analysed exactly once: the per-project watermark (``analysis_state.last_run_id``)
 says which runs are done. A refresh reads only the new runs' results, advances the per-test state
 machines stored in ``test_flake_stats``, appends the runs' compact execution orders to
@@ -34,33 +37,10 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import interference
 from dashboard.analysis import store as analysis_store
+from dashboard.analysis.freshness import LATE_RUN_WINDOW
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, load_commit_outcomes
-from ingest.analysis_models import AnalysedRun, AnalysisState
+from ingest.analysis_models import AnalysisState
 from ingest.db import ensure_schema, write_transaction
-from ingest.models import Run
-
-# How far below the watermark a refresh looks for runs not analysed yet. On PostgreSQL run ids
-# come from a sequence and an upload that took its id first may commit after a later one was
-# analysed; its run then sits below the watermark. Only uploads in flight at the same time can do
-# that, so a window of ids, not the whole history, is searched.
-LATE_RUN_WINDOW = 1000
-
-
-def needs_refresh(session: Session, project_id: int) -> bool:
-    """Return whether runs arrived since the project was last analysed (two indexed lookups)."""
-    done = (
-        session.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id)) or 0
-    )
-    return session.scalar(_unanalysed(project_id, done).exists().select()) or False
-
-
-def _unanalysed(project_id: int, watermark: int):
-    return select(Run.id).where(
-        Run.project_id == project_id,
-        Run.id > watermark - LATE_RUN_WINDOW,
-        ~select(AnalysedRun.run_id).where(AnalysedRun.run_id == Run.id).exists(),
-    )
-
 
 # A refresh computes without the write lock and then commits if nobody advanced the watermark
 # meanwhile. Each failed attempt means another refresher committed (progress was made); after
@@ -88,36 +68,57 @@ class PendingRefresh:
         return max(self.watermark, *(run.id for run in self.runs))
 
 
-def refresh_project(engine: Engine, project_id: int) -> None:
+@dataclass(frozen=True)
+class Refreshed:
+    """What one refresh of a project did: the runs it stored, and analyses it threw away."""
+
+    project_id: int
+    run_ids: tuple[int, ...]
+    # Attempts computed and then discarded because another refresher stored first (double work).
+    discarded: int = 0
+
+
+def refresh_project(engine: Engine, project_id: int, *, wait: bool = True) -> Refreshed | None:
     """Analyse the project's runs not analysed yet and store the results; cheap when nothing is new.
 
     The analysis reads in a plain read transaction (no write lock: concurrent uploads go on) and
     writes in a short one that first re-checks the watermark it started from; when another
     refresher advanced it meanwhile the work is discarded and redone from the new watermark, so no
-    run is applied twice or skipped.
+    run is applied twice or skipped. With ``wait=False`` a project another refresher is working on
+    is left to it and None comes back.
     """
     ensure_schema(engine)
-    with _one_analyser(engine, project_id):
-        for _ in range(OPTIMISTIC_ATTEMPTS):
+    with _one_analyser(engine, project_id, wait=wait) as mine:
+        if not mine:
+            return None
+        for attempt in range(OPTIMISTIC_ATTEMPTS):
             pending = analyse_pending(engine, project_id)
-            if pending is None or apply_pending(engine, pending):
-                return
+            if pending is None:
+                return Refreshed(project_id, (), attempt)
+            if apply_pending(engine, pending):
+                return Refreshed(project_id, _run_ids(pending), attempt)
         with write_transaction(engine) as session:
             watermark = _lock_watermark(session, project_id)
             pending = _compute(session, project_id, (watermark.last_run_id, watermark.updated_at))
             if pending is not None:
                 _store(session, pending, watermark)
+        return Refreshed(project_id, _run_ids(pending) if pending else (), OPTIMISTIC_ATTEMPTS)
+
+
+def _run_ids(pending: PendingRefresh) -> tuple[int, ...]:
+    return tuple(sorted(run.id for run in pending.runs))
 
 
 @contextmanager
-def _one_analyser(engine: Engine, project_id: int) -> Iterator[None]:
-    """Let one refresher at a time compute, across the server's processes; the others wait.
+def _one_analyser(engine: Engine, project_id: int, *, wait: bool) -> Iterator[bool]:
+    """Let one refresher at a time compute a project, across processes; yield whether we may.
 
-    Only to save CPU: every gunicorn worker refreshes after its own uploads, and computing the same
-    analysis four times over slows the uploads that share the cores. Correctness never depends on
-    it (the watermark check does that), and waiting holds no database lock: a waiter then finds
-    the runs analysed and returns after two small queries. SQLite: an flock on a file beside the
-    database; PostgreSQL: a session advisory lock; otherwise nothing.
+    Workers on one PostgreSQL database take a project each and skip the ones another worker
+    holds (``wait=False``), so no analysis is computed twice; the holder's next pass finds any
+    run that arrived meanwhile. Correctness never depends on this lock (the watermark check does
+    that), and waiting holds no database lock. A killed holder's lock goes with its process or
+    connection. SQLite: an flock on a file beside the database (one writer there anyway);
+    PostgreSQL: a session advisory lock per project; otherwise nothing.
     """
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
@@ -125,23 +126,34 @@ def _one_analyser(engine: Engine, project_id: int) -> Iterator[None]:
         try:
             handle = open(path.with_name(path.name + ".refresh-lock"), "a+b")  # noqa: SIM115
         except OSError:  # a read-only directory: go without, the watermark check still holds
-            yield
+            yield True
             return
         with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
-            yield
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True  # the lock goes when the file is closed
     elif url.get_backend_name() == "postgresql":
         key = {"space": _LOCK_SPACE, "key": project_id}
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), key)
+            if wait:
+                conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), key)
+                mine = True
+            else:
+                mine = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:space, :key)"), key))
             conn.commit()
+            if not mine:
+                yield False
+                return
             try:
-                yield
+                yield True
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
                 conn.commit()
     else:
-        yield
+        yield True
 
 
 # First key of suitehealth's PostgreSQL advisory locks (the second is the project id).
@@ -243,20 +255,3 @@ def _lock_watermark(session: Session, project_id: int) -> AnalysisState:
     if dialect == "postgresql":
         query = query.with_for_update()  # SQLite's BEGIN IMMEDIATE already serialises writers
     return session.scalars(query).one()
-
-
-def catch_up(session: Session, project_id: int, *, end_read: bool = True) -> bool:
-    """Refresh the project if runs arrived; return whether it did.
-
-    ``end_read`` commits ``session`` first so that its next read sees the refreshed tables (an
-    SQLite read transaction keeps its snapshot): right for the pages' read-only request session.
-    Callers that do not own the session pass False and read through a new session when True
-    comes back.
-    """
-    bind = session.get_bind()
-    if not isinstance(bind, Engine) or not needs_refresh(session, project_id):
-        return False
-    if end_read:
-        session.commit()
-    refresh_project(bind, project_id)
-    return True

@@ -1,16 +1,20 @@
-"""Flaky and broken tests (/flaky) and interference suspects (/suspects), with their JSON twins."""
+"""Flaky and broken tests (/flaky) and interference suspects (/suspects), with their JSON twins.
+
+Both read what the analysis worker stored and only read: when runs are waiting for the worker,
+the page says how far behind its numbers are (``analysis``) instead of computing them itself.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flaky as flaky_analysis
 from dashboard.analysis import interference
+from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.runs import suite_names
-from dashboard.analysis.updates import catch_up
 from dashboard.charts import figure_json
 from dashboard.charts.flaky import flaky_scores_figure
 from dashboard.db import get_session
@@ -20,7 +24,7 @@ from ingest.models import Project
 bp = Blueprint("flaky", __name__)
 
 
-def _until(day) -> datetime | None:
+def _until(day: date | None) -> datetime | None:
     # ?until= names the last day shown; the analyses read history strictly before their bound.
     return None if day is None else datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
@@ -31,13 +35,16 @@ def _charts(data: dict) -> dict:
 
 
 def _listing_request(project: str) -> tuple[Project, Session, Filters, int, int]:
-    """Return the project (its stored analyses brought up to date), session, filters, limit, offset."""
+    """Return the project, session, filters, limit and offset of a listing page."""
     proj = project_or_404(project)
-    session = get_session()
-    catch_up(session, proj.id)
     f = filters()
     limit, offset = pagination()
-    return proj, session, f, limit, offset
+    return proj, get_session(), f, limit, offset
+
+
+def _analysis(session: Session, project_id: int, f: Filters) -> dict | None:
+    # With ?until= the page analyses the history before that day itself: nothing stored to lag.
+    return None if f.until else analysis_status(session, project_id).as_json()
 
 
 @page(bp, "/projects/<project>/flaky", "flaky/index.html", charts=_charts)
@@ -48,7 +55,7 @@ def flaky(project: str) -> dict:
     tests = flaky_analysis.flaky_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
     broken = flaky_analysis.broken_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
     return listing(proj, f, len(tests), limit, offset, tests=tests[offset : offset + limit], broken=broken,
-                   _all=tests, _suites=suite_names(session, proj.id))
+                   analysis=_analysis(session, proj.id, f), _all=tests, _suites=suite_names(session, proj.id))
 
 
 @page(bp, "/projects/<project>/suspects", "flaky/suspects.html")
@@ -60,4 +67,5 @@ def suspects(project: str) -> dict:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]
     return listing(proj, f, len(found), limit, offset, suspects=found[offset : offset + limit],
-                   undecidable=notes, _suites=suite_names(session, proj.id))
+                   undecidable=notes, analysis=_analysis(session, proj.id, f),
+                   _suites=suite_names(session, proj.id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.overview import project_overview, projects_overview, suite_trend
 from dashboard.analysis.runs import shallow_dict
 from dashboard.charts import figure_json
@@ -45,6 +46,7 @@ def overview(project: str) -> dict:
             {**shallow_dict(s), "latest": s.latest.as_dict()} for s in ov.suites
         ],
         "problems": ov.problems,
+        "analysis": analysis_status(session, proj.id).as_json(),  # how current the flaky/broken problems are
         "recent_runs": [r.as_dict() for r in ov.recent_runs],
         "_trend": suite_trend(session, proj.id) if ov.runs else [],
     }

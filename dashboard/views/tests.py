@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, request
 from dashboard.analysis import interference
 from dashboard.analysis import runs as runs_analysis
 from dashboard.analysis import test_history as analysis
+from dashboard.analysis.freshness import analysis_status
 from dashboard.charts import figure_json
 from dashboard.charts.tests import duration_figure
 from dashboard.db import get_session
@@ -51,6 +52,7 @@ def test_page(project: str) -> dict:
         "test": history,
         # Interference in both directions: what makes this test fail, and what it makes fail.
         "suspects": interference.suspects_for_test(session, proj.id, test.nodeid),
+        "analysis": analysis_status(session, proj.id).as_json(),  # how current the suspects are
         "_filters": f,
         "_suites": runs_analysis.suite_names(session, proj.id),
         "_branches": runs_analysis.branch_names(session, proj.id),

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 import tempfile
-import threading
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import Engine
 
-from dashboard.analysis.updates import refresh_project
 from dashboard.db import get_engine
 from dashboard.errors import BadRequest
 from dashboard.openapi import openapi_document
@@ -26,7 +21,6 @@ from ingest.store import ingest_sources
 from ingest.tokens import verify_token
 
 bp = Blueprint("upload", __name__)
-log = logging.getLogger(__name__)
 
 # Multipart overhead on top of the report size limit for the whole request body.
 BODY_SLACK_BYTES = 1 << 20
@@ -69,8 +63,7 @@ def upload_run(project: str):
     with tempfile.TemporaryDirectory(prefix="suitehealth-upload-") as tmp:
         sources = _spool(parts, Path(tmp), max_report)
         summary = ingest_sources(engine, sources, meta, max_bytes=max_report)
-    if not summary.duplicate and current_app.config.get("REFRESH_AFTER_UPLOAD", True):
-        schedule_refresh(engine, verified.project_id, float(current_app.config.get("REFRESH_DELAY_S", 1.0)))
+    # The analysis worker (`suitehealth worker`, or the one `serve` starts) finds the new run itself.
     body = {**summary.as_dict(), "url": run_url(summary.project, summary.run_id)}
     return jsonify(body), (200 if summary.duplicate else 201)
 
@@ -153,55 +146,3 @@ def _display_name(filename: str | None, index: int) -> str:
     base = re.split(r"[\\/]", filename or "")[-1]
     name = re.sub(r"[^\w.\-+@ ]", "_", base)[:200]
     return name or f"file{index + 1}"
-
-
-# ---- analysis refresh after an upload -------------------------------------------------------
-
-_refresh_lock = threading.Lock()
-_refreshing: set[int] = set()
-_pending: set[int] = set()
-_threads: list[threading.Thread] = []
-
-
-def schedule_refresh(engine: Engine, project_id: int, delay_s: float = 0.0) -> None:
-    """Bring the project's stored analyses up to date in a background thread.
-
-    The upload answers as soon as its run is committed. One refresh per project runs at a time in
-    this process, ``delay_s`` after the upload: the CI jobs of one pipeline tend to finish
-    together, and their uploads then fold into one pass instead of one each.
-    """
-    with _refresh_lock:
-        if project_id in _refreshing:
-            _pending.add(project_id)
-            return
-        _refreshing.add(project_id)
-        thread = threading.Thread(target=_refresh_loop, args=(engine, project_id, delay_s), daemon=True,
-                                  name=f"suitehealth-refresh-{project_id}")
-        _threads[:] = [t for t in _threads if t.is_alive()] + [thread]
-    thread.start()
-
-
-def wait_for_refreshes(timeout_s: float = 60.0) -> bool:
-    """Wait for this process's background refreshes to finish; return False on timeout."""
-    with _refresh_lock:
-        threads = list(_threads)
-    for thread in threads:
-        thread.join(timeout_s)
-    return not any(t.is_alive() for t in threads)
-
-
-def _refresh_loop(engine: Engine, project_id: int, delay_s: float) -> None:
-    while True:
-        time.sleep(delay_s)
-        with _refresh_lock:
-            _pending.discard(project_id)  # this pass covers every upload committed so far
-        try:
-            refresh_project(engine, project_id)
-        except Exception:  # a failed refresh must not stop later ones; the next upload retries
-            log.exception("refreshing the analyses of project %s failed", project_id)
-        with _refresh_lock:
-            if project_id in _pending:
-                _pending.discard(project_id)
-                continue
-            _refreshing.discard(project_id)
-            return

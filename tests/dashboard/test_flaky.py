@@ -150,8 +150,9 @@ def test_multi_day_breakage_is_not_flaky_and_a_still_failing_test_is_listed_as_b
         )
     ids = _store_runs(engine, "breakage", runs)
     pid = _project_id(engine, "breakage")
+    refresh_project(engine, pid)
     with Session(engine) as s:
-        found = flaky_tests(s, pid)  # catches up by itself
+        found = flaky_tests(s, pid)
         broken = broken_tests(s, pid)
     assert [t.nodeid for t in found] == [flaky]
     assert found[0].flakes == 3 and found[0].runs == 30 and found[0].failure_rate == 0.1
@@ -256,5 +257,6 @@ def test_test_names_and_messages_are_escaped_on_the_pages(client, engine):
     hostile = "tests/test_h.py::test_x[<script>alert(1)</script>]"
     runs = [{hostile: "failed" if i % 4 == 1 else "passed"} for i in range(12)]
     _store_runs(engine, "hostile", runs)
+    refresh_project(engine, _project_id(engine, "hostile"))
     html = client.get("/projects/hostile/flaky").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html

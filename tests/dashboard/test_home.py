@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from history import BACKENDS, START, build_history, case, shared_history, store_run
 
+from dashboard.worker import run_once
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def shop(request, tmp_path_factory):
@@ -92,6 +94,7 @@ def test_overview_lists_a_broken_test_with_the_run_its_streak_began(engine, clie
     streak = [store_run(engine, "shop", "unit", [case("tests/unit/test_cart.py::test_add", "failed",
                                                       message="KeyError: 'sku'\nmore")],
                         started_at=START + timedelta(days=7 + n)) for n in range(3)]
+    run_once(engine)
     problems = client.get("/api/v1/projects/shop").get_json()["problems"]
     broken = [p for p in problems if p["kind"] == "broken"]
     assert broken == [{

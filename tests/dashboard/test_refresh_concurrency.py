@@ -9,7 +9,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from synthetic_ci import _meta, unit_runs, xdist_runs
 
-from dashboard.analysis.updates import analyse_pending, apply_pending, needs_refresh, refresh_project
+from dashboard.analysis.freshness import needs_refresh
+from dashboard.analysis.updates import analyse_pending, apply_pending, refresh_project
 from ingest.analysis_models import (
     AnalysedRun,
     AnalysisState,

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from dashboard import create_app
-from dashboard.views.upload import wait_for_refreshes
 from ingest import models  # models.Test: a "Test*" name imported here would be collected
 from ingest.db import make_engine
 from ingest.models import Result, Run
@@ -151,14 +150,12 @@ def test_plugin_is_inactive_without_its_options(suite):
 @pytest.fixture
 def live_server(engine):
     """The dashboard app on a real loopback socket (werkzeug, threaded) on the test database."""
-    app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
-                      "REFRESH_DELAY_S": 0.0})
+    app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False)})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-    wait_for_refreshes()
 
 
 def test_upload_at_session_end_stores_the_run_even_when_tests_fail(suite, engine, live_server, monkeypatch):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis.flaky import flaky_tests
 from dashboard.analysis.interference import suspects_and_notes
+from dashboard.worker import run_once
 from ingest.models import Project
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
@@ -38,6 +39,7 @@ def _ingest_all(engine) -> int:
             started_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i),
         )
         ingest_sources(engine, [ReportSource.from_path(path)], meta)
+    run_once(engine)
     with Session(engine) as s:
         return s.scalar(select(Project.id).where(Project.name == "alphanum-code"))
 
