@@ -14,6 +14,7 @@ the webhooks by default; ``alerts = "all"`` adds mail, ``alerts = "off"`` silenc
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,8 @@ from dashboard.notify import Delivery, Destinations, Message, deliver, destinati
 from ingest.analysis_models import AlertSent
 from ingest.db import write_transaction
 from ingest.models import Project
+
+log = logging.getLogger("suitehealth.alerts")
 
 ALERT_MODES = ("webhooks", "all", "off")
 # An announcement claimed but not marked sent after this long is retried (its delivery failed).
@@ -169,4 +172,29 @@ def send_alerts(engine: Engine, project_id: int, *, settings: Mapping, base_url:
             session.execute(update(AlertSent).where(
                 AlertSent.project_id == project_id, AlertSent.key_hash.in_([e.key_hash for e in fresh]),
             ).values(sent_at=now))
+    return outcomes
+
+
+def announce(engine: Engine, project_id: int, config: Mapping | None = None) -> list[Delivery]:
+    """The worker's hook after it analysed new runs: send this project's alerts, never raise.
+
+    ``config`` is the app's (``dashboard.config.load_config()`` by default): its CONFIG_FILE holds
+    the destinations, BASE_URL makes the links absolute, BUDGET_S is the default budget.
+    """
+    from dashboard.analysis.levels import load_settings
+    from dashboard.config import load_config
+
+    config = load_config() if config is None else config
+    try:
+        settings = load_settings(config.get("CONFIG_FILE"))
+        outcomes = send_alerts(engine, project_id, settings=settings,
+                               base_url=config.get("BASE_URL") or "http://localhost:8000",
+                               default_budget_s=config.get("BUDGET_S"))
+    except Exception:  # alerts must never stop the analyses
+        log.exception("project %s: sending alerts failed", project_id)
+        return []
+    for outcome in outcomes:
+        (log.info if outcome.ok else log.warning)("project %s: alert %s: %s (%s)", project_id,
+                                                  "sent" if outcome.ok else "FAILED",
+                                                  outcome.destination, outcome.detail)
     return outcomes

@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from dashboard.alerts import announce
 from dashboard.analysis.freshness import projects_behind
 from dashboard.analysis.updates import Refreshed, refresh_project
 from ingest.db import ensure_schema
@@ -49,6 +50,8 @@ def refresh_all(engine: Engine, *, wait: bool) -> list[Refreshed]:
             log.info("project %s: another worker is on it", project_id)
             continue
         done.append(refreshed)
+        if refreshed.run_ids:
+            announce(engine, project_id)
         if refreshed.run_ids or refreshed.discarded:
             log.info("project %s: analysed %d run(s) (ids %s), discarded %d attempt(s), in %.2f s",
                      project_id, len(refreshed.run_ids), id_ranges(refreshed.run_ids), refreshed.discarded,

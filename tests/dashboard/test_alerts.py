@@ -153,3 +153,17 @@ def test_an_alert_whose_delivery_failed_is_retried_later_and_then_only_once(engi
     assert [o.ok for o in send_alerts(engine, 1, settings=live, base_url="", now=later)] == [True]
     assert send_alerts(engine, 1, settings=live, base_url="", now=later + timedelta(minutes=10)) == []
     assert [e["kind"] for m in received for e in m["events"]] == ["budget"]
+
+
+def test_the_worker_announces_after_analysing_new_runs_and_only_then(engine, cli, receiver, tmp_path):
+    url, received = receiver
+    config = tmp_path / "suitehealth.toml"
+    config.write_text(f'[notify]\nwebhooks = [{{ kind = "json", url = "{url}" }}]\n')
+    env = {"SUITEHEALTH_CONFIG_FILE": str(config), "SUITEHEALTH_BASE_URL": "https://health.example.com"}
+    _slow_runs(engine, 5, 420.0)
+    assert cli("worker", "--once", env=env).exit_code == 0
+    assert [e["kind"] for m in received for e in m["events"]] == ["budget"]
+    assert received[0]["events"][0]["url"] == "https://health.example.com/projects/shop/budget?suite=integration"
+    _slow_runs(engine, 1, 430.0)  # a new run, the same problem
+    assert cli("worker", "--once", env=env).exit_code == 0
+    assert len(received) == 1
