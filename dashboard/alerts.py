@@ -75,18 +75,23 @@ def current_events(session: Session, project_id: int, project: str, *, settings:
     return events
 
 
-def claim_new(session: Session, project_id: int, events: list[Event], now: datetime) -> list[Event]:
+ALERT_KINDS = ("flaky", "suspect", "budget")
+
+
+def claim_new(session: Session, project_id: int, events: list[Event], now: datetime, *,
+              kinds: tuple[str, ...] = ALERT_KINDS, forget: bool = True) -> list[Event]:
     """Record the events not yet announced and return them with any earlier unsent ones; forget the rest.
 
     Call inside a write transaction (``ingest.db.write_transaction``). Each new key is claimed in its
     own savepoint: a key another worker claimed first is skipped (it is that worker's to send).
+    Only rows of ``kinds`` are considered; with ``forget`` those whose event is gone are deleted.
     """
     by_hash = {e.key_hash: e for e in events}
     known = {h: (sent_at, claimed_at) for h, sent_at, claimed_at in session.execute(
         select(AlertSent.key_hash, AlertSent.sent_at, AlertSent.first_seen_at)
-        .where(AlertSent.project_id == project_id)).all()}
+        .where(AlertSent.project_id == project_id, AlertSent.kind.in_(kinds))).all()}
     gone = [h for h in known if h not in by_hash]
-    if gone:
+    if gone and forget:
         session.execute(delete(AlertSent).where(AlertSent.project_id == project_id,
                                                 AlertSent.key_hash.in_(gone)))
     claimed = []

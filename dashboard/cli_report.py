@@ -80,11 +80,9 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
 
 
 def _send(review, base_url: str, config) -> None:
-    from urllib.parse import quote
-
     from dashboard.analysis.levels import ConfigError, load_settings
-    from dashboard.notify import Message, deliver, destinations
-    from dashboard.weekly_render import render_html, render_markdown, review_json
+    from dashboard.notify import deliver, destinations
+    from dashboard.weekly_delivery import weekly_message
 
     try:
         dest = destinations(load_settings(config.get("CONFIG_FILE")))
@@ -94,10 +92,7 @@ def _send(review, base_url: str, config) -> None:
         raise click.ClickException(
             "nowhere to send the review: add webhooks or email under [tool.suitehealth.notify] "
             "in the config file (see README, Weekly review)")
-    url = f"{base_url}/projects/{quote(review.project, safe='')}/weekly?week={review.week}"
-    message = Message(subject=f"Suite health {review.week}: {review.project}",
-                      markdown=render_markdown(review, base_url), html=render_html(review, base_url),
-                      data={"review": review_json(review, base_url)}, url=url)
+    message = weekly_message(review, base_url)
     outcomes = deliver(dest, message)
     for outcome in outcomes:
         click.echo(f"{'sent' if outcome.ok else 'FAILED'}: {outcome.destination} ({outcome.detail})", err=True)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from dashboard.alerts import announce
 from dashboard.analysis.freshness import projects_behind
 from dashboard.analysis.updates import Refreshed, refresh_project
+from dashboard.weekly_delivery import send_due_reviews_safely
 from ingest.db import ensure_schema
 
 log = logging.getLogger("suitehealth.worker")
@@ -68,6 +69,7 @@ def run_once(engine: Engine) -> list[Refreshed]:
         done.extend(refreshed)
         # Runs that arrived during this pass are left to another pass, until one finds nothing.
         if not any(r.run_ids for r in refreshed):
+            send_due_reviews_safely(engine)
             return done
 
 
@@ -82,6 +84,7 @@ def run_forever(engine: Engine, *, interval_s: float, stop: threading.Event,
         while not stop.is_set() and keep_going():
             try:
                 refreshed = refresh_all(engine, wait=False)
+                send_due_reviews_safely(engine)
             except Exception:  # a database hiccup must not end the worker; the next pass retries
                 log.exception("refreshing the analyses failed; trying again")
                 stop.wait(interval_s + ERROR_BACKOFF_S)

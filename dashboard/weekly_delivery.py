@@ -1,0 +1,133 @@
+"""The weekly review, delivered on schedule by the worker (no cron job needed).
+
+``[tool.suitehealth.notify]`` sets when: ``weekly_at = "Mon 08:00"`` (the default once any destination
+is configured; ``"off"`` turns it off) in ``timezone = "Europe/Berlin"`` (default UTC), the team's
+local time. From that moment on, the worker sends each active project's review of the last complete
+ISO week once: the week is claimed in ``alerts_sent`` (key "weekly" + week) like an alert, so several
+workers never send it twice and a failed delivery is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from dashboard.alerts import Event, claim_new
+from dashboard.analysis.levels import ConfigError
+from dashboard.analysis.weeks import Week, last_complete_week
+from dashboard.notify import Delivery, Message, deliver, destinations
+from ingest.analysis_models import AlertSent
+from ingest.db import write_transaction
+from ingest.models import Project, Run
+
+log = logging.getLogger("suitehealth.weekly")
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_AT = "Mon 08:00"
+
+
+def weekly_message(review, base_url: str) -> Message:
+    """The review as one Message: Markdown for chat and mail text, HTML for mail, JSON for hooks."""
+    from dashboard.weekly_render import render_html, render_markdown, review_json
+
+    url = f"{base_url}/projects/{quote(review.project, safe='')}/weekly?week={review.week}"
+    return Message(subject=f"Suite health {review.week}: {review.project}",
+                   markdown=render_markdown(review, base_url), html=render_html(review, base_url),
+                   data={"review": review_json(review, base_url)}, url=url)
+
+
+def schedule(settings: Mapping) -> tuple[int, int, int, ZoneInfo] | None:
+    """Return (weekday 0=Monday, hour, minute, zone), or None when scheduled delivery is off."""
+    notify = settings.get("notify") or {}
+    if not isinstance(notify, Mapping) or not destinations(settings):
+        return None
+    at = str(notify.get("weekly_at", DEFAULT_AT)).strip().lower()
+    if at == "off":
+        return None
+    match = re.fullmatch(r"(mon|tue|wed|thu|fri|sat|sun)\w*\s+(\d{1,2}):(\d{2})", at)
+    if not match or int(match.group(2)) > 23 or int(match.group(3)) > 59:
+        raise ConfigError(f'notify.weekly_at must look like "Mon 08:00" or be "off", not {at!r}')
+    try:
+        zone = ZoneInfo(str(notify.get("timezone", "UTC")))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"notify.timezone: unknown time zone {notify.get('timezone')!r}") from None
+    return DAYS.index(match.group(1)), int(match.group(2)), int(match.group(3)), zone
+
+
+def due_week(now: datetime, weekday: int, hour: int, minute: int, zone: ZoneInfo) -> Week:
+    """The latest week whose review is due at ``now``.
+
+    Week W (Monday–Sunday UTC) is due from ``weekday`` ``hour:minute`` local time in the week after it;
+    before that moment, the week before it is still the latest due one.
+    """
+    week = last_complete_week(now)
+    day = week.first_day + timedelta(days=7 + weekday)
+    moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    return week if now >= moment else week.previous
+
+
+def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
+                     now: datetime | None = None) -> list[tuple[str, Delivery]]:
+    """Send every active project's review that is due and not sent yet; return (project, delivery)."""
+    from dashboard.analysis.weekly import cached_weekly_review
+
+    now = now or datetime.now(UTC)
+    when = schedule(settings)
+    if when is None:
+        return []
+    week = due_week(now, *when)
+    dest = destinations(settings)
+    base_url = (config.get("BASE_URL") or "http://localhost:8000").rstrip("/")
+    week_start = datetime.combine(week.first_day, datetime.min.time(), UTC)
+    since, until = week_start - timedelta(days=7), week_start + timedelta(days=7)
+    sent: list[tuple[str, Delivery]] = []
+    with Session(engine) as session:
+        # Projects with runs in the week or the one before: a review of a dead project says nothing.
+        active = session.execute(
+            select(Project.id, Project.name).join(Run, Run.project_id == Project.id)
+            .where(Run.started_at >= since, Run.started_at < until).group_by(Project.id, Project.name).order_by(Project.name)
+            .having(func.count(Run.id) > 0)).all()
+        # Read first: on every pass but the first after the moment, everything is claimed already,
+        # and this check must not take SQLite's write lock every few seconds.
+        event = Event("weekly", f"weekly\0{week.label}", f"weekly review {week.label}", "")
+        claimed = set(session.scalars(select(AlertSent.project_id).where(
+            AlertSent.kind == "weekly", AlertSent.key_hash == event.key_hash, AlertSent.sent_at.is_not(None))))
+    for project_id, name in active:
+        if project_id in claimed:
+            continue
+        with write_transaction(engine) as session:
+            if not claim_new(session, project_id, [event], now, kinds=("weekly",), forget=False):
+                continue
+        with Session(engine) as session:
+            review = cached_weekly_review(session, session.get(Project, project_id), week, config=config)
+        outcomes = deliver(dest, weekly_message(review, base_url))
+        if any(o.ok for o in outcomes):
+            with write_transaction(engine) as session:
+                session.execute(update(AlertSent).where(
+                    AlertSent.project_id == project_id, AlertSent.key_hash == event.key_hash,
+                ).values(sent_at=now))
+        sent.extend((name, o) for o in outcomes)
+    return sent
+
+
+def send_due_reviews_safely(engine: Engine, config: Mapping | None = None) -> None:
+    """The worker's hook, called on every pass: cheap when nothing is due; never raises."""
+    from dashboard.analysis.levels import load_settings
+    from dashboard.config import load_config
+
+    config = load_config() if config is None else config
+    try:
+        for project, outcome in send_due_reviews(engine, config, load_settings(config.get("CONFIG_FILE"))):
+            (log.info if outcome.ok else log.warning)("%s: weekly review %s: %s (%s)", project,
+                                                      "sent" if outcome.ok else "FAILED",
+                                                      outcome.destination, outcome.detail)
+    except Exception:
+        log.exception("sending the weekly reviews failed")
+
