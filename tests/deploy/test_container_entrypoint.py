@@ -89,3 +89,27 @@ def test_base_image_and_every_runtime_dependency_are_pinned_to_what_the_tests_ra
             mismatched.append((name, pinned, installed))
     assert mismatched == [], "deploy/constraints.txt differs from the tested environment"
     assert "USER suitehealth" in DOCKERFILE and "HEALTHCHECK" in DOCKERFILE
+
+
+def test_every_compose_service_command_is_a_valid_suitehealth_invocation():
+    """docker compose cannot run here; what it would run can be checked: each app service's argv
+    parses as a suitehealth command line (click resolves every option without running it)."""
+    import yaml
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    commands = {name: svc["command"] for name, svc in compose["services"].items()
+                if svc.get("command") and svc["command"][0] == "suitehealth"}
+    assert set(commands) == {"web", "worker"}
+    for name, argv in commands.items():
+        ctx = main.make_context("suitehealth", list(argv[1:]), resilient_parsing=False)
+        sub = main.get_command(ctx, argv[1])
+        assert sub is not None, name
+        sub.make_context(argv[1], list(argv[2:]), parent=ctx)  # raises on an unknown option
+        assert CliRunner().invoke(main, [*argv[1:], "--help"]).exit_code == 0, name
+    assert "--no-worker" in commands["web"]
+    assert compose["services"]["db"]["image"].startswith("postgres:")
+    env = compose["x-app"]["environment"]
+    assert env["SUITEHEALTH_DATABASE_URL"].startswith("postgresql+psycopg://")
