@@ -11,6 +11,9 @@ import click
 
 from ingest.cli import AppContext, pass_app
 
+# Set by `serve` for the worker it starts (see dashboard.worker_process).
+PARENT_PID_ENV = "SUITEHEALTH_WORKER_PARENT_PID"
+
 
 @click.command()
 @click.option("--once", is_flag=True, help="Bring every project up to date, then exit.")
@@ -43,7 +46,10 @@ def worker(app: AppContext, once: bool, interval: float, exit_with_parent: bool)
     stop = threading.Event()
     # SIGTERM (serve stopping, a container stopping): finish the project at hand, then leave.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    keep_going = parent_alive(os.getppid()) if exit_with_parent else (lambda: True)
+    # The parent's pid comes from the parent itself: asking os.getppid() here would be too late if
+    # the parent already died while this process was starting (we would adopt init as "parent").
+    parent = int(os.environ.get(PARENT_PID_ENV) or os.getppid())
+    keep_going = parent_alive(parent) if exit_with_parent else (lambda: True)
     try:
         run_forever(engine, interval_s=interval, stop=stop, keep_going=keep_going)
     except KeyboardInterrupt:

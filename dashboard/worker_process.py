@@ -53,7 +53,7 @@ def _start(db_url: str) -> subprocess.Popen:
     # The URL goes through the environment, not argv, so a password never shows in `ps`.
     return subprocess.Popen(
         [sys.executable, "-m", "dashboard.cli", "worker", "--exit-with-parent"],
-        env={**os.environ, ENV_VAR: db_url},
+        env={**os.environ, ENV_VAR: db_url, "SUITEHEALTH_WORKER_PARENT_PID": str(os.getpid())},
     )
 
 

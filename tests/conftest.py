@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -134,10 +135,14 @@ class Server:
             [exe, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", str(workers)],
             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            # Its own process group: stop() ends gunicorn's workers and the analysis worker too,
+            # so no orphan keeps the output pipe open.
+            start_new_session=True,
         )
         self._wait_ready()
 
-    def _wait_ready(self, attempts: int = 300) -> None:
+    # Generous: on a loaded 2-CPU machine a cold start (imports, migrations) can take a while.
+    def _wait_ready(self, attempts: int = 1200) -> None:
         for _ in range(attempts):
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited:\n" + self.proc.stdout.read().decode(errors="replace"))
@@ -158,7 +163,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        _kill_group(self.proc.pid)
         return self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+
+
+def _kill_group(pgid: int) -> None:
+    """Kill whatever is left of a server's process group (the master has exited by now)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @pytest.fixture
