@@ -46,6 +46,8 @@ _OPTIONAL = tuple(
 )
 _PHASES = {"setup_s": 1, "call_s": 2, "teardown_s": 3}
 MAX_MESSAGE = 4_000
+MAX_HOSTNAMES = 20
+MAX_WARNINGS = 20
 MAX_DETAILS = 32_000
 # SQLite caps bound variables per statement: 32,766 since 3.32, 999 before.
 _SQLITE_IN_CHUNK = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 900
@@ -488,9 +490,13 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
             run.started_at = datetime.fromtimestamp(writer.min_start, UTC)
     if meta.duration_s is None:
         run.duration_s = wall_time(metas, writer.min_start, writer.max_stop, run.test_time_s)
-    hosts = sorted({m.hostname for m in metas if m.hostname})
+    # Every host (for Playwright: every project) of every file, not just the first one's.
+    hosts = sorted({h for m in metas for h in (m.hostnames or ((m.hostname,) if m.hostname else ()))})
     if hosts and "hostnames" not in run.environment:
-        run.environment = {**run.environment, "hostnames": hosts[:20]}
+        run.environment = {**run.environment, "hostnames": hosts[:MAX_HOSTNAMES]}
+    warnings = [f"{m.source}: {w}" for m in metas for w in m.warnings]
+    if warnings:
+        run.warnings = warnings[:MAX_WARNINGS]
 
 
 def wall_time(metas: list[ReportMeta], min_start: float | None, max_stop: float | None,
