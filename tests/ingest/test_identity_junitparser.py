@@ -34,8 +34,13 @@ from ingest import records as R
 
 NOT_RUN_STATUS = {"notrun", "disabled", "skipped", "skip", "ignored", "pending"}
 NOT_RUN_RESULT = {"suppressed", "skipped"}
-FAIL_STATUS = {"failed": R.FAILED, "failure": R.FAILED, "fail": R.FAILED, "error": R.ERROR,
-               "errored": R.ERROR}
+FAIL_STATUS = {
+    "failed": R.FAILED,
+    "failure": R.FAILED,
+    "fail": R.FAILED,
+    "error": R.ERROR,
+    "errored": R.ERROR,
+}
 STRESS = re.compile(r"@stress-\d+$")
 
 # Every corpus file whose counts differ from junitparser's, and the rules that explain it. The
@@ -49,10 +54,7 @@ DIFFERS = {
     "cargo-nextest/stress-test-junit.xml": {"STRESS_RERUN"},
 }
 
-JUNIT_FILES = [
-    f for f in corpus_files()
-    if f not in REFUSED and not f.endswith((".json", ".jsonl", ".txt"))
-]
+JUNIT_FILES = [f for f in corpus_files() if f not in REFUSED and not f.endswith((".json", ".jsonl", ".txt"))]
 
 
 def junitparser_cases(path: Path) -> list[tuple[CaseElement, object]]:
@@ -118,8 +120,12 @@ def totals(outcomes) -> dict:
     counts = Counter(outcomes)
     counts[R.SKIPPED] += counts.pop(R.XFAILED, 0)
     counts[R.PASSED] += counts.pop(R.XPASSED, 0)
-    return {"tests": sum(counts.values()), "failures": counts[R.FAILED], "errors": counts[R.ERROR],
-            "skipped": counts[R.SKIPPED]}
+    return {
+        "tests": sum(counts.values()),
+        "failures": counts[R.FAILED],
+        "errors": counts[R.ERROR],
+        "skipped": counts[R.SKIPPED],
+    }
 
 
 def test_junitparser_reads_every_xml_file_we_read():
