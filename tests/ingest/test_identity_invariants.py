@@ -117,7 +117,7 @@ def pytest_report(draw):
 
 @st.composite
 def surefire_report(draw):
-    """Surefire: one suite per class; flakyFailure/rerunFailure are reruns; a repeated name is another test."""
+    """Surefire: a suite per class; flakyFailure/rerunFailure are reruns; a repeated name is another test."""
     classes = draw(
         st.lists(
             st.lists(
