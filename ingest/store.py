@@ -160,6 +160,25 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
         return summarize(run, duplicate=False, files=len(metas), project=meta.project, suite=meta.suite)
 
 
+def replace_results(session: Session, run: Run, cases: Iterable[CaseRecord], metas: list[ReportMeta]) -> None:
+    """Replace the results of a stored ``run`` with ``cases`` (new identities) and recount its totals.
+
+    Used by ``suitehealth reindex``: the run row (its id, metadata, time and content hash) stays;
+    tests that the new identities name and the project does not have yet are created.
+    """
+    session.execute(text(f"DELETE FROM {Result.__tablename__} WHERE run_id = :run"), {"run": run.id})
+    writer = _ResultWriter(session, run.project_id, run.id)
+    writer.add(cases)
+    writer.finish()
+    environment = dict(run.environment or {})
+    if any(m.hostnames or m.hostname for m in metas):
+        environment.pop("hostnames", None)  # recomputed from the reports below
+    run.environment = environment
+    run.warnings = None  # the reports' (or the caller's) warnings replace the old ones
+    meta = RunMeta(project="", started_at=run.started_at, duration_s=run.duration_s)
+    _finish_run(session, run, meta, metas, writer)
+
+
 # One round trip for the common case (both exist), instead of two ORM queries per run.
 _IDS_SQL = text(
     "SELECT p.id, s.id FROM projects p LEFT JOIN suites s ON s.project_id = p.id AND s.name = :suite "
@@ -471,6 +490,7 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
     run.xfailed = counts.get(R.XFAILED, 0)
     run.xpassed = counts.get(R.XPASSED, 0)
     run.reruns = sum(n - 1 for n in writer.attempts.values())
+    run.rerun_passed = 0  # a reindexed run is recounted, not added to
     if writer.repeated:
         run.rerun_passed = session.scalar(
             select(func.count()).select_from(Result).where(
