@@ -173,3 +173,36 @@ def test_distinct_tests_are_not_collapsed_into_reruns(name, tests):
     cases, _meta = parse_file(CORPUS / name, name)
     assert len(junitparser_cases(CORPUS / name)) == tests
     assert len(final_outcomes(cases)) == len(cases) == tests
+
+
+@pytest.mark.parametrize(
+    ("name", "testcase", "attributes"),
+    [
+        # googletest DISABLED_ test: never run, counted in the suite's disabled=, not as passed.
+        ("googletest/gtest-xml-output-unittest.xml", "MixedResultTest::DISABLED_test", 'status="notrun"'),
+        (
+            "googletest/gtest-xml-output-unittest.xml",
+            "DisabledTest::DISABLED_test_not_run",
+            'result="suppressed"',
+        ),
+        # GTEST_SKIP() in googletest < 1.11: status="run" but result="skipped" and no <skipped/>.
+        ("googletest/gtest-xml-output-unittest.xml", "SkippedTest::Skipped", 'result="skipped"'),
+        ("tst/disabled.xml", "factorial::disabled_test", "status='disabled'"),
+        ("handwritten/TEST-status-attribute.xml", None, 'status="notrun"'),
+    ],
+)
+def test_a_testcase_that_says_it_did_not_run_is_skipped_though_junitparser_calls_it_passed(
+    name, testcase, attributes
+):
+    assert attributes in (CORPUS / name).read_text(encoding="utf-8-sig")
+    cases, _meta = parse_file(CORPUS / name, name)
+    outcomes = final_outcomes(cases)
+    by_junitparser = {
+        f"{c._elem.get('classname') or suite.get('name')}::{c.name}": junitparser_outcome(c)
+        for c, suite in junitparser_cases(CORPUS / name)
+    }
+    chosen = testcase or next(
+        n for n in outcomes if outcomes[n] == R.SKIPPED and by_junitparser.get(n) == R.PASSED
+    )
+    assert outcomes[chosen] == R.SKIPPED
+    assert by_junitparser[chosen] == R.PASSED
