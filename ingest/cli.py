@@ -240,6 +240,9 @@ def db_upgrade(app: AppContext):
 def _register_extensions() -> None:
     """Attach command modules that live beside this one (backfill, tokens, upload)."""
     from ingest import cli_backfill, cli_suites, cli_tokens  # noqa: F401  (they register on import)
+    from ingest.cli_reindex import reindex
+
+    main.add_command(reindex)
 
 
 _register_extensions()

@@ -133,6 +133,8 @@ class Run(Base):
     # Extra attempts beyond the first (reruns), and tests that passed only on a rerun.
     reruns: Mapped[int] = mapped_column(Integer, default=0)
     rerun_passed: Mapped[int] = mapped_column(Integer, default=0)
+    # What ingest decided for the user and should say on the run page (e.g. repeated names kept apart).
+    warnings: Mapped[list | None] = mapped_column(JSON)
 
     suite: Mapped[Suite] = relationship()
     project: Mapped[Project] = relationship()

@@ -67,10 +67,14 @@ class ReportMeta:
     started_at: datetime | None = None
     duration_s: float | None = None
     hostname: str | None = None
+    # Every hostname the report names (JUnit suites; Playwright writes its project names there).
+    hostnames: tuple[str, ...] = ()
     properties: dict = field(default_factory=dict)
     random_seed: str | None = None
     # Counts the report claims (suite attributes); kept for diagnostics only, never trusted.
     claimed_tests: int | None = None
+    # What the reader had to decide for the user (e.g. repeated test names kept apart), for the run page.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -46,6 +46,8 @@ _OPTIONAL = tuple(
 )
 _PHASES = {"setup_s": 1, "call_s": 2, "teardown_s": 3}
 MAX_MESSAGE = 4_000
+MAX_HOSTNAMES = 20
+MAX_WARNINGS = 20
 MAX_DETAILS = 32_000
 # SQLite caps bound variables per statement: 32,766 since 3.32, 999 before.
 _SQLITE_IN_CHUNK = 30_000 if sqlite3.sqlite_version_info >= (3, 32) else 900
@@ -156,6 +158,25 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
         writer.finish()
         _finish_run(session, run, meta, metas, writer)
         return summarize(run, duplicate=False, files=len(metas), project=meta.project, suite=meta.suite)
+
+
+def replace_results(session: Session, run: Run, cases: Iterable[CaseRecord], metas: list[ReportMeta]) -> None:
+    """Replace the results of a stored ``run`` with ``cases`` (new identities) and recount its totals.
+
+    Used by ``suitehealth reindex``: the run row (its id, metadata, time and content hash) stays;
+    tests that the new identities name and the project does not have yet are created.
+    """
+    session.execute(text(f"DELETE FROM {Result.__tablename__} WHERE run_id = :run"), {"run": run.id})
+    writer = _ResultWriter(session, run.project_id, run.id)
+    writer.add(cases)
+    writer.finish()
+    environment = dict(run.environment or {})
+    if any(m.hostnames or m.hostname for m in metas):
+        environment.pop("hostnames", None)  # recomputed from the reports below
+    run.environment = environment
+    run.warnings = None  # the reports' (or the caller's) warnings replace the old ones
+    meta = RunMeta(project="", started_at=run.started_at, duration_s=run.duration_s)
+    _finish_run(session, run, meta, metas, writer)
 
 
 # One round trip for the common case (both exist), instead of two ORM queries per run.
@@ -469,6 +490,7 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
     run.xfailed = counts.get(R.XFAILED, 0)
     run.xpassed = counts.get(R.XPASSED, 0)
     run.reruns = sum(n - 1 for n in writer.attempts.values())
+    run.rerun_passed = 0  # a reindexed run is recounted, not added to
     if writer.repeated:
         run.rerun_passed = session.scalar(
             select(func.count()).select_from(Result).where(
@@ -488,9 +510,13 @@ def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMet
             run.started_at = datetime.fromtimestamp(writer.min_start, UTC)
     if meta.duration_s is None:
         run.duration_s = wall_time(metas, writer.min_start, writer.max_stop, run.test_time_s)
-    hosts = sorted({m.hostname for m in metas if m.hostname})
+    # Every host (for Playwright: every project) of every file, not just the first one's.
+    hosts = sorted({h for m in metas for h in (m.hostnames or ((m.hostname,) if m.hostname else ()))})
     if hosts and "hostnames" not in run.environment:
-        run.environment = {**run.environment, "hostnames": hosts[:20]}
+        run.environment = {**run.environment, "hostnames": hosts[:MAX_HOSTNAMES]}
+    warnings = [f"{m.source}: {w}" for m in metas for w in m.warnings]
+    if warnings:
+        run.warnings = warnings[:MAX_WARNINGS]
 
 
 def wall_time(metas: list[ReportMeta], min_start: float | None, max_stop: float | None,

@@ -6,7 +6,7 @@ index, one page at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, case, func, select
@@ -86,6 +86,8 @@ class RunDetail:
     environment: dict
     previous_id: int | None
     next_id: int | None
+    # What ingest decided for the user (e.g. repeated test names kept apart as #2, #3 ...).
+    warnings: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def run_detail(session: Session, project_id: int, run_id: int) -> RunDetail | No
     """Return the run with its phase totals and neighbours in its suite, or None if not in the project."""
     row = session.execute(
         select(*_RUN_COLUMNS, Run.suite_id, Run.setup_time_s, Run.call_time_s, Run.teardown_time_s,
-               Run.random_seed, Run.formats, Run.sources, Run.environment)
+               Run.random_seed, Run.formats, Run.sources, Run.environment, Run.warnings)
         .join(Suite, Suite.id == Run.suite_id)
         .where(Run.id == run_id, Run.project_id == project_id)
     ).first()
@@ -189,7 +191,7 @@ def run_detail(session: Session, project_id: int, run_id: int) -> RunDetail | No
     data = row._asdict()
     suite_id = data.pop("suite_id")
     extra = {k: data.pop(k) for k in ("setup_time_s", "call_time_s", "teardown_time_s", "random_seed",
-                                      "formats", "sources", "environment")}
+                                      "formats", "sources", "environment", "warnings")}
     run = RunRow(**data)
     same_suite = select(Run.id).where(Run.suite_id == suite_id)
     at, rid = run.started_at, run.id
@@ -200,7 +202,8 @@ def run_detail(session: Session, project_id: int, run_id: int) -> RunDetail | No
         same_suite.where((Run.started_at > at) | ((Run.started_at == at) & (Run.id > rid)))
         .order_by(Run.started_at, Run.id).limit(1))
     return RunDetail(run=run, previous_id=previous_id, next_id=next_id, sources=extra.pop("sources") or [],
-                     environment=extra.pop("environment") or {}, formats=extra.pop("formats") or "", **extra)
+                     environment=extra.pop("environment") or {}, formats=extra.pop("formats") or "",
+                     warnings=extra.pop("warnings") or [], **extra)
 
 
 def _severity():

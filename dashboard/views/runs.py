@@ -65,7 +65,7 @@ def run_page(project: str, run_id: int) -> dict:
         "project": proj.name,
         "run": {
             **detail.run.as_dict(), "random_seed": detail.random_seed, "formats": detail.formats,
-            "sources": detail.sources, "environment": detail.environment,
+            "sources": detail.sources, "environment": detail.environment, "warnings": detail.warnings,
             "previous_id": detail.previous_id, "next_id": detail.next_id,
         },
         "phases": {"setup_s": detail.setup_time_s, "call_s": detail.call_time_s,

@@ -3,10 +3,16 @@
 Only ``end`` events are read; each ``<testcase>`` is turned into records and then cleared together
 with its already-processed siblings, so memory stays flat however large the file is. Entities are
 never resolved, DTDs never loaded, the network never touched, and any DOCTYPE is refused.
+
+Identity (see the README's table): a testcase is ``classname::name`` (pytest: its node id). A
+repeat of that id in one file is a rerun only where the tool really reran the test; everywhere
+else it is a different test and gets told apart here (``_Identities``), before the store, which
+turns a repeated id into attempts of one test.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -26,8 +32,17 @@ _RANK = {"error": 3, "failure": 2, "skipped": 1}
 _OUTCOME = {"error": R.ERROR, "failure": R.FAILED, "skipped": R.SKIPPED}
 # Earlier attempts that Surefire/nextest/marathon record inside the final testcase.
 _EARLIER = {"flakyFailure": R.FAILED, "rerunFailure": R.FAILED, "flakyError": R.ERROR, "rerunError": R.ERROR}
-# ``status`` attributes meaning "did not run" (googletest notrun, tst disabled ...).
+# ``status``/``result`` attribute values that mean "this test did not run", counted as skipped even
+# without a <skipped/> child (junitparser reads only child elements and calls these passed). A test
+# that never ran cannot have passed, and each tool's own summary calls them skipped/not run:
+# - googletest ``status="notrun" result="suppressed"``: a DISABLED_ test, listed in the suite's own
+#   ``disabled=`` count; googletest prints it as "YOU HAVE n DISABLED TESTS", never as passed.
+# - googletest ``result="skipped"`` (with ``status="run"``): GTEST_SKIP(); googletest < 1.11 writes
+#   no <skipped/> child, and its console prints "[  SKIPPED ]".
+# - ``status="skipped"``/``"skip"``/``"ignored"``/``"pending"`` (tst, ctest, behave and hand-made
+#   reports) and tst's ``status='disabled'``: the tool says in words that the test did not run.
 _SKIP_STATUS = frozenset({"notrun", "disabled", "skipped", "skip", "ignored", "pending"})
+_SKIP_RESULT = frozenset({"suppressed", "skipped"})
 _FAIL_STATUS = {
     "failed": R.FAILED,
     "failure": R.FAILED,
@@ -43,8 +58,16 @@ _WRONG_ROOTS = {
     "test-run": "an NUnit 3 <test-run> report, not JUnit XML (convert it to JUnit first)",
     "assemblies": "an xUnit.net v2 <assemblies> report, not JUnit XML (convert it to JUnit first)",
 }
+# nextest's stress runs (``--stress-count``) write each iteration as a suite named ``<binary>@stress-<n>``:
+# the same tests run again on purpose, so there a repeated id is another attempt of the same test.
+_STRESS_SUITE = re.compile(r"@stress-\d+$")
+# Playwright's <testsuites> carries exactly these attributes ("id" always, often empty); each of its
+# <testsuite> elements is one file in one project, the project's name in ``hostname``.
+_PLAYWRIGHT_ROOT = frozenset({"id", "name", "tests", "failures", "skipped", "errors", "time"})
+MAX_WARNING_EXAMPLE = 200
 _EVENT_TAGS = ("{*}testcase", "{*}testsuite", "{*}properties", "{*}time", "{*}tests")
 MAX_PROPERTIES = 50
+MAX_HOSTNAMES = 20
 MAX_PROPERTY_VALUE = 200
 MAX_MESSAGE_LINE = 1000
 # Plain float() is trusted up to here; beyond, parse_seconds decides (nanoseconds in disguise).
@@ -86,12 +109,18 @@ class _JUnitReader:
         self.properties: dict = {}
         self.starts: list = []
         self.suite_seconds: list[float] = []
-        self.hostname: str | None = None
+        # Every top-level suite's hostname, in order (Playwright writes its project names there).
+        self.hostnames: list[str] = []
         self.claimed = 0
         # Per-suite counter for testcases without any name, so each stays its own test.
         self.unnamed = 0
         self.parent = None
         self.suite_name: str | None = None
+        # The current suite's part of a testcase's identity: (name, file, hostname).
+        self.suite_context: tuple = (None, None, None)
+        self.stress = False
+        self.playwright_root = False
+        self.identities = _Identities()
         # (classname, file, is_pytest) -> node id prefix; classnames repeat, so map each once.
         self.prefixes: dict[tuple, str] = {}
 
@@ -197,6 +226,9 @@ class _JUnitReader:
         self.pytest_root = root.get("name") == "pytest tests" or (
             name == _SUITE and root.get("name") == "pytest"
         )
+        self.playwright_root = (
+            name == _SUITES and "id" in root.attrib and _PLAYWRIGHT_ROOT.issuperset(root.attrib)
+        )
 
     # ---- testcases ------------------------------------------------------------------------
 
@@ -211,8 +243,7 @@ class _JUnitReader:
         file = attrs.get("file")
         parent = elem.getparent()
         if parent is not self.parent:  # testcases come in runs under one suite: look it up once
-            self.parent = parent
-            self.suite_name = parent.get("name") if parent is not None else None
+            self._enter_suite(parent)
         suite_name = self.suite_name
         pytest = self.pytest_root or suite_name == "pytest" or _pytest_file(classname, file)
         key = (classname, file, pytest)
@@ -228,6 +259,13 @@ class _JUnitReader:
             if not nodeid:
                 self.unnamed += 1
                 nodeid = f"{suite_name or 'unnamed'}::#{self.unnamed}"
+            elif suite_name and suite_name.strip():
+                # No classname (jest-junit with an empty classNameTemplate, TAP, bazel, tst): the suite,
+                # usually the file, stands in for it, as Jenkins shows it. The name alone is no identity:
+                # same-named tests sit in different files.
+                nodeid = f"{suite_name.strip()}::{nodeid}"
+        if not pytest and not self.stress and not nodeid.endswith(".py") and ".py::" not in nodeid:
+            nodeid = self._identity(nodeid, name, classname, file)
         seconds = attrs.get("time") or attrs.get("duration")
         try:
             duration = float(seconds) if seconds is not None else None
@@ -265,8 +303,8 @@ class _JUnitReader:
                         extra = {"properties": props}
         if outcome == R.PASSED and ("status" in attrs or "result" in attrs):
             status = (attrs.get("status") or attrs.get("result") or "").lower()
-            if status in _SKIP_STATUS or attrs.get("result") == "suppressed":
-                outcome = R.SKIPPED
+            if status in _SKIP_STATUS or (attrs.get("result") or "").lower() in _SKIP_RESULT:
+                outcome = R.SKIPPED  # see _SKIP_STATUS for why each counts as skipped
             elif status in _FAIL_STATUS:
                 outcome = _FAIL_STATUS[status]
         classname = classname or None
@@ -282,7 +320,34 @@ class _JUnitReader:
             for kind, msg, text in earlier
         ] + [record]
 
+    def _identity(self, nodeid: str, name: str, classname: str | None, file: str | None) -> str:
+        """Return the id of a non-pytest testcase: a Playwright project variant, told apart from repeats.
+
+        pytest node ids are unique within a session and nextest stress suites repeat on purpose,
+        so there a repeated id is a rerun; the caller never sends those here.
+        """
+        suite_name, suite_file, host = self.suite_context
+        if self.playwright_root and host and classname == suite_name and not name.startswith(f"[{host}] "):
+            # One test file run in several projects (chromium, firefox, webkit): one test per project.
+            # A project prefix already in the name (includeProjectInTestName) needs no variant.
+            nodeid = f"{nodeid}[{host}]"
+        context = self.suite_context if not file or file == suite_file else (suite_name, file, host)
+        return self.identities.resolve(nodeid, context)
+
     # ---- suites and report-level facts ----------------------------------------------------
+
+    def _enter_suite(self, parent) -> None:
+        """Remember what of the enclosing suite goes into its testcases' identities."""
+        self.parent = parent
+        if parent is None:
+            self.suite_name = None
+            self.suite_context = (None, None, None)
+            self.stress = False
+            return
+        name = parent.get("name")
+        self.suite_name = name
+        self.suite_context = (name, parent.get("file"), (parent.get("hostname") or "").strip() or None)
+        self.stress = bool(name) and _STRESS_SUITE.search(name) is not None
 
     def _suite_end(self, elem) -> None:
         parent = elem.getparent()
@@ -296,9 +361,9 @@ class _JUnitReader:
         seconds = parse_seconds(elem.get("time"))
         if seconds is not None:
             self.suite_seconds.append(seconds)
-        host = (elem.get("hostname") or "").strip()
-        if host and self.hostname is None:
-            self.hostname = host[:200]
+        host = (elem.get("hostname") or "").strip()[:200]
+        if host and host not in self.hostnames and len(self.hostnames) < MAX_HOSTNAMES:
+            self.hostnames.append(host)
         tests = elem.get("tests")
         if tests and tests.isdigit():
             self.claimed += int(tests)
@@ -326,11 +391,63 @@ class _JUnitReader:
             self.late["started_at"] = min(self.starts)
         if self.suite_seconds:
             self.late["duration_s"] = sum(self.suite_seconds)
-        if self.hostname:
-            self.late["hostname"] = self.hostname
+        if self.hostnames:
+            self.late["hostname"] = self.hostnames[0]
+            self.late["hostnames"] = tuple(self.hostnames)
+        if self.identities.repeats:
+            self.late["warnings"] = (self.identities.warning(),)
         if self.properties:
             self.late["properties"] = self.properties
         self.late["claimed_tests"] = self.claimed
+
+
+class _Identities:
+    """Gives every non-rerun testcase of one file its own id, deterministically, in document order.
+
+    The first testcase with an id keeps it. A later one in another suite (or file, or host) becomes
+    the variant ``id[suite]``; a later one in the same place is a true repeat of the full name and
+    becomes ``id#2``, ``id#3`` ... (counted, for the run's warning). Only hashes are kept, so a
+    100,000-testcase file costs a few MB, not a copy of every id.
+    """
+
+    def __init__(self):
+        self.first: dict[int, tuple] = {}  # hash(id) -> the context of its first testcase
+        self.last_suffix: dict[int, int] = {}  # hash(id) -> the highest #n given to its repeats
+        self.repeats = 0
+        self.example: str | None = None
+
+    def resolve(self, nodeid: str, context: tuple) -> str:
+        key = hash(nodeid)
+        first = self.first.get(key)
+        if first is None:
+            self.first[key] = context
+            return nodeid
+        # Where it differs from the first one: its suite's name, else its file, else its host.
+        label = next((mine for mine, theirs in zip(context, first, strict=True) if mine and mine != theirs),
+                     None)
+        if label is not None:
+            variant = f"{nodeid}[{label.strip()}]"
+            if hash(variant) not in self.first:
+                self.first[hash(variant)] = context
+                return variant
+            nodeid, key = variant, hash(variant)
+        self.repeats += 1
+        if self.example is None:
+            self.example = nodeid[:MAX_WARNING_EXAMPLE]
+        n = self.last_suffix.get(key, 1)
+        while True:  # a test really named "x#2" must not be merged with the second "x"
+            n += 1
+            repeat = f"{nodeid}#{n}"
+            if hash(repeat) not in self.first:
+                break
+        self.last_suffix[key] = n
+        self.first[hash(repeat)] = context
+        return repeat
+
+    def warning(self) -> str:
+        return (f"{self.repeats} testcase(s) repeat the full name of an earlier testcase in the same suite "
+                f"(first: {self.example!r}); the tool did not rerun them, so each is kept as its own test "
+                "with a #2, #3 … suffix")
 
 
 def _discard(elem) -> None:
