@@ -20,6 +20,10 @@ main.add_command(worker)
 main.add_command(demo)
 main.add_command(report)
 
+from dashboard.cli_confirm import confirm  # noqa: E402  (light: click only until it runs)
+
+main.add_command(confirm)
+
 __all__ = ["main"]
 
 if __name__ == "__main__":  # `python -m dashboard.cli`, how serve starts its worker

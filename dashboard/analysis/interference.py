@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.history import analyse_until
+from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts
 from ingest.models import Suite, Test
 
 MIN_FAILURES = 3  # victim failures before anything is analysed
@@ -652,15 +653,21 @@ def suspects_and_notes(
     if since is not None:
         since_dt = _as_datetime(since)
         suspects = [s for s in suspects if s.last_seen_at is None or s.last_seen_at >= since_dt]
+    attach_verdicts(suspects, latest_verdicts(session, project_id))
     return _order(suspects), notes
 
 
+TIER_ORDER = {"proven": 0, "strong": 1, "likely": 2}
+
+
 def _order(suspects: list[Suspect]) -> list[Suspect]:
-    best: dict[tuple, float] = {}
+    """Victims with a proven, then strong, then likely cause first; by confidence within a tier."""
+    best: dict[tuple, tuple[int, float]] = {}
     for s in suspects:
         key = (s.suite, s.victim)
-        best[key] = max(best.get(key, 0.0), s.confidence)
-    return sorted(suspects, key=lambda s: (-best[(s.suite, s.victim)], s.suite or "", s.victim, s.rank))
+        mine = (TIER_ORDER.get(s.tier, 3), -s.confidence)
+        best[key] = min(best.get(key, mine), mine)
+    return sorted(suspects, key=lambda s: (best[(s.suite, s.victim)], s.suite or "", s.victim, s.rank))
 
 
 def suspects_for_test(session: Session, project_id: int, nodeid: str) -> dict[str, list[Suspect]]:
