@@ -100,6 +100,7 @@ class Runner:
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
             env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the user's checkout
+            env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(Path(tmp, "hypothesis"))  # no .hypothesis/ there
             env["SUITEHEALTH_CONFIRM_OUT"] = str(out)
             for name in ("SUITEHEALTH_URL", "SUITEHEALTH_TOKEN"):  # never upload a confirm run
                 env.pop(name, None)
