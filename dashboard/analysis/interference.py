@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
-from dashboard.analysis.history import analyse_until
 from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts
+from dashboard.analysis.history import analyse_until
 from ingest.models import Suite, Test
 
 MIN_FAILURES = 3  # victim failures before anything is analysed
