@@ -96,9 +96,14 @@ def latest_verdicts(session: Session, project_id: int) -> list[Verdict]:
 def attach_verdicts(suspects: list, verdicts: list[Verdict]) -> list:
     """Set ``verdict`` (and tier "proven") on each suspect from its newest matching verdict."""
     by_victim: dict[str, list[Verdict]] = {}
+    proven_culprits: set[str] = set()
     for v in verdicts:
         by_victim.setdefault(v.victim, []).append(v)
+        if v.verdict == "proven" and v.kind == "polluter":
+            proven_culprits.update(v.culprits)
     for s in suspects:
+        # A test proven to break some victim goes first in every group it belongs to.
+        s.polluters.sort(key=lambda p: p not in proven_culprits)
         group = set(s.polluters)
         for v in by_victim.get(s.victim, []):
             if v.kind == s.kind and group & set(v.culprits or v.tested):

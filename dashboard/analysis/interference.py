@@ -560,11 +560,12 @@ def _tokens(nodeid: str) -> set[str]:
 def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | None, rank: int) -> Suspect:
     also = {names.get(int(t), t): [names.get(v, str(v)) for v in vs]
             for t, vs in (found.get("also_breaks") or {}).items()}
+    weight = {names.get(int(t), t): w for t, w in (found.get("shared_weight") or {}).items()}
     polluters = [names.get(t, str(t)) for t in found["members"]]
-    # Members of a group are indistinguishable by order. A member already shown to break other
-    # victims is the best bet; then a shared word with the victim's name ("cache", "env").
+    # Members of a group are indistinguishable by order. A member already singled out as the
+    # cause of other victims is the best bet; then a shared word with the victim's name ("cache").
     wanted = _tokens(victim)
-    polluters.sort(key=lambda n: (-len(also.get(n, ())), -len(_tokens(n) & wanted)))
+    polluters.sort(key=lambda n: (-weight.get(n, 0.0), -len(_tokens(n) & wanted)))
     evidence = {
         **found["counts"],
         "p_value": found["p"],
@@ -701,7 +702,7 @@ def compute_suite(
     breaks = known_causes(out)
     for victim, rows in rows_of.items():
         found, note = out[victim]
-        priors = {t for t, vs in breaks.items() if vs - {victim}}
+        priors = {t for t, vs in breaks.items() if set(vs) - {victim}}
         if priors and note is None and not any(f["tier"] == "strong" for f in found):
             again = analyse_victim(rows, victim, priors)
             if again[0] and (not found or again[0][0]["tier"] == "strong"):
@@ -709,19 +710,24 @@ def compute_suite(
     breaks = known_causes(out)
     for victim, (found, _) in out.items():
         for f in found:
-            shared = {t: sorted(breaks.get(t, set()) - {victim}) for t in f["members"]}
-            f["also_breaks"] = {str(t): vs for t, vs in shared.items() if vs}
+            shared = {t: {v: g for v, g in breaks.get(t, {}).items() if v != victim} for t in f["members"]}
+            f["also_breaks"] = {str(t): sorted(vs) for t, vs in shared.items() if vs}
+            # How singled out each member is as the cause elsewhere: the only test of another
+            # victim's group counts 1, one of ten counts 0.1. The group's best bet goes first.
+            weight = {t: sum(1 / g for g in vs.values()) for t, vs in shared.items()}
+            f["members"] = sorted(f["members"], key=lambda t: -weight[t])
+            f["shared_weight"] = {str(t): round(w, 4) for t, w in weight.items() if w}
     return out
 
 
-def known_causes(results: dict[int, tuple[list[dict], str | None]]) -> dict[int, set[int]]:
-    """Return test id -> the victims it strongly breaks (members of strong polluter groups)."""
-    breaks: dict[int, set[int]] = defaultdict(set)
+def known_causes(results: dict[int, tuple[list[dict], str | None]]) -> dict[int, dict[int, int]]:
+    """Return test id -> {victim it strongly breaks: size of the group it was found in}."""
+    breaks: dict[int, dict[int, int]] = defaultdict(dict)
     for victim, (found, _) in results.items():
         for f in found:
             if f["tier"] == "strong" and f["kind"] in ("polluter", "cascade"):
                 for t in f["members"]:
-                    breaks[t].add(victim)
+                    breaks[t][victim] = len(f["members"])
     return breaks
 
 

@@ -101,3 +101,19 @@ def test_a_likely_cause_says_how_many_more_runs_would_settle_it():
     longer = sequences(3, 14 + cause["more_runs"] + 6, _fails_after([POLLUTER]))
     (again,), _ = compute_suite(longer, {VICTIM}, {})[VICTIM]
     assert again["tier"] == "strong"
+
+
+def test_a_test_singled_out_for_one_victim_goes_first_in_the_group_it_shares_with_another():
+    # 703 breaks 707 (same module: the order inside the module singles it out) and 1505 (another
+    # module: there the whole of module 7 moves as one block, 703 hidden among ten).
+    seqs = sequences(4, 40, lambda rng, order, pos: {
+        v for v in (707, VICTIM) if pos[POLLUTER] < pos[v]})
+    results = compute_suite(seqs, {707, VICTIM}, {})
+    (same_module,), _ = results[707]
+    assert same_module["members"] == [POLLUTER] and same_module["tier"] == "strong"
+    (shared,), _ = results[VICTIM]
+    assert len(shared["members"]) == 10 and shared["members"][0] == POLLUTER
+    names = {t: f"tests/test_m{t // 100}.py::test_{t % 100}" for t in range(2000)}
+    suspect = to_suspect(names[VICTIM], shared, names, "unit", 1)
+    assert suspect.polluters[0] == names[POLLUTER]
+    assert suspect.evidence["also_breaks"][names[POLLUTER]] == [names[707]]
