@@ -28,6 +28,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     from dashboard.views import (
         assets,
         budget,
+        confirm,
         flaky,
         health,
         home,
@@ -38,6 +39,6 @@ def create_app(config: Mapping | None = None) -> Flask:
         weekly,
     )
 
-    for module in (health, assets, home, runs, tests, pyramid, budget, flaky, upload, weekly):
+    for module in (health, assets, home, runs, tests, pyramid, budget, flaky, upload, weekly, confirm):
         app.register_blueprint(module.bp)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from dashboard.cli_confirm import confirm
 from dashboard.cli_demo import demo
 from dashboard.cli_report import report
 from dashboard.cli_serve import serve
@@ -19,6 +20,7 @@ main.add_command(serve)
 main.add_command(worker)
 main.add_command(demo)
 main.add_command(report)
+main.add_command(confirm)
 
 __all__ = ["main"]
 

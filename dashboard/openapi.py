@@ -110,8 +110,32 @@ def _schemas() -> dict:
             kind={"type": "string", "enum": ["polluter", "state-setter", "concurrent", "cascade"]},
             confidence={"type": "number", "minimum": 0, "maximum": 1},
             evidence=_obj(), reproduce={**STR, "description": "A pytest command that should reproduce it."},
-            first_seen_at=OPT_DATETIME, last_seen_at=OPT_DATETIME),
+            first_seen_at=OPT_DATETIME, last_seen_at=OPT_DATETIME,
+            tier={"type": "string", "enum": ["proven", "strong", "likely"]},
+            verdict={"oneOf": [_ref("Verdict"), {"type": "null"}]}),
+        "Verdict": _obj(
+            ["victim", "kind", "verdict"], victim=STR, kind=STR, tested=_arr(STR), culprits=_arr(STR),
+            verdict={"type": "string", "enum": ["proven", "not-reproduced", "skipped"]},
+            commit={"type": ["string", "null"]}, detail={"type": ["string", "null"]},
+            recorded_at={**STR, "format": "date-time"}, text=STR),
     }
+
+
+def _verdict_operation() -> dict:
+    return {"post": {
+        "summary": "Record what `suitehealth confirm` saw when it re-ran a suspect",
+        "tags": ["flaky"], "security": [{"bearerToken": []}], "parameters": [PROJECT],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
+            ["victim", "kind", "verdict"], victim=STR, kind=STR, tested=_arr(STR), culprits=_arr(STR),
+            verdict={"type": "string", "enum": ["proven", "not-reproduced", "skipped"]},
+            commit={"type": ["string", "null"]}, detail={"type": ["string", "null"]})}}},
+        "responses": {
+            "201": _json_response("Stored.", _ref("Verdict")),
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "401": _json_response("No, unknown or revoked token.", _ref("Error")),
+            "403": _json_response("The token belongs to another project.", _ref("Error")),
+        },
+    }}
 
 
 def _upload_operation() -> dict:
@@ -204,6 +228,7 @@ def openapi_document() -> dict:
             "Interference suspects, the strongest of each victim first",
             _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS),
             [PROJECT, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
+        "/api/v1/projects/{project}/verdicts": _verdict_operation(),
         "/api/v1/projects/{project}/weekly": _get(
             "The weekly suite-health review",
             _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj())),

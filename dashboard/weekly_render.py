@@ -144,7 +144,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     if r.new_suspects:
         out += md_table(["Victim", "Likely cause", "Kind", "Confidence", "Victim failures this week"], [
             [test(s["victim"], s["link"]), ", ".join(md_code(p) for p in s["polluters"][:3]),
-             md_text(s["kind"]), percent(s["confidence"]), str(s["victim_failures_this_week"])]
+             md_text(_kind(s)), percent(s["confidence"]), str(s["victim_failures_this_week"])]
             for s in r.new_suspects],
             right={3, 4})
     elif r.new_suspects is not None:
@@ -212,3 +212,10 @@ def render_html(review: WeeklyReview, base_url: str = "") -> str:
     base_css = resources.files("dashboard").joinpath("static/style.css").read_text(encoding="utf-8")
     return _environment().get_template("weekly/standalone.html").render(
         r=review, base=base_url.rstrip("/"), nav=True, test_path=test_path, base_css=base_css)
+
+
+def _kind(s: dict) -> str:
+    """'polluter · likely', or with the `suitehealth confirm` verdict: 'polluter · proven on …'."""
+    if s.get("verdict"):
+        return f"{s['kind']} · {s['verdict']['text']}"
+    return f"{s['kind']} · {s['tier']}" if s.get("tier") else s["kind"]

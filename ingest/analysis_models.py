@@ -115,3 +115,26 @@ class AlertSent(Base):
     title: Mapped[str] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConfirmVerdict(Base):
+    """What ``suitehealth confirm`` saw when it re-ran a suspect in a checkout of the project.
+
+    Keyed by node ids, not the suspects table's ids: suspects are replaced on every refresh, a
+    verdict stays true of the code it was measured on (``commit``).
+    """
+
+    __tablename__ = "confirm_verdicts"
+    __table_args__ = (Index("ix_confirm_verdicts_project_victim", "project_id", "victim"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    victim: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    # The suspect's group as it was tested (node ids), and what bisection narrowed it to.
+    tested: Mapped[list] = mapped_column(JSON, default=list)
+    culprits: Mapped[list] = mapped_column(JSON, default=list)
+    verdict: Mapped[str] = mapped_column(String(20))  # proven | not-reproduced | skipped
+    commit: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

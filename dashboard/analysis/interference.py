@@ -9,13 +9,21 @@ Method (after iDFlakies/iFixFlakies and what they learnt about false suspects):
 
 * candidates whose "ran before" pattern is identical over the victim's runs form ONE equivalence
   group (shuffling moves whole modules), tested and reported together;
-* each group is tested with an exact one-sided test of conditional independence stratified by the
-  victim's relative position (a late test has more tests before it), then Benjamini–Hochberg
-  across all of the victim's hypotheses; nothing is shown below MIN_EVIDENCE observations;
+* causes are found by greedy set cover with explain-away (a disjunctive model: any one cause is
+  enough); each next cause is chosen and judged only on the runs the earlier ones leave
+  unexplained, and carries its own 2x2 table;
+* each cause gets the unstratified one-sided exact test, Bonferroni-corrected within its family,
+  and the whole search a permutation test (the same search on shuffled outcomes), which keeps the
+  power of 30 runs and still leaves a random or seed-dependent flake without suspects;
+* position is a confounder check, not a stratification that erases a consistent pattern: when
+  "fails iff it ran late" fits as well as the causes do, no cause is named;
+* tiers: *strong* (significant), *likely* (the best explanation of a victim whose failures do
+  depend on order, with an estimate of how many more shuffled runs would settle it); *proven*
+  comes from ``suitehealth confirm`` re-running the pair;
+* shared evidence: a test that strongly breaks one victim forms a small family of its own when
+  another victim is analysed, and goes first inside the groups it belongs to;
 * the consistency rule: a polluter is before the victim whenever it fails and never when it
   passes; passes despite the polluter are checked for a cleaner that ran in between;
-* explain away: once the top suspect explains its failures, the remaining failures are analysed
-  again without the runs it explains, so a second polluter is found and its co-travellers are not;
 * a victim whose "ran before" set never changed gets an "undecidable" note instead of guesses.
 """
 
@@ -35,17 +43,24 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
+from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts
 from dashboard.analysis.history import analyse_until
 from ingest.models import Suite, Test
 
 MIN_FAILURES = 3  # victim failures before anything is analysed
-MIN_EVIDENCE = 3  # failures the suspect must explain
+MIN_EVIDENCE = 3  # failures the first cause must explain
+MIN_NEXT_EVIDENCE = 2  # failures each further cause must explain (among those still unexplained)
 MIN_PASSES = 3
-ALPHA = 0.01  # BH-adjusted p-value a suspect needs
+ALPHA = 0.01  # family-corrected p-value (or permutation p) a "strong" cause needs
+SIGNAL_P = 0.005  # permutation p under which the victim's failures depend on order at all
+NEXT_CAUSE_P = 0.05  # exact p a further cause needs on the runs the earlier ones leave unexplained
+PERMUTATIONS = 199  # shuffled outcome vectors of the permutation null (smallest p: 0.005)
 MIN_PRECISION = 0.8  # share of runs with the suspect present in which the victim failed
 POSITION_STRATA = 4
-MAX_EXPLAIN = 3  # suspects per victim after explaining away
+MAX_CAUSES = 8  # causes per victim (any one of them is enough to make it fail)
 MAX_GROUP_IN_COMMAND = 12
+BISECT_FROM = 4  # groups this large get a bisection plan
+CLEANER_CANDIDATES = 3  # polluters per step checked for a cleaner that excuses their passes
 KIND_ORDER = {"polluter": 0, "state-setter": 1, "concurrent": 2, "cascade": 3}
 
 
@@ -63,6 +78,8 @@ class Suspect:
     last_seen_at: datetime | None = None
     suite: str | None = None
     rank: int = 1
+    tier: str = "strong"  # strong | likely; "proven" once `suitehealth confirm` reproduced it
+    verdict: dict | None = None  # the latest `suitehealth confirm` verdict, if any
 
 
 @dataclass
@@ -85,6 +102,7 @@ class Observation:
     before: list[int]
     concurrent: list[int] = field(default_factory=list)
     failed_before: list[int] = field(default_factory=list)
+    position: float = 0.0  # share of the process's tests that ran before it
 
 
 # ---- observations ---------------------------------------------------------------------------
@@ -117,7 +135,8 @@ def observations(
                                 )
                     stratum = min(POSITION_STRATA - 1, POSITION_STRATA * pos // max(1, len(proc)))
                     observation = Observation(
-                        run_id, started_at, bool(bad), stratum, ids[:pos], concurrent, list(bad_ids)
+                        run_id, started_at, bool(bad), stratum, ids[:pos], concurrent, list(bad_ids),
+                        pos / max(1, len(proc)),
                     )
                     out[tid].append(observation)
                 if bad == 1:
@@ -132,7 +151,9 @@ def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
     """One-sided exact p-value that y (failed) is more common where x holds, within position strata.
 
     Given the margins of each stratum, the count of (x, y) rows is hypergeometric; the total over
-    strata is their convolution (the exact conditional test behind Mantel–Haenszel).
+    strata is their convolution (the exact conditional test behind Mantel–Haenszel). Reported as
+    evidence only: with 30 runs, 4 strata take away most of the power (see ``position_errors`` for
+    how position is checked instead).
     """
     x, y = np.asarray(x, dtype=bool), np.asarray(y, dtype=bool)
     # Margins of every stratum in one pass (bincount), not one boolean mask per stratum.
@@ -154,6 +175,11 @@ def stratified_p(x: np.ndarray, y: np.ndarray, strata: np.ndarray) -> float:
     return float(min(1.0, dist[observed:].sum()))
 
 
+def exact_p(a: int, n: int, m: int, f: int) -> float:
+    """One-sided Fisher exact p: at least ``a`` of ``f`` failures among the ``m`` of ``n`` runs with x."""
+    return float(min(1.0, _stratum_pmf(n, m, f)[a:].sum()))
+
+
 @lru_cache(maxsize=8192)
 def _stratum_pmf(n: int, m: int, f: int) -> np.ndarray:
     # Victims are tested against many candidates over the same strata: the same margins recur.
@@ -166,8 +192,12 @@ def _stratum_pmf(n: int, m: int, f: int) -> np.ndarray:
 
 def _hypergeom_pmf(k: np.ndarray, n: int, m: int, f: int) -> np.ndarray:
     """P(k of the f failures fall on the m marked rows of n), via log-gamma (scipy's pmf is slow per call)."""
+    return np.exp(_log_pmf(k, n, m, f))
+
+
+def _log_pmf(k, n, m, f):
     logc = _log_choose
-    return np.exp(logc(m, k) + logc(n - m, f - k) - logc(n, f))
+    return logc(m, k) + logc(n - m, f - k) - logc(n, f)
 
 
 def _log_choose(n, k):
@@ -186,6 +216,22 @@ def bh_adjust(pvalues: Sequence[float]) -> list[float]:
     out = np.empty(n)
     out[order] = np.minimum(ranked, 1.0)
     return out.tolist()
+
+
+def position_errors(position: np.ndarray, y: np.ndarray) -> int:
+    """Return the fewest runs misclassified by position alone ("fails iff it ran after x%", or before).
+
+    A test that fails because *something* ran before it (a slow leak, a full temp dir) fails
+    when it runs late, whatever ran first; every test of a big module then looks like a cause.
+    """
+    order = np.argsort(position, kind="stable")
+    ys, ps = y[order], position[order]
+    cf = np.concatenate([[0], np.cumsum(ys)])  # failures among the first i
+    cp = np.concatenate([[0], np.cumsum(~ys)])  # passes among the first i
+    cut = np.concatenate([[True], ps[1:] != ps[:-1], [True]])  # thresholds between distinct positions
+    late = cf + (cp[-1] - cp)  # predict "fails" from i on
+    early = cp + (cf[-1] - cf)  # predict "fails" before i
+    return int(min(late[cut].min(), early[cut].min()))
 
 
 @dataclass
@@ -216,10 +262,14 @@ def _matrix(rows: list[list[int]], index: dict[int, int], n: int) -> np.ndarray:
     return m
 
 
-def _hypotheses(obs: list[Observation], victim: int, exclude: set[int]) -> list[_Hypothesis]:
-    y = np.array([o.failed for o in obs])
+def _hypotheses(obs: list[Observation], victim: int) -> list[_Hypothesis]:
+    """Every candidate cause, in both directions, whatever the victim's outcomes were.
+
+    The set must not depend on the outcomes: the permutation null re-runs the same search on
+    shuffled outcomes over the same hypotheses.
+    """
     candidates = sorted(
-        {t for o in obs for t in o.before} | {t for o in obs for t in o.concurrent} - {victim} - exclude
+        ({t for o in obs for t in o.before} | {t for o in obs for t in o.concurrent}) - {victim}
     )
     index = {t: i for i, t in enumerate(candidates)}
     out: list[_Hypothesis] = []
@@ -227,91 +277,264 @@ def _hypotheses(obs: list[Observation], victim: int, exclude: set[int]) -> list[
     seen: set[bytes] = set()
     for members, x in _groups(before, candidates):
         seen.add(np.packbits(x).tobytes())
-        if (x & y).sum() >= MIN_EVIDENCE and (x & y).sum() * (~x).sum() > (~x & y).sum() * x.sum():
-            out.append(_Hypothesis("polluter", members, x))
-        elif (~x & y).sum() >= MIN_EVIDENCE and (~x & y).sum() * x.sum() > (x & y).sum() * (~x).sum():
-            out.append(_Hypothesis("state-setter", members, ~x))
+        out.append(_Hypothesis("polluter", members, x))
+        out.append(_Hypothesis("state-setter", members, ~x))  # fails when the setter did not run first
     if any(o.concurrent for o in obs):
         conc = _matrix([o.concurrent for o in obs], index, len(candidates))
         for members, x in _groups(conc, candidates):
-            if (x & y).sum() >= MIN_EVIDENCE:
-                out.append(_Hypothesis("concurrent", members, x))
+            out.append(_Hypothesis("concurrent", members, x))
     if any(o.failed_before for o in obs):
         fb = _matrix([o.failed_before for o in obs], index, len(candidates))
         for members, x in _groups(fb, candidates):
             # A failure-before pattern equal to a ran-before pattern is the polluter question again.
-            if np.packbits(x).tobytes() not in seen and (x & y).sum() >= MIN_EVIDENCE:
+            if np.packbits(x).tobytes() not in seen:
                 out.append(_Hypothesis("cascade", members, x))
     return out
 
 
-def analyse_victim(obs: list[Observation], victim: int) -> tuple[list[dict], str | None]:
-    """Return the victim's suspects (as plain dicts with test ids) best first, or a note why none."""
-    y_all = np.array([o.failed for o in obs])
-    if y_all.sum() < MIN_FAILURES or (~y_all).sum() < MIN_PASSES:
+def _pack(columns: np.ndarray) -> np.ndarray:
+    """Pack boolean columns (runs x k) into k rows of 64-bit words (zero padding at the end).
+
+    Counting runs with bitwise AND and popcount instead of a float matrix product: no BLAS
+    threads, which on a busy 2-CPU machine made each product hundreds of times slower.
+    """
+    rows = np.packbits(np.asarray(columns, dtype=bool).T, axis=1)
+    pad = (-rows.shape[1]) % 8
+    if pad:
+        rows = np.pad(rows, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(rows).view(np.uint64)
+
+
+def _count(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Popcount of a & b over the last axis (broadcasting)."""
+    return np.bitwise_count(a & b).sum(-1, dtype=np.int64)
+
+
+def _scores(X: np.ndarray, Y: np.ndarray, active: np.ndarray, min_a: int, family_log: np.ndarray):
+    """Score every hypothesis against every outcome vector (all packed by ``_pack``).
+
+    X: hypotheses x words; Y and active: outcome vectors x words. Returns (score, a, m), each
+    hypotheses x outcome vectors: the score is -log of the hypergeometric probability of the
+    observed table on the active runs, less log(family size) (Bonferroni inside its family); a
+    hypothesis with fewer than ``min_a`` explained failures, or more failures than chance would
+    give, or precision under MIN_PRECISION scores -inf.
+    """
+    ya = Y & active
+    a = _count(X[:, None, :], ya[None, :, :])  # failures with the cause present
+    m = _count(X[:, None, :], active[None, :, :])  # active runs with the cause present
+    n = np.bitwise_count(active).sum(-1, dtype=np.int64)
+    f = np.bitwise_count(ya).sum(-1, dtype=np.int64)
+    score = -_log_pmf(a, n, m, f) - family_log[:, None]
+    keep = (a >= min_a) & (a * n > m * f) & (a >= MIN_PRECISION * m)
+    return np.where(keep, score, -np.inf), a, m
+
+
+def _null_union_scores(X, y, family_log, steps: int, seed: int) -> np.ndarray:
+    """The disjunctive search run on PERMUTATIONS shuffled copies of the outcomes.
+
+    Returns, per permutation, the best union score reached within 1..steps causes (steps x P).
+    Under "failures do not depend on order" any run is as likely to fail as any other, so the
+    observed search's score ranks among these like a uniform draw.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    Y = _pack(np.stack([y[rng.permutation(n)] for _ in range(PERMUTATIONS)], axis=1))
+    Xp = _pack(X)
+    everything = _pack(np.ones((n, 1), dtype=bool))
+    active = np.repeat(everything, PERMUTATIONS, axis=0)
+    alive = np.ones(PERMUTATIONS, dtype=bool)
+    f_all = int(y.sum())
+    best = np.zeros(PERMUTATIONS)
+    out = np.zeros((steps, PERMUTATIONS))
+    cols = np.arange(PERMUTATIONS)
+    for k in range(steps):
+        score, _, _ = _scores(Xp, Y, active, MIN_EVIDENCE if k == 0 else MIN_NEXT_EVIDENCE, family_log)
+        j = score.argmax(0)
+        ok = alive & np.isfinite(score[j, cols])
+        if ok.any():
+            active = np.where(ok[:, None], active & ~Xp[j], active)
+            explained = everything & ~active
+            ua = np.bitwise_count(explained & Y).sum(-1, dtype=np.int64)
+            um = np.bitwise_count(explained).sum(-1, dtype=np.int64)
+            union = -_log_pmf(ua, n, um, f_all)
+            best = np.where(ok, np.maximum(best, union), best)
+        alive &= ok
+        if not alive.any():
+            out[k:] = best
+            break
+        out[k] = best
+    return out
+
+
+def _union_score(explained: np.ndarray, y: np.ndarray) -> float:
+    return float(-_log_pmf(int((explained & y).sum()), len(y), int(explained.sum()), int(y.sum())))
+
+
+def _more_runs(a: int, b: int, c: int, d: int, family: int, total_runs: int) -> int:
+    """Roughly how many more shuffled runs would make this table significant, if it keeps its shape."""
+    n = a + b + c + d
+    for scale in np.arange(1.25, 20.01, 0.25):
+        sa, sb, sc, sd = (int(round(v * scale)) for v in (a, b, c, d))
+        if exact_p(sa, sa + sb + sc + sd, sa + sb, sa + sc) * family <= ALPHA:
+            return int(np.ceil((scale - 1) * n * total_runs / max(1, n)))
+    return int(19 * total_runs)
+
+
+def analyse_victim(
+    obs: list[Observation], victim: int, priors: set[int] | frozenset[int] = frozenset()
+) -> tuple[list[dict], str | None]:
+    """Return the victim's causes (plain dicts with test ids) best first, or a note why none.
+
+    A disjunctive model (any one cause is enough): greedy set cover with explain-away, each next
+    cause chosen and judged on the runs the causes before it leave unexplained. The victim has an
+    order signal when the search's best union beats the same search on shuffled outcomes
+    (permutation p <= SIGNAL_P); without one, nothing is named, however good one test looks,
+    unless that test alone survives Bonferroni. Each cause is *strong* when its exact test
+    survives Bonferroni in its family, otherwise *likely*. ``priors`` are tests already shown to
+    break other victims: hypotheses holding one form their own, much smaller family.
+    """
+    y = np.array([o.failed for o in obs])
+    if y.sum() < MIN_FAILURES or (~y).sum() < MIN_PASSES:
         return [], None
     if len({tuple(sorted(o.before)) for o in obs}) == 1 and not any(o.concurrent for o in obs):
         return [], "fixed-order"
-    strata_all = np.array([o.stratum for o in obs])
-    found: list[dict] = []
+    hyps = _hypotheses(obs, victim)
+    if not hyps:
+        return [], None
+    X = np.stack([h.x for h in hyps], axis=1)  # runs x hypotheses
+    prior_cols = np.array([bool(priors) and not priors.isdisjoint(h.members) for h in hyps])
+    family_size = np.where(prior_cols, max(1, int(prior_cols.sum())), len(hyps))
+    family_log = np.log(family_size.astype(float))
+    Xp = _pack(X)
+
+    steps: list[dict] = []
     active = np.ones(len(obs), dtype=bool)
-    used: set[int] = set()
-    for _ in range(MAX_EXPLAIN):
-        sub = [o for o, keep in zip(obs, active, strict=True) if keep]
-        if not sub:
+    best_union = 0.0
+    for k in range(MAX_CAUSES):
+        min_a = MIN_EVIDENCE if k == 0 else MIN_NEXT_EVIDENCE
+        if int((y & active).sum()) < min_a:
             break
-        y, strata = y_all[active], strata_all[active]
-        if y.sum() < MIN_EVIDENCE:
+        score, _, _ = _scores(Xp, _pack(y[:, None]), _pack(active[:, None]), min_a, family_log)
+        best_i, cleaners = _best(obs, hyps, score[:, 0], y, active, min_a, family_log)
+        if best_i is None:
             break
-        hyps = _hypotheses(sub, victim, used)
-        if not hyps:
+        h = hyps[best_i]
+        x = h.x & active
+        a, b = int((x & y).sum()), int((x & ~y).sum())
+        c, d = int((~h.x & active & y).sum()), int((~h.x & active & ~y).sum())
+        p = exact_p(a, a + b + c + d, a + b, a + c)
+        if np.isfinite(score[best_i, 0]):
+            # Only what the shuffled search could also have found counts towards the signal: a
+            # cause that qualifies through a cleaner's excuse is judged by its own exact test.
+            best_union = max(best_union, _union_score(~active | h.x, y))
+        steps.append({"i": best_i, "table": (a, b, c, d), "p": p, "cleaners": cleaners,
+                      "q": min(1.0, p * float(family_size[best_i])), "x": x, "active": active.copy()})
+        # Explain away: the next cause is judged on the runs this one does not explain.
+        active = active & ~h.x
+    if not steps:
+        return [], None
+    null = _null_union_scores(X, y, family_log, MAX_CAUSES, seed=victim * 7919 + len(obs))
+    signal_p = float((1 + (null[-1] >= best_union - 1e-9).sum()) / (PERMUTATIONS + 1))
+    if signal_p > SIGNAL_P and steps[0]["q"] > ALPHA:
+        return [], None  # no order signal: a random or seed-dependent flake
+    if hyps[steps[0]["i"]].kind == "cascade" and steps[0]["q"] > ALPHA:
+        # Another flaky test failing first is itself random: only a significant cascade is named.
+        return [], None
+    kept = [steps[0]]
+    for s in steps[1:]:
+        if s["p"] > NEXT_CAUSE_P:
             break
-        for h in hyps:
-            h.p = stratified_p(h.x, y, strata)
-        for h, q in zip(hyps, bh_adjust([h.p for h in hyps]), strict=True):
-            h.q = q
-        best = min(hyps, key=lambda h: (h.q, KIND_ORDER[h.kind], -int((h.x & y).sum()), h.members[0]))
-        a = int((best.x & y).sum())
-        b = int((best.x & ~y).sum())
-        c = int((~best.x & y).sum())
-        d = int((~best.x & ~y).sum())
-        cleaners: list[int] = []
-        if best.kind == "polluter" and b:
-            cleaners = _cleaners(sub, best, y)
-        unexplained_passes = 0 if cleaners else b
+        kept.append(s)
+    # Position as a confounder: when "fails iff it ran late" (or early) fits the runs as well as
+    # the causes do, say so and call no cause strong: only a rerun of the pair can tell them apart.
+    covered = np.zeros(len(obs), dtype=bool)
+    excused = np.zeros(len(obs), dtype=bool)
+    for s in kept:
+        covered |= hyps[s["i"]].x
+        if s["cleaners"]:
+            excused |= s["x"] & ~y
+    model_errors = int((y & ~covered).sum() + (~y & covered & ~excused).sum())
+    pos_errors = position_errors(np.array([o.position for o in obs]), y)
+    strata = np.array([o.stratum for o in obs])
+    ids = [o.run_id for o in obs]
+    found: list[dict] = []
+    for s in kept:
+        h, x, act = hyps[s["i"]], s["x"], s["active"]
+        a, b, c, d = s["table"]
+        strong = s["q"] <= ALPHA and pos_errors > model_errors
+        unexplained_passes = 0 if s["cleaners"] else b
         precision = a / (a + unexplained_passes) if a + unexplained_passes else 0.0
-        if best.q > ALPHA or precision < MIN_PRECISION:
-            break
-        sub_ids = [o.run_id for o in sub]
-        fail_with = [sub_ids[i] for i in np.flatnonzero(best.x & y)][-5:]
-        pass_without = [sub_ids[i] for i in np.flatnonzero(~best.x & ~y)][-5:]
-        pass_with = [sub_ids[i] for i in np.flatnonzero(best.x & ~y)][-5:]
-        fail_when = [sub[i].started_at for i in np.flatnonzero(best.x & y)]
+        when = [obs[i].started_at for i in np.flatnonzero(x & y)]
         found.append(
             {
-                "kind": best.kind,
-                "members": best.members,
-                "q": best.q,
-                "p": best.p,
-                "confidence": round(float((1 - best.q) * precision), 4),
+                "kind": h.kind,
+                "members": h.members,
+                "tier": "strong" if strong else "likely",
+                "q": s["q"],
+                "p": s["p"],
+                "signal_p": signal_p,
+                "p_stratified": stratified_p(x[act], y[act], strata[act]),
+                "family": int(family_size[s["i"]]),
+                "shared_prior": bool(prior_cols[s["i"]]),
+                "more_runs": 0 if strong else _more_runs(a, b, c, d, int(family_size[s["i"]]), len(obs)),
+                "confidence": round(float((1 - min(s["q"], signal_p)) * precision), 4),
                 "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
                 "consistent": b == 0 and c == 0,
-                "cleaners": cleaners,
+                "cleaners": s["cleaners"],
+                # Named by the cause's presence: for a state-setter the cause is the setter's
+                # absence, so "failed_with" are runs where the setter did NOT run first.
                 "examples": {
-                    "failed_with": fail_with,
-                    "passed_without": pass_without,
-                    "passed_with": pass_with,
+                    "failed_with": [ids[i] for i in np.flatnonzero(x & y)][-5:],
+                    "passed_without": [ids[i] for i in np.flatnonzero(~h.x & act & ~y)][-5:],
+                    "passed_with": [ids[i] for i in np.flatnonzero(x & ~y)][-5:],
                 },
-                "first_seen_at": min(fail_when) if fail_when else None,
-                "last_seen_at": max(fail_when) if fail_when else None,
+                "first_seen_at": min(when) if when else None,
+                "last_seen_at": max(when) if when else None,
                 "explained_by_earlier": len(found),
+                "position_errors": pos_errors,
+                "model_errors": model_errors,
+                "position_also_explains": pos_errors <= model_errors,
             }
         )
-        used.update(best.members)
-        # Explain away: keep only the runs the suspect does not explain.
-        idx = np.flatnonzero(active)
-        active[idx[best.x]] = False
     return found, None
+
+
+def _best(obs, hyps, score, y, active, min_a, family_log) -> tuple[int | None, list[int]]:
+    """Return the index of the best-scoring hypothesis (ties: kind order, more failures, lowest
+    test id) and its cleaners; a polluter whose passes are all explained by a cleaner qualifies."""
+    order = sorted(
+        (i for i in range(len(hyps)) if np.isfinite(score[i])),
+        key=lambda i: (-round(float(score[i]), 9), KIND_ORDER[hyps[i].kind],
+                       -int((hyps[i].x & active & y).sum()), hyps[i].members[0]),
+    )
+    best = order[0] if order else None
+    # Polluters that miss the precision rule only through passes a cleaner may explain: at most
+    # CLEANER_CANDIDATES of them, best first, each with at least as many failures as passes.
+    n, f = int(active.sum()), int((y & active).sum())
+    excusable = []
+    for i, h in enumerate(hyps):
+        if h.kind != "polluter" or np.isfinite(score[i]):
+            continue
+        x = h.x & active
+        a, b, m = int((x & y).sum()), int((x & ~y).sum()), int(x.sum())
+        if a >= min_a and 0 < b <= a and a * n > m * f:
+            excusable.append((float(-_log_pmf(a, n, m, f) - family_log[i]), i))
+    cleaned: tuple[float, int, list[int]] | None = None
+    sub = [o for o, keep in zip(obs, active, strict=True) if keep]
+    for s, i in sorted(excusable, reverse=True)[:CLEANER_CANDIDATES]:
+        if best is not None and s <= score[best]:
+            break
+        h = hyps[i]
+        cl = _cleaners(sub, _Hypothesis(h.kind, h.members, h.x[active]), y[active])
+        if cl:
+            cleaned = (s, i, cl)
+            break
+    if cleaned is not None and (best is None or cleaned[0] > score[best]):
+        return cleaned[1], cleaned[2]
+    if best is not None and hyps[best].kind == "polluter" and (hyps[best].x & active & ~y).any():
+        h = hyps[best]
+        return best, _cleaners(sub, _Hypothesis(h.kind, h.members, h.x[active]), y[active])
+    return best, []
 
 
 def _cleaners(obs: list[Observation], hyp: _Hypothesis, y: np.ndarray) -> list[int]:
@@ -362,20 +585,33 @@ def _tokens(nodeid: str) -> set[str]:
 
 
 def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | None, rank: int) -> Suspect:
+    also = {names.get(int(t), t): [names.get(v, str(v)) for v in vs]
+            for t, vs in (found.get("also_breaks") or {}).items()}
+    weight = {names.get(int(t), t): w for t, w in (found.get("shared_weight") or {}).items()}
     polluters = [names.get(t, str(t)) for t in found["members"]]
-    # Members of a group are indistinguishable by order; a shared word with the victim's name
-    # ("cache", "env") is the best remaining hint of which one to try first.
+    # Members of a group are indistinguishable by order. A member already singled out as the
+    # cause of other victims is the best bet; then a shared word with the victim's name ("cache").
     wanted = _tokens(victim)
-    polluters.sort(key=lambda n: -len(_tokens(n) & wanted))
+    polluters.sort(key=lambda n: (-weight.get(n, 0.0), -len(_tokens(n) & wanted)))
     evidence = {
         **found["counts"],
         "p_value": found["p"],
         "q_value": found["q"],
+        "perm_p": found.get("perm_p"),
+        "p_stratified": found.get("p_stratified"),
+        "family": found.get("family"),
+        "tier": found.get("tier", "strong"),
+        "more_runs": found.get("more_runs", 0),
+        "position_errors": found.get("position_errors"),
+        "model_errors": found.get("model_errors"),
+        "position_also_explains": found.get("position_also_explains", False),
         "consistent": found["consistent"],
         "group_size": len(polluters),
         "cleaners": [names.get(t, str(t)) for t in found["cleaners"]],
         "example_runs": found["examples"],
         "explains_after": found["explained_by_earlier"],
+        "also_breaks": also,
+        "bisect": bisection_plan(polluters),
     }
     return Suspect(
         victim=victim,
@@ -388,13 +624,33 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
         last_seen_at=found["last_seen_at"],
         suite=suite,
         rank=rank,
+        tier=found.get("tier", "strong"),
     )
+
+
+def bisection_plan(group: Sequence[str]) -> dict | None:
+    """Return a delta-debugging plan for a large group: its two halves and the steps it takes.
+
+    Run the first half, then the victim; if the victim's outcome flips, the cause is in that half,
+    otherwise in the other; halve again (iDFlakies). ``suitehealth confirm`` does this itself.
+    """
+    if len(group) < BISECT_FROM:
+        return None
+    half = (len(group) + 1) // 2
+    return {"first_half": list(group[:half]), "second_half": list(group[half:]),
+            "steps": int(np.ceil(np.log2(len(group))))}
 
 
 UNDECIDABLE_NOTE = (
     "The tests ran in the same order in every run, so the history cannot tell which test "
     "interferes. Randomise the order (pip install pytest-randomly) for a few days of CI."
 )
+POSITION_NOTE = (
+    "It fails when it runs late (or early) in its process, and position alone explains its "
+    "failures as well as any test that ran before it: something accumulates (memory, files, "
+    "warnings) rather than one test leaking state. No single test is named."
+)
+NOTES = {"fixed-order": UNDECIDABLE_NOTE, "position": POSITION_NOTE}
 
 
 # ---- public API -----------------------------------------------------------------------------
@@ -425,15 +681,21 @@ def suspects_and_notes(
     if since is not None:
         since_dt = _as_datetime(since)
         suspects = [s for s in suspects if s.last_seen_at is None or s.last_seen_at >= since_dt]
+    attach_verdicts(suspects, latest_verdicts(session, project_id))
     return _order(suspects), notes
 
 
+TIER_ORDER = {"proven": 0, "strong": 1, "likely": 2}
+
+
 def _order(suspects: list[Suspect]) -> list[Suspect]:
-    best: dict[tuple, float] = {}
+    """Victims with a proven, then strong, then likely cause first; by confidence within a tier."""
+    best: dict[tuple, tuple[int, float]] = {}
     for s in suspects:
         key = (s.suite, s.victim)
-        best[key] = max(best.get(key, 0.0), s.confidence)
-    return sorted(suspects, key=lambda s: (-best[(s.suite, s.victim)], s.suite or "", s.victim, s.rank))
+        mine = (TIER_ORDER.get(s.tier, 3), -s.confidence)
+        best[key] = min(best.get(key, mine), mine)
+    return sorted(suspects, key=lambda s: (best[(s.suite, s.victim)], s.suite or "", s.victim, s.rank))
 
 
 def suspects_for_test(session: Session, project_id: int, nodeid: str) -> dict[str, list[Suspect]]:
@@ -450,15 +712,50 @@ def compute_suite(
     victims: set[int],
     broken_windows: dict[int, list[tuple[str, str | None]]],
 ) -> dict[int, tuple[list[dict], str | None]]:
-    """Analyse every victim of one suite from its run sequences; return victim id -> (found, note)."""
+    """Analyse every victim of one suite from its run sequences; return victim id -> (found, note).
+
+    Two passes: the second re-analyses victims without a strong cause, with the tests that
+    strongly break another victim of the suite as priors (shared evidence).
+    """
     obs = observations(sequences, victims)
+    rows_of: dict[int, list[Observation]] = {}
     out: dict[int, tuple[list[dict], str | None]] = {}
     for victim, rows in obs.items():
         windows = broken_windows.get(victim) or []
         if windows:
             rows = [o for o in rows if not _in_windows(o.started_at, windows)]
+        rows_of[victim] = rows
         out[victim] = analyse_victim(rows, victim)
+    breaks = known_causes(out)
+    for victim, rows in rows_of.items():
+        found, note = out[victim]
+        priors = {t for t, vs in breaks.items() if set(vs) - {victim}}
+        if priors and note is None and not any(f["tier"] == "strong" for f in found):
+            again = analyse_victim(rows, victim, priors)
+            if again[0] and (not found or again[0][0]["tier"] == "strong"):
+                out[victim] = again
+    breaks = known_causes(out)
+    for victim, (found, _) in out.items():
+        for f in found:
+            shared = {t: {v: g for v, g in breaks.get(t, {}).items() if v != victim} for t in f["members"]}
+            f["also_breaks"] = {str(t): sorted(vs) for t, vs in shared.items() if vs}
+            # How singled out each member is as the cause elsewhere: the only test of another
+            # victim's group counts 1, one of ten counts 0.1. The group's best bet goes first.
+            weight = {t: sum(1 / g for g in vs.values()) for t, vs in shared.items()}
+            f["members"] = sorted(f["members"], key=lambda t: -weight[t])
+            f["shared_weight"] = {str(t): round(w, 4) for t, w in weight.items() if w}
     return out
+
+
+def known_causes(results: dict[int, tuple[list[dict], str | None]]) -> dict[int, dict[int, int]]:
+    """Return test id -> {victim it strongly breaks: size of the group it was found in}."""
+    breaks: dict[int, dict[int, int]] = defaultdict(dict)
+    for victim, (found, _) in results.items():
+        for f in found:
+            if f["tier"] == "strong" and f["kind"] in ("polluter", "cascade"):
+                for t in f["members"]:
+                    breaks[t][victim] = len(f["members"])
+    return breaks
 
 
 def _in_windows(when: datetime, windows: list[tuple[str, str | None]]) -> bool:
@@ -509,6 +806,11 @@ def materialise(
     """Turn analysis results keyed by (suite_id, victim id) into Suspects with node ids."""
     ids = {t for _, v in results for t in [v]} | {
         t for found, _ in results.values() for f in found for t in f["members"] + f["cleaners"]
+    } | {
+        int(t) for found, _ in results.values() for f in found for t in f.get("also_breaks") or {}
+    } | {
+        v for found, _ in results.values() for f in found for vs in (f.get("also_breaks") or {}).values()
+        for v in vs
     }
     names = _names(session, ids)
     suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
@@ -522,7 +824,8 @@ def materialise(
             st = states.get((suite_id, victim), {})
             notes.append(
                 Undecidable(
-                    vname, suites.get(suite_id), st.get("fails", 0), st.get("runs", 0), UNDECIDABLE_NOTE
+                    vname, suites.get(suite_id), st.get("fails", 0), st.get("runs", 0),
+                    NOTES.get(note, UNDECIDABLE_NOTE),
                 )
             )
     return suspects, notes

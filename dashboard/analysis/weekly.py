@@ -430,8 +430,16 @@ def _suspect_key(s: interference.Suspect) -> tuple:
     return (s.victim, s.kind, s.polluters[0] if s.polluters else None)
 
 
+def _verdict_note(s: dict) -> str:
+    """', proven on … at …' from `suitehealth confirm`, or ', likely' for a cause not yet significant."""
+    if s.get("verdict"):
+        return f" ({s['verdict']['text']})"
+    return " (likely, not yet proven)" if s.get("tier") == "likely" else ""
+
+
 def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) -> dict:
     return {"victim": s.victim, "polluters": list(s.polluters), "kind": s.kind, "confidence": s.confidence,
+            "tier": s.tier, "verdict": s.verdict,
             "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": _iso(s.first_seen_at),
             "last_seen_at": _iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
             "link": test_path(project, s.victim), "suspects_link": project_path(project, "suspects")}
@@ -480,8 +488,22 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
 
     by_polluter: dict[str, list[dict]] = defaultdict(list)
     new_polluters = {s["polluters"][0] for s in review.new_suspects or [] if s["polluters"]}
+    new_brittle = {s["victim"] for s in review.new_suspects or [] if s["kind"] == "state-setter"}
     for s in suspects_now if suspects_now is not None else review.new_suspects or []:
-        if s["polluters"]:
+        if s["kind"] == "state-setter":
+            # The setter did nothing wrong: the brittle victim relies on state it never creates.
+            n = failures.get(s["victim"], 0)
+            if not n or s["victim"] in covered:
+                continue
+            covered.add(s["victim"])
+            new = " (new this week)" if s["victim"] in new_brittle else ""
+            actions.append(Action(
+                title=f"make brittle test {s['victim']} create its own state",
+                evidence=f"{plural(n, 'failure')} this week; it passes only after "
+                         + ", ".join(s["polluters"][:3]) + (" …" if len(s["polluters"]) > 3 else "")
+                         + " has run" + _verdict_note(s) + new,
+                link=s["link"], payoff=float(n), kind="suspect", subject=s["victim"]))
+        elif s["polluters"]:
             by_polluter[s["polluters"][0]].append(s)
     for polluter, found in by_polluter.items():
         victims = sorted({s["victim"] for s in found})
@@ -495,7 +517,8 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
         actions.append(Action(
             title=f"fix {kind} {polluter}",
             evidence=f"{plural(n, 'failure')} of {plural(len(victims), 'test')} this week; it {verb} "
-                     + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else "") + new,
+                     + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else "") + _verdict_note(found[0])
+                     + new,
             link=test_path(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
 
     for b in review.broken or []:

@@ -19,6 +19,19 @@ bp = Blueprint("tests", __name__)
 HISTORY_RUNS = 100
 
 
+# Runs listed beside a collapsed failure message.
+SHOWN_PER_MESSAGE = 8
+
+
+def failure_groups(failures) -> list[dict]:
+    """Group failures by identical message, the most recent group first (pages, not the JSON)."""
+    groups: dict[str | None, list] = {}
+    for f in sorted(failures, key=lambda f: (f.started_at, f.run_id), reverse=True):
+        groups.setdefault(f.message, []).append(f)
+    return [{"latest": runs[0], "count": len(runs), "others": runs[1:SHOWN_PER_MESSAGE]}
+            for runs in groups.values()]
+
+
 def _charts(data: dict) -> dict:
     history = data.get("test")
     if history is None or not history.runs:
@@ -50,6 +63,7 @@ def test_page(project: str) -> dict:
         "filters": f,
         "limit": limit,
         "test": history,
+        "_failure_groups": failure_groups(history.failures),
         # Interference in both directions: what makes this test fail, and what it makes fail.
         "suspects": interference.suspects_for_test(session, proj.id, test.nodeid),
         "analysis": analysis_status(session, proj.id).as_json(),  # how current the suspects are

@@ -1,0 +1,273 @@
+"""Turn "likely" into "proven": re-run each interference suspect with pytest in a checkout.
+
+``suitehealth confirm`` (dashboard/cli_confirm.py) is the shim; this is the library:
+
+* a polluter: the victim alone passes, and the polluter group then the victim fails;
+* a state-setter: the victim alone fails, and the setter group then the victim passes;
+* a group of several tests is bisected (delta debugging by halves, as iDFlakies does) down to the
+  member that flips the victim, or to the smallest half that still does.
+
+Each pytest runs in a subprocess (argv list, no shell) with a timeout, with order shuffling,
+the cache and suitehealth's own upload plugin switched off and no bytecode written, so the
+user's checkout is left exactly as it was. Outcomes come from a tiny plugin written to a
+temporary directory outside the checkout, keyed by node id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+# Plugins that would change the order, write into the checkout or upload the re-runs as CI runs.
+PYTEST_FLAGS = ["-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:suitehealth", "-q",
+                "--no-header", "-rN"]
+CONFIRMABLE = ("polluter", "state-setter")
+
+_RECORDER = '''
+import json, os
+
+_outcomes = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        _outcomes[report.nodeid] = "failed" if report.when == "call" else "error"
+    elif report.when == "call" or (report.when == "setup" and report.skipped):
+        _outcomes.setdefault(report.nodeid, report.outcome)
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["SUITEHEALTH_CONFIRM_OUT"], "w") as handle:
+        json.dump(_outcomes, handle)
+'''
+
+
+@dataclass(frozen=True)
+class Target:
+    """One suspect to confirm: the victim, what it is suspected of, the group (best first)."""
+
+    victim: str
+    kind: str
+    polluters: list[str]
+    tier: str = "strong"
+    suite: str | None = None
+    verdict: dict | None = None
+
+
+@dataclass
+class Outcome:
+    """What re-running one target showed."""
+
+    target: Target
+    verdict: str  # proven | not-reproduced | skipped
+    culprits: list[str] = field(default_factory=list)
+    detail: str = ""
+    runs: int = 0
+
+
+class PytestTimeout(Exception):
+    """One pytest run took longer than the timeout."""
+
+
+class Runner:
+    """Runs ``python -m pytest <ids>`` in ``cwd`` and returns each node id's outcome."""
+
+    def __init__(self, cwd: str | os.PathLike, *, python: str | None = None, timeout: float = 300.0,
+                 extra_args: Sequence[str] = ()):
+        self.cwd = Path(cwd)
+        self.python = python or sys.executable
+        self.timeout = timeout
+        self.extra_args = list(extra_args)
+        self.calls = 0
+
+    def argv(self, node_ids: Sequence[str]) -> list[str]:
+        """The pytest command line for running ``node_ids`` in this order."""
+        return [self.python, "-m", "pytest", *PYTEST_FLAGS, "-p", "suitehealth_confirm_recorder",
+                *self.extra_args, *node_ids]
+
+    def __call__(self, node_ids: Sequence[str]) -> dict[str, str]:
+        self.calls += 1
+        with tempfile.TemporaryDirectory(prefix="suitehealth-confirm-") as tmp:
+            Path(tmp, "suitehealth_confirm_recorder.py").write_text(_RECORDER)
+            out = Path(tmp, "outcomes.json")
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
+            env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the user's checkout
+            env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(Path(tmp, "hypothesis"))  # no .hypothesis/ there
+            env["SUITEHEALTH_CONFIRM_OUT"] = str(out)
+            for name in ("SUITEHEALTH_URL", "SUITEHEALTH_TOKEN"):  # never upload a confirm run
+                env.pop(name, None)
+            try:
+                subprocess.run(self.argv(node_ids), cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=self.timeout, check=False)
+            except subprocess.TimeoutExpired as exc:
+                raise PytestTimeout(f"pytest took longer than {self.timeout:g} s") from exc
+            return json.loads(out.read_text()) if out.exists() else {}
+
+
+def confirm_target(target: Target, run: Callable[[Sequence[str]], dict[str, str]]) -> Outcome:
+    """Re-run one suspect and return the verdict (bisecting a group down to its culprit)."""
+    if target.kind not in CONFIRMABLE:
+        return Outcome(target, "skipped", detail=f"a {target.kind} suspect cannot be re-run in one process")
+    if not target.polluters:
+        return Outcome(target, "skipped", detail="no suspected test")
+    victim = target.victim
+    # A polluter makes the victim fail; a state-setter makes it pass.
+    flipped = "failed" if target.kind == "polluter" else "passed"
+    alone_expected = "passed" if target.kind == "polluter" else "failed"
+    outcome = Outcome(target, "not-reproduced")
+
+    def victim_after(tests: Sequence[str]) -> str:
+        outcome.runs += 1
+        seen = run([*tests, victim])
+        return _simple(seen.get(victim))
+
+    try:
+        alone = victim_after([])
+        if alone == "missing":
+            return Outcome(target, "skipped", detail="the victim was not collected in this checkout",
+                           runs=outcome.runs)
+        if alone != alone_expected:
+            outcome.detail = f"the victim {alone} on its own (expected: {alone_expected})"
+            return outcome
+        group = list(target.polluters)
+        after = victim_after(group)
+        if after != flipped:
+            outcome.detail = (f"the victim {after} after {_count(group)} "
+                              f"(expected: {flipped})")
+            return outcome
+        # Delta debugging by halves: keep the half that still flips the victim.
+        while len(group) > 1:
+            half = (len(group) + 1) // 2
+            first, second = group[:half], group[half:]
+            if victim_after(first) == flipped:
+                group = first
+            elif victim_after(second) == flipped:
+                group = second
+            else:
+                break  # it takes tests from both halves together: report the smallest such set
+    except PytestTimeout as exc:
+        return Outcome(target, "skipped", detail=str(exc), runs=outcome.runs)
+    outcome.verdict, outcome.culprits = "proven", group
+    outcome.detail = (f"{'fails' if flipped == 'failed' else 'passes'} after {_count(group)}; "
+                      f"{alone} alone")
+    return outcome
+
+
+def _simple(outcome: str | None) -> str:
+    if outcome is None:
+        return "missing"
+    return "failed" if outcome in ("failed", "error") else outcome
+
+
+def _count(group: Sequence[str]) -> str:
+    return group[0] if len(group) == 1 else f"{len(group)} tests"
+
+
+def planned_commands(target: Target, runner: Runner) -> list[list[str]]:
+    """The first pytest command lines ``confirm_target`` would run (for --dry-run)."""
+    if target.kind not in CONFIRMABLE or not target.polluters:
+        return []
+    return [runner.argv([target.victim]), runner.argv([*target.polluters, target.victim])]
+
+
+def current_commit(cwd: str | os.PathLike) -> str | None:
+    """Return the checkout's HEAD commit, or None outside a git work tree (read-only git call)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              timeout=30, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+# ---- where suspects come from and verdicts go -----------------------------------------------
+
+
+def targets_from_db(engine, project: str) -> list[Target]:
+    """Return the project's stored suspects as targets (the analysis is brought up to date first)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from dashboard.analysis.interference import find_suspects
+    from dashboard.analysis.updates import refresh_project
+    from ingest.models import Project
+
+    with Session(engine) as session:
+        project_id = session.scalar(select(Project.id).where(Project.name == project))
+    if project_id is None:
+        raise LookupError(f"no project {project!r} in the database")
+    refresh_project(engine, project_id)
+    with Session(engine) as session:
+        return [Target(s.victim, s.kind, list(s.polluters), s.tier, s.suite, s.verdict)
+                for s in find_suspects(session, project_id)]
+
+
+def targets_from_server(server: str, project: str, token: str | None, *, limit: int = 1000) -> list[Target]:
+    """Return the project's suspects from a suitehealth server's JSON API."""
+    url = f"{server.rstrip('/')}/api/v1/projects/{quote(project, safe='')}/suspects?limit={limit}"
+    body = _http_json("GET", url, token)
+    return [Target(s["victim"], s["kind"], list(s["polluters"]), s.get("tier") or "strong", s.get("suite"),
+                   s.get("verdict")) for s in body.get("suspects", [])]
+
+
+def verdict_payload(outcome: Outcome, commit: str | None) -> dict:
+    t = outcome.target
+    return {"victim": t.victim, "kind": t.kind, "tested": list(t.polluters), "culprits": outcome.culprits,
+            "verdict": outcome.verdict, "commit": commit, "detail": outcome.detail}
+
+
+def record_to_db(engine, project: str, outcome: Outcome, commit: str | None) -> str:
+    """Store the verdict in the database; return its text."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from dashboard.analysis.confirmations import record_verdict
+    from ingest.models import Project
+
+    with Session(engine) as session, session.begin():
+        project_id = session.scalar(select(Project.id).where(Project.name == project))
+        return record_verdict(session, project_id, **verdict_payload(outcome, commit)).text
+
+
+def record_to_server(server: str, project: str, token: str, outcome: Outcome, commit: str | None) -> str:
+    """POST the verdict to the server's token-guarded API; return its text."""
+    url = f"{server.rstrip('/')}/api/v1/projects/{quote(project, safe='')}/verdicts"
+    return _http_json("POST", url, token, verdict_payload(outcome, commit))["text"]
+
+
+class ServerError(Exception):
+    """The server refused or could not be reached."""
+
+
+def _http_json(method: str, url: str, token: str | None, payload: dict | None = None) -> dict:
+    import urllib.error
+    import urllib.request
+
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None
+    if payload is not None:
+        data = json.dumps(payload).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (the user's server)
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", "")
+        except ValueError:
+            message = ""
+        raise ServerError(f"{method} {url}: HTTP {exc.code} {message}".strip()) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServerError(f"{method} {url}: {exc}") from exc

@@ -1,0 +1,45 @@
+"""POST /api/v1/projects/<p>/verdicts: `suitehealth confirm` records what re-running a suspect showed.
+
+Guarded by the project's upload token, like uploads: whoever may add runs may add verdicts.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy.orm import Session
+
+from dashboard.analysis.confirmations import record_verdict
+from dashboard.db import get_engine
+from dashboard.errors import BadRequest
+from ingest.tokens import verify_token
+
+bp = Blueprint("confirm", __name__)
+MAX_BODY = 1 << 20
+
+
+@bp.post("/api/v1/projects/<path:project>/verdicts")
+def add_verdict(project: str):
+    """Store one confirm verdict for ``project``; 201 with the verdict and its text."""
+    engine = get_engine()
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    verified = verify_token(engine, secret.strip() or None) if scheme.lower() == "bearer" else None
+    if verified is None:
+        return (jsonify({"error": "missing, unknown or revoked token (send 'Authorization: Bearer <token>')",
+                         "status": 401}), 401, {"WWW-Authenticate": 'Bearer realm="suitehealth"'})
+    if verified.project != project:
+        return jsonify({"error": f"this token belongs to project {verified.project!r}, not {project!r}",
+                        "status": 403}), 403
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadRequest(f"body larger than {MAX_BODY:,} bytes")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("send a JSON object: victim, kind, tested, culprits, verdict, commit, detail")
+    try:
+        with Session(engine) as session, session.begin():
+            verdict = record_verdict(
+                session, verified.project_id, victim=body.get("victim"), kind=body.get("kind"),
+                tested=body.get("tested") or [], culprits=body.get("culprits") or [],
+                verdict=body.get("verdict"), commit=body.get("commit"), detail=body.get("detail"))
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(str(exc)) from exc
+    return jsonify(verdict.as_dict()), 201
