@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_interference"
-down_revision = "0003_alerts"  # the lead re-chains migrations at merge time
+down_revision = "0003_identity"
 branch_labels = None
 depends_on = None
 
