@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from dashboard.cli_demo import demo
+from dashboard.cli_quarantine import quarantine
 from dashboard.cli_report import report
 from dashboard.cli_serve import serve
 from dashboard.cli_worker import worker
@@ -19,6 +20,7 @@ main.add_command(serve)
 main.add_command(worker)
 main.add_command(demo)
 main.add_command(report)
+main.add_command(quarantine)
 
 __all__ = ["main"]
 
