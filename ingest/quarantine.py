@@ -100,7 +100,7 @@ def history(session: Session, project_id: int, *, nodeid: str | None = None,
     if nodeid is not None:
         query = query.where(QuarantineEvent.nodeid == nodeid)
     rows = session.scalars(query.order_by(QuarantineEvent.at.desc(), QuarantineEvent.id.desc()).limit(limit))
-    return [Change(r.nodeid, r.suite, r.action, r.actor, r.reason, r.evidence_url, r.at,
+    return [Change(r.nodeid, r.suite, r.action, r.actor, r.reason, safe_url(r.evidence_url), r.at,
                    dict(r.details or {})) for r in rows]
 
 
