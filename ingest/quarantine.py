@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ingest.models import Run
 from ingest.quarantine_list import (
     ListedTest,
     QuarantineListError,
@@ -68,6 +69,9 @@ def remove_entry(session: Session, project_id: int, nodeid: str, *, actor: str, 
     entry = entry_for(session, project_id, nodeid)
     if entry is None:
         return None
+    # The newest run at removal: the policy re-quarantines only for a flake in a later run.
+    last_run_id = session.scalar(select(func.max(Run.id)).where(Run.project_id == project_id))
+    details = {**(details or {}), "last_run_id": last_run_id}
     session.delete(entry)
     session.add(QuarantineEvent(project_id=project_id, nodeid=nodeid, suite=entry.suite, action="removed",
                                 actor=actor[:200], reason=clean_reason(reason),

@@ -15,8 +15,8 @@ Rules that keep it honest:
   quarantined automatically: quarantine would hide a real breakage;
 * only entries the policy added are released automatically; a person's entry stays until a person
   removes it;
-* after someone removes a test, the policy quarantines it again only for a flake newer than that
-  removal, so a person's decision is not undone at the next refresh.
+* after a test is removed (by a person or by the policy), the policy quarantines it again only for
+  a flake in a run newer than that removal, so a person's decision is not undone at the next refresh.
 
 ``apply_policy`` is called by the analysis refresh (``updates``) inside its write transaction,
 right after the per-test flake states are stored.
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
@@ -98,7 +98,7 @@ class _Evidence:
     flakes: int
     clean_runs: int
     broken: bool
-    last_flake: datetime | None
+    last_flake_run_id: int | None
 
 
 def apply_policy(session: Session, project_id: int, settings: Mapping | None,
@@ -125,11 +125,11 @@ def apply_policy(session: Session, project_id: int, settings: Mapping | None,
                              details={"clean_runs": clean, "release_after": policy.release_after})
                 result.released.append(nodeid)
     if policy.auto_quarantine:
-        removed_at = _last_removals(session, project_id)
+        removed_after = _last_removals(session, project_id)
         for nodeid, seen in sorted(evidence.items()):
             if nodeid in current or nodeid_problem(nodeid):
                 continue
-            worst = _qualifying(seen, policy, removed_at.get(nodeid))
+            worst = _qualifying(seen, policy, removed_after.get(nodeid))
             if worst is None:
                 continue
             add_entry(session, project_id, nodeid, actor=POLICY_ACTOR, suite=worst.suite, automatic=True,
@@ -143,7 +143,7 @@ def apply_policy(session: Session, project_id: int, settings: Mapping | None,
     return result
 
 
-def _qualifying(seen: list[_Evidence], policy: Policy, removed_at: datetime | None) -> _Evidence | None:
+def _qualifying(seen: list[_Evidence], policy: Policy, removed_after: int | None) -> _Evidence | None:
     """Return the suite state that puts the test in quarantine (the highest score), if any."""
     if any(e.broken for e in seen):
         return None  # broken right now (or never passed): not flaky, and quarantine would hide it
@@ -151,7 +151,7 @@ def _qualifying(seen: list[_Evidence], policy: Policy, removed_at: datetime | No
         e for e in seen
         if e.flakes and e.runs >= policy.min_runs and e.score >= policy.min_score
         and (not policy.auto_release or e.clean_runs < policy.release_after)
-        and (removed_at is None or (e.last_flake is not None and e.last_flake > removed_at))
+        and (removed_after is None or (e.last_flake_run_id or 0) > removed_after)
     ]
     return max(candidates, key=lambda e: (e.score, e.runs), default=None)
 
@@ -171,19 +171,22 @@ def _evidence(session: Session, project_id: int) -> dict[str, list[_Evidence]]:
             suite=suite, score=float(score or 0.0), runs=runs, flakes=view["flakes"],
             clean_runs=state.get("clean_since", 0),
             broken=view["broken_now"] or not state.get("had_pass", False),
-            last_flake=flakestate.parse_ts(view["last_flake"]),
+            last_flake_run_id=state.get("last_flake_run_id"),
         ))
     return out
 
 
-def _last_removals(session: Session, project_id: int) -> dict[str, datetime]:
-    return {
-        nodeid: at for nodeid, at in session.execute(
-            select(QuarantineEvent.nodeid, func.max(QuarantineEvent.at))
-            .where(QuarantineEvent.project_id == project_id, QuarantineEvent.action == "removed")
-            .group_by(QuarantineEvent.nodeid)
-        )
-    }
+def _last_removals(session: Session, project_id: int) -> dict[str, int]:
+    """Return {nodeid: newest run id when it was last removed}; run ids, not clocks, since history
+    may be uploaded long after it ran (backfills)."""
+    out: dict[str, int] = {}
+    for nodeid, details in session.execute(
+        select(QuarantineEvent.nodeid, QuarantineEvent.details)
+        .where(QuarantineEvent.project_id == project_id, QuarantineEvent.action == "removed")
+        .order_by(QuarantineEvent.id)
+    ):
+        out[nodeid] = int((details or {}).get("last_run_id") or 0)
+    return out
 
 
 def configured_settings() -> dict:
