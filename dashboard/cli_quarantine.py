@@ -34,11 +34,11 @@ def _project_id(session: Session, name: str) -> int:
 def _up_to_date(app: AppContext, project: str) -> None:
     """Analyse runs that arrived since the last refresh and apply the policy as configured now."""
     from dashboard.analysis.quarantine_policy import refresh_hook
-    from dashboard.analysis.updates import catch_up
+    from dashboard.analysis.updates import refresh_project
 
     with Session(app.engine) as session:
         project_id = _project_id(session, project)
-        catch_up(session, project_id)
+    refresh_project(app.engine, project_id)
     # Also without new runs: the [tool.suitehealth.quarantine] settings may have just changed.
     with write_transaction(app.engine) as session:
         refresh_hook(session, project_id)

@@ -18,7 +18,7 @@ from dataclasses import asdict
 
 import pytest
 
-from ingest.quarantine_list import ListedTest, QuarantineListError
+from ingest.quarantine_list import ListedTest, QuarantineListError, covering
 from ingest.quarantine_source import LoadedList, export_url, is_url, load_file, load_server
 
 PLUGIN_NAME = "suitehealth-quarantine"
@@ -71,15 +71,7 @@ class QuarantinePlugin:
 
     def match(self, nodeid: str) -> ListedTest | None:
         """Return the entry covering ``nodeid``: itself, a parametrize base, its class or its file."""
-        found = self.by_nodeid.get(nodeid)
-        if found is not None or not self.by_nodeid:
-            return found
-        for i, ch in enumerate(nodeid):
-            if ch == "[" or nodeid.startswith("::", i):
-                found = self.by_nodeid.get(nodeid[:i])
-                if found is not None:
-                    return found
-        return None
+        return covering(nodeid, self.by_nodeid)
 
     def pytest_report_header(self, config) -> str:
         return f"{self.loaded.note}; mode {self.mode}"

@@ -36,6 +36,23 @@ class ListedTest:
     url: str | None
 
 
+def covering(nodeid: str, listed: dict) -> object | None:
+    """Return the entry of ``listed`` (keyed by node id) that covers ``nodeid``, or None.
+
+    A node id covers itself and what is below it, as on pytest's command line: a parametrize base
+    ("t.py::test_x" covers "t.py::test_x[1]"), a class, a file.
+    """
+    found = listed.get(nodeid)
+    if found is not None or not listed:
+        return found
+    for i, ch in enumerate(nodeid):
+        if ch == "[" or nodeid.startswith("::", i):
+            found = listed.get(nodeid[:i])
+            if found is not None:
+                return found
+    return None
+
+
 def nodeid_problem(nodeid: str) -> str | None:
     """Return why ``nodeid`` cannot be quarantined, or None when it can."""
     if not nodeid or not nodeid.strip():

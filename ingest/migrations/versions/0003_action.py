@@ -1,7 +1,7 @@
 """quarantine list and its history
 
 Revision ID: 0003_action
-Revises: 0002
+Revises: 0003_alerts
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_action"
-down_revision = "0002"
+down_revision = "0003_alerts"
 branch_labels = None
 depends_on = None
 
