@@ -41,4 +41,6 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     for module in (health, assets, home, runs, tests, pyramid, budget, flaky, upload, weekly, confirm):
         app.register_blueprint(module.bp)
+    from dashboard.views import quarantine as quarantine_views
+    app.register_blueprint(quarantine_views.bp)
     return app

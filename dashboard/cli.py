@@ -11,6 +11,7 @@ import sys
 
 from dashboard.cli_confirm import confirm
 from dashboard.cli_demo import demo
+from dashboard.cli_quarantine import quarantine
 from dashboard.cli_report import report
 from dashboard.cli_serve import serve
 from dashboard.cli_worker import worker
@@ -21,6 +22,7 @@ main.add_command(worker)
 main.add_command(demo)
 main.add_command(report)
 main.add_command(confirm)
+main.add_command(quarantine)
 
 __all__ = ["main"]
 

@@ -202,4 +202,4 @@ class UploadToken(Base):
 
 
 # Analysis tables live in their own module but on the same metadata (Alembic must see them).
-from ingest import analysis_models  # noqa: E402,F401
+from ingest import analysis_models, quarantine_models  # noqa: E402,F401

@@ -41,9 +41,22 @@ def pytest_addoption(parser) -> None:
                     help="project to upload to [default: $SUITEHEALTH_PROJECT, then the CI environment]")
     group.addoption("--suitehealth-suite", metavar="NAME", default=None,
                     help="suite (CI job) name of the run [default: $SUITEHEALTH_SUITE, then the CI job]")
+    group.addoption("--suitehealth-quarantine", metavar="SOURCE", default=None,
+                    help="quarantine list: a file from `suitehealth quarantine export --format json`, or the "
+                         "server's URL (token from --suitehealth-token or $SUITEHEALTH_TOKEN)")
+    group.addoption("--suitehealth-quarantine-mode", choices=("run", "skip"), default="run",
+                    help="run: quarantined tests run, a failure is reported as xfail (default); "
+                         "skip: they do not run")
+    group.addoption("--suitehealth-token", metavar="TOKEN", default=None,
+                    help="project token for the quarantine list [default: $SUITEHEALTH_TOKEN, which "
+                         "keeps it out of logs]")
 
 
 def pytest_configure(config) -> None:
+    if config.getoption("suitehealth_quarantine"):
+        from ingest.pytest_quarantine import register
+
+        register(config)
     if not (config.getoption("suitehealth_report") or config.getoption("suitehealth_upload")):
         return
     if hasattr(config, "workerinput"):  # an xdist worker: only annotate reports for the controller
@@ -122,6 +135,10 @@ class Recorder(_Annotator):
         data = self.config.hook.pytest_report_to_serializable(config=self.config, report=report)
         # xdist's controller hangs its WorkerController on the report; it is not data.
         data.pop("node", None)
+        if data.pop("suitehealth_quarantined", None):
+            # Quarantine turned a failure into an xfail for the build; the history keeps the failure.
+            data["outcome"] = "failed"
+            data.pop("wasxfail", None)
         return data
 
     @pytest.hookimpl(trylast=True)

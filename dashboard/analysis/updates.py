@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import interference
+from dashboard.analysis import interference, quarantine_policy
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.freshness import LATE_RUN_WINDOW
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, load_commit_outcomes
@@ -229,6 +229,7 @@ def _store(session: Session, pending: PendingRefresh, watermark: AnalysisState) 
     analysis_store.save_runs(session, analyzer)
     for suite_id, results in pending.suspects.items():
         analysis_store.replace_suspects(session, pending.project_id, suite_id, results)
+    quarantine_policy.refresh_hook(session, pending.project_id)
     watermark.last_run_id = pending.last_run_id
     now = datetime.now(UTC)
     previous = watermark.updated_at
