@@ -68,6 +68,8 @@ def demo(app: AppContext, then_serve: bool, host: str, port: int, workers: int |
         click.echo(f"Serve it with: suitehealth serve --port {port}   then open {url}")
         return
     from dashboard.cli_serve import serve_app
+    from dashboard.worker_process import worker_beside
 
     click.echo(f"Serving the dashboard: open {url}  (Ctrl+C stops)")
-    serve_app(app.url, host=host, port=port, workers=workers)
+    with worker_beside(app.url):  # like `serve`: runs uploaded later get analysed
+        serve_app(app.url, host=host, port=port, workers=workers)

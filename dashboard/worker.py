@@ -81,6 +81,7 @@ def run_forever(engine: Engine, *, interval_s: float, stop: threading.Event,
     """
     ensure_schema(engine)
     with _sole_sqlite_worker(engine, stop):
+        log.info("watching %s for new runs", engine.url.render_as_string(hide_password=True))
         while not stop.is_set() and keep_going():
             try:
                 refreshed = refresh_all(engine, wait=False)

@@ -87,12 +87,15 @@ def analysis_status(session: Session, project_id: int) -> AnalysisStatus:
 
 def projects_behind(session: Session) -> list[int]:
     """Return the ids of the projects with runs not analysed yet, oldest project first."""
-    watermark = func.coalesce(
-        select(AnalysisState.last_run_id).where(AnalysisState.project_id == Project.id).scalar_subquery(), 0
-    )
     waiting = select(Run.id).where(
         Run.project_id == Project.id,
-        Run.id > watermark - LATE_RUN_WINDOW,
+        Run.id > func.coalesce(AnalysisState.last_run_id, 0) - LATE_RUN_WINDOW,
         ~select(AnalysedRun.run_id).where(AnalysedRun.run_id == Run.id).exists(),
     )
-    return list(session.scalars(select(Project.id).where(waiting.exists()).order_by(Project.id)))
+    query = (
+        select(Project.id)
+        .outerjoin(AnalysisState, AnalysisState.project_id == Project.id)
+        .where(waiting.exists())
+        .order_by(Project.id)
+    )
+    return list(session.scalars(query))

@@ -24,6 +24,7 @@ twice or lost.
 from __future__ import annotations
 
 import fcntl
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from dashboard.analysis.freshness import LATE_RUN_WINDOW
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, load_commit_outcomes
 from ingest.analysis_models import AnalysisState
 from ingest.db import ensure_schema, write_transaction
+
+log = logging.getLogger(__name__)
 
 # A refresh computes without the write lock and then commits if nobody advanced the watermark
 # meanwhile. Each failed attempt means another refresher committed (progress was made); after
@@ -95,6 +98,7 @@ def refresh_project(engine: Engine, project_id: int, *, wait: bool = True) -> Re
             pending = analyse_pending(engine, project_id)
             if pending is None:
                 return Refreshed(project_id, (), attempt)
+            log.info("project %s: storing the analysis of %d run(s)", project_id, len(pending.runs))
             if apply_pending(engine, pending):
                 return Refreshed(project_id, _run_ids(pending), attempt)
         with write_transaction(engine) as session:

@@ -7,19 +7,13 @@ import threading
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
+from stored_analysis import from_scratch, stored_analysis
 from synthetic_ci import _meta, unit_runs, xdist_runs
 
 from dashboard.analysis.freshness import needs_refresh
 from dashboard.analysis.updates import analyse_pending, apply_pending, refresh_project
-from ingest.analysis_models import (
-    AnalysedRun,
-    AnalysisState,
-    FailureSignature,
-    FlakeStats,
-    InterferenceSuspect,
-)
 from ingest.db import write_transaction
-from ingest.models import Project, Result, Run, Test
+from ingest.models import Project, Result, Run
 from ingest.store import store_cases
 
 PROJECT = "race"
@@ -45,50 +39,7 @@ def _project_id(engine) -> int:
         return s.scalar(select(Project.id).where(Project.name == PROJECT))
 
 
-def _stored_analysis(engine, project_id: int) -> dict:
-    """Return every stored analysis row of the project in a comparable form (no surrogate ids)."""
-    with Session(engine) as s:
-        names = dict(s.execute(select(Test.id, Test.nodeid).where(Test.project_id == project_id)).all())
-        stats = sorted(
-            (r.suite_id, names[r.test_id], r.runs, r.failures, r.flakes, r.broken, r.score,
-             r.last_flake_at, repr(r.state))
-            for r in s.scalars(select(FlakeStats).where(FlakeStats.project_id == project_id))
-        )
-        signatures = sorted(
-            (r.suite_id, names[r.test_id], r.signature_hash, r.signature, r.example, r.count,
-             r.last_run_id, r.last_seen_at)
-            for r in s.scalars(select(FailureSignature).where(FailureSignature.test_id.in_(names)))
-        )
-        runs = sorted(
-            (r.run_id, r.suite_id, r.started_at, r.outage, repr(r.sequence))
-            for r in s.scalars(select(AnalysedRun).where(AnalysedRun.project_id == project_id))
-        )
-        suspects = sorted(
-            (r.suite_id, names[r.victim_id], r.rank, r.kind, r.confidence, repr(r.evidence),
-             r.first_seen_at, r.last_seen_at)
-            for r in s.scalars(
-                select(InterferenceSuspect).where(InterferenceSuspect.project_id == project_id)
-            )
-        )
-        watermark = s.scalar(select(AnalysisState.last_run_id).where(AnalysisState.project_id == project_id))
-    return {"stats": stats, "signatures": signatures, "runs": runs, "suspects": suspects,
-            "watermark": watermark}
-
-
-def _from_scratch(engine, project_id: int) -> dict:
-    """Drop the project's stored analyses, analyse its whole history in one pass, return the result."""
-    with write_transaction(engine) as s:
-        test_ids = select(Test.id).where(Test.project_id == project_id)
-        s.execute(delete(InterferenceSuspect).where(InterferenceSuspect.project_id == project_id))
-        s.execute(delete(FailureSignature).where(FailureSignature.test_id.in_(test_ids)))
-        s.execute(delete(FlakeStats).where(FlakeStats.project_id == project_id))
-        s.execute(delete(AnalysedRun).where(AnalysedRun.project_id == project_id))
-        s.execute(delete(AnalysisState).where(AnalysisState.project_id == project_id))
-    refresh_project(engine, project_id)
-    return _stored_analysis(engine, project_id)
-
-
-def test_two_refreshers_racing_uploads_store_the_same_analysis_as_one_pass_from_scratch(engine):
+def test_two_refreshers_racing_uploads_store_the_same_analysis_as_one_passfrom_scratch(engine):
     history = _history(24)
     first = next(history)
     run_ids = [_store(engine, *first)]
@@ -120,11 +71,11 @@ def test_two_refreshers_racing_uploads_store_the_same_analysis_as_one_pass_from_
     assert errors == []
     refresh_project(engine, project_id)  # the runs stored after the refreshers' last pass
 
-    incremental = _stored_analysis(engine, project_id)
+    incremental = stored_analysis(engine, project_id)
     assert [r[0] for r in incremental["runs"]] == sorted(run_ids)  # each run analysed exactly once
     assert incremental["watermark"] == max(run_ids)
     assert incremental["suspects"], "the planted polluters must give the comparison something to compare"
-    assert incremental == _from_scratch(engine, project_id)
+    assert incremental == from_scratch(engine, project_id)
 
 
 def test_a_refresh_overtaken_by_another_is_discarded_and_nothing_is_applied_twice(engine):
@@ -138,14 +89,14 @@ def test_a_refresh_overtaken_by_another_is_discarded_and_nothing_is_applied_twic
     for item in history:  # more uploads, and another refresher stores everything first
         _store(engine, *item)
     refresh_project(engine, project_id)
-    before = _stored_analysis(engine, project_id)
+    before = stored_analysis(engine, project_id)
 
     assert apply_pending(engine, stale) is False
-    assert _stored_analysis(engine, project_id) == before
+    assert stored_analysis(engine, project_id) == before
     with Session(engine) as s:
         total_runs = s.scalar(select(func.count(Run.id)).where(Run.project_id == project_id))
     assert len(before["runs"]) == total_runs
-    assert before == _from_scratch(engine, project_id)
+    assert before == from_scratch(engine, project_id)
 
 
 def test_a_pending_refresh_nobody_overtook_is_stored_and_advances_the_watermark(engine):
@@ -157,9 +108,9 @@ def test_a_pending_refresh_nobody_overtook_is_stored_and_advances_the_watermark(
     assert pending is not None and pending.watermark == 0
     assert apply_pending(engine, pending) is True
     assert analyse_pending(engine, project_id) is None
-    stored = _stored_analysis(engine, project_id)
+    stored = stored_analysis(engine, project_id)
     assert stored["watermark"] == max(ids)
-    assert stored == _from_scratch(engine, project_id)
+    assert stored == from_scratch(engine, project_id)
 
 
 def _renumber_run(engine, old_id: int, new_id: int) -> None:
@@ -180,7 +131,7 @@ def test_a_run_committed_below_the_watermark_is_still_analysed_once(engine):
     with write_transaction(engine) as s:  # leave a gap in the ids, like a rolled-back upload
         s.execute(delete(Run).where(Run.id == ids[1]))
     refresh_project(engine, project_id)
-    assert _stored_analysis(engine, project_id)["watermark"] == ids[2]
+    assert stored_analysis(engine, project_id)["watermark"] == ids[2]
 
     late = _store(engine, *next(history))
     _renumber_run(engine, late, ids[1])
@@ -188,7 +139,7 @@ def test_a_run_committed_below_the_watermark_is_still_analysed_once(engine):
         assert needs_refresh(s, project_id)
     refresh_project(engine, project_id)
 
-    stored = _stored_analysis(engine, project_id)
+    stored = stored_analysis(engine, project_id)
     assert [r[0] for r in stored["runs"]] == sorted([ids[0], ids[1], ids[2]])
     with Session(engine) as s:
         assert not needs_refresh(s, project_id)
