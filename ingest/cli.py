@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ingest.ci_env import ci_metadata
 from ingest.db import database_url, ensure_schema, make_engine, upgrade
 from ingest.errors import IngestError, MetadataError
+from ingest.formats.values import utc_in_range
 from ingest.models import Project, Run, Suite
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
@@ -94,7 +95,10 @@ def parse_started_at(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise MetadataError(f"--started-at {value!r} is not an ISO 8601 timestamp") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if utc_in_range(parsed) is None:  # year 9999 at -05:00 is year 10000 in UTC
+        raise MetadataError(f"--started-at {value!r} is not between 1970 and tomorrow")
+    return parsed
 
 
 def build_run_meta(project: str | None, suite: str | None, branch: str | None, commit: str | None,
