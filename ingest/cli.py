@@ -40,7 +40,8 @@ class AppContext:
             try:
                 ensure_schema(self._engine)
             except Exception as exc:  # unreachable server, bad URL, permissions ...
-                raise click.ClickException(f"cannot open database {self.safe_url}: {exc}") from exc
+                raise click.ClickException(
+                    f"cannot open database {self.safe_url}: {database_error_line(exc)}") from exc
         return self._engine
 
     @property
@@ -53,7 +54,31 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def database_error_line(exc: BaseException) -> str:
+    """Return the driver's first line of a database error, without SQL or SQLAlchemy's links."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+class _Commands(click.Group):
+    """The command group; a database that is missing, read-only or down is one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            where = ctx.obj.safe_url if isinstance(ctx.obj, AppContext) else "the database"
+            raise click.ClickException(f"database {where}: {database_error_line(exc)}") from exc
+        except OSError as exc:  # e.g. the SQLite file's folder cannot be created
+            if exc.filename is None:
+                raise
+            raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db_url", envvar="SUITEHEALTH_DATABASE_URL", metavar="URL",
               help="Database URL [env SUITEHEALTH_DATABASE_URL; default sqlite:///suitehealth.db].")
 @click.version_option(package_name="suitehealth")

@@ -112,3 +112,73 @@ def failing_pages(client, engine: Engine) -> list[tuple[str, int]]:
         if status >= 500:
             bad.append((path, status))
     return bad
+
+
+def as_user(uid: int | None) -> list[str]:
+    """Return the command prefix that runs a command as ``uid`` (util-linux setpriv; root needed)."""
+    if uid is None:
+        return []
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+
+
+class NobodyServer:
+    """`suitehealth serve` under real gunicorn, run as ``user`` (e.g. nobody, for a read-only file)."""
+
+    def __init__(self, db_url: str, user: int | None = None, workers: int = 1):
+        import os
+        import shutil
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        exe = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
+        self.proc = subprocess.Popen(
+            [*as_user(user), exe, "--db", db_url, "serve", "--no-worker", "--port", str(self.port),
+             "--workers", str(workers)],
+            env={**os.environ, "HOME": "/tmp"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._wait()
+
+    def _wait(self) -> None:
+        import time
+        import urllib.error
+        import urllib.request
+
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.proc.stdout.read().decode(errors="replace"))
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=2)
+                return
+            except urllib.error.HTTPError:  # up, whatever it thinks of the database
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def get(self, path: str, **kwargs):
+        import requests
+
+        return requests.get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        import requests
+
+        return requests.post(self.url + path, timeout=30, **kwargs)
+
+    def stop(self) -> str:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.stdout.read().decode(errors="replace")
