@@ -17,6 +17,8 @@ DEFAULTS: dict = {
     "CONFIG_FILE": None,
     # Uncompressed size limit of one uploaded report, in bytes.
     "MAX_REPORT_BYTES": 200 * 1024 * 1024,
+    # Uncompressed bytes all reports of one upload may expand to together (0: MAX_REPORT_BYTES).
+    "MAX_UPLOAD_EXPANDED_BYTES": 0,
     # Public base URL used in links of the weekly report and upload answers (None: the request's).
     "BASE_URL": None,
 }

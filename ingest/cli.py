@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ingest.ci_env import ci_metadata
 from ingest.db import database_url, ensure_schema, make_engine, upgrade
 from ingest.errors import IngestError, MetadataError
+from ingest.formats.values import utc_in_range
 from ingest.models import Project, Run, Suite
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
@@ -39,7 +40,8 @@ class AppContext:
             try:
                 ensure_schema(self._engine)
             except Exception as exc:  # unreachable server, bad URL, permissions ...
-                raise click.ClickException(f"cannot open database {self.safe_url}: {exc}") from exc
+                raise click.ClickException(
+                    f"cannot open database {self.safe_url}: {database_error_line(exc)}") from exc
         return self._engine
 
     @property
@@ -52,7 +54,31 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def database_error_line(exc: BaseException) -> str:
+    """Return the driver's first line of a database error, without SQL or SQLAlchemy's links."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+class _Commands(click.Group):
+    """The command group; a database that is missing, read-only or down is one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            where = ctx.obj.safe_url if isinstance(ctx.obj, AppContext) else "the database"
+            raise click.ClickException(f"database {where}: {database_error_line(exc)}") from exc
+        except OSError as exc:  # e.g. the SQLite file's folder cannot be created
+            if exc.filename is None:
+                raise
+            raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db_url", envvar="SUITEHEALTH_DATABASE_URL", metavar="URL",
               help="Database URL [env SUITEHEALTH_DATABASE_URL; default sqlite:///suitehealth.db].")
 @click.version_option(package_name="suitehealth")
@@ -94,7 +120,10 @@ def parse_started_at(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise MetadataError(f"--started-at {value!r} is not an ISO 8601 timestamp") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if utc_in_range(parsed) is None:  # year 9999 at -05:00 is year 10000 in UTC
+        raise MetadataError(f"--started-at {value!r} is not between 1970 and tomorrow")
+    return parsed
 
 
 def build_run_meta(project: str | None, suite: str | None, branch: str | None, commit: str | None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ingest.cli import AppContext, build_run_meta, main, metadata_options, pass_app
-from ingest.errors import IngestError
+from ingest.errors import IngestError, MetadataError
 from ingest.summary import outcome_line
 from ingest.tokens import TokenError, create_token, list_tokens, revoke_token
 from ingest.upload_client import UploadError, upload_reports
@@ -32,7 +32,10 @@ def token_create(app: AppContext, project: str, label: str | None) -> None:
     Example:
       suitehealth token create --project shop --label github-actions
     """
-    info, secret = create_token(app.engine, project, label)
+    try:
+        info, secret = create_token(app.engine, project, label)
+    except MetadataError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"Created token {info.id} ({info.prefix}…) for project {info.project!r}"
                + (f" [{info.label}]" if info.label else "") + ".", err=True)
     click.echo("Store it as the CI secret SUITEHEALTH_TOKEN; it cannot be shown again.", err=True)

@@ -30,10 +30,15 @@ def max_report_bytes(value: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class ReportSource:
-    """A report to read: a display name (for error messages) and a way to open its raw bytes."""
+    """A report to read: a display name (for error messages) and a way to open its raw bytes.
+
+    ``digest`` is the SHA-256 of the decompressed content when it is already known (an upload
+    hashes while it expands), so that the content is not decompressed a second time to hash it.
+    """
 
     name: str
     opener: Callable[[], BinaryIO]
+    digest: str | None = None
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> ReportSource:
@@ -55,11 +60,43 @@ class ReportSource:
 
     def content_hash(self, max_bytes: int | None = None) -> str:
         """Return the SHA-256 of the decompressed content (gzip level/mtime do not matter)."""
+        if self.digest is not None:
+            return self.digest
         digest = hashlib.sha256()
         with self.open(max_bytes) as fh:
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
+
+
+@dataclass
+class ExpansionBudget:
+    """Uncompressed bytes that all reports of one request may still expand to."""
+
+    total: int
+    used: int = 0
+
+
+def expand_to_file(source: ReportSource, path: Path, max_bytes: int | None = None,
+                   budget: ExpansionBudget | None = None) -> ReportSource:
+    """Decompress ``source`` once into ``path``, hashing on the way; return a plain source of it.
+
+    ``max_bytes`` bounds this report; ``budget`` bounds all reports of the request together, so
+    twenty gzip parts of 190 MB each stop at the budget instead of costing 3.8 GB of inflation.
+    Raises ReportTooLargeError naming the file that crossed either limit.
+    """
+    digest = hashlib.sha256()
+    with source.open(max_bytes) as fh, open(path, "wb") as out:
+        while chunk := fh.read(_CHUNK):
+            if budget is not None:
+                budget.used += len(chunk)
+                if budget.used > budget.total:
+                    raise ReportTooLargeError(
+                        f"the reports of one upload are larger than the limit of {budget.total:,} bytes "
+                        "for all of them together (uncompressed)", source=source.name)
+            digest.update(chunk)
+            out.write(chunk)
+    return ReportSource(source.name, lambda: open(path, "rb"), digest=digest.hexdigest())
 
 
 class _LimitedReader(io.RawIOBase):

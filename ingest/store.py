@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ingest import records as R
 from ingest.db import ensure_schema, write_transaction
+from ingest.limits import bounded_cases, bounded_report_meta, bounded_run_meta
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import CaseRecord, ParsedReport, ReportMeta, RunMeta
 from ingest.sources import ReportSource
@@ -91,6 +92,7 @@ def ingest_sources(engine: Engine, sources: Sequence[ReportSource], meta: RunMet
         from ingest.formats import parse
     if not sources:
         raise ValueError("no report files given")
+    meta = bounded_run_meta(meta)
     ensure_schema(engine)
     content_hash = combined_hash(sources, max_bytes)
     existing = find_duplicate(engine, meta, content_hash)
@@ -137,6 +139,7 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
     ``reports`` may be a generator; it is consumed inside the transaction, so a parse error
     half-way through any file rolls back everything.
     """
+    meta = bounded_run_meta(meta)
     ensure_schema(engine)
     with write_transaction(engine) as session:
         project_id, suite_id = _project_and_suite_ids(session, meta.project, meta.suite)
@@ -153,8 +156,8 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
         writer = _ResultWriter(session, project_id, run.id)
         metas: list[ReportMeta] = []
         for report in reports:
-            writer.add(report.cases)
-            metas.append(report.meta_after())
+            writer.add(bounded_cases(report.cases))
+            metas.append(bounded_report_meta(report.meta_after()))
         writer.finish()
         _finish_run(session, run, meta, metas, writer)
         return summarize(run, duplicate=False, files=len(metas), project=meta.project, suite=meta.suite)

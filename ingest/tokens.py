@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from ingest.db import ensure_schema, write_transaction
+from ingest.limits import check_name, clip
 from ingest.models import Project, UploadToken
 from ingest.store import get_or_create_project
 
@@ -24,6 +25,7 @@ TOKEN_PREFIX = "sh_"
 SHOWN_CHARS = 10
 # last_used_at is a convenience; refreshing it at most this often keeps uploads from writing twice.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+LABEL_CHARS = 200
 
 
 class TokenError(Exception):
@@ -71,6 +73,8 @@ def hash_token(token: str) -> str:
 
 def create_token(engine: Engine, project: str, label: str | None = None) -> tuple[TokenInfo, str]:
     """Create a token for ``project`` (creating the project if new); return its info and the secret."""
+    check_name("project", project, "--project")  # refused before the database, not by it
+    label = clip(label, LABEL_CHARS)
     ensure_schema(engine)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_transaction(engine) as session:

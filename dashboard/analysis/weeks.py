@@ -58,6 +58,8 @@ def parse_week(text: str) -> Week:
     if not match:
         raise ValueError(f"week must look like 2026-W07, not {text!r}")
     year, number = int(match.group(1)), int(match.group(2))
+    if not 1970 <= year <= 2999:  # the weeks around year 1 and 9999 overflow Python's date
+        raise ValueError(f"the year must be between 1970 and 2999, not {year}")
     try:
         date.fromisocalendar(year, number, 1)
     except ValueError:

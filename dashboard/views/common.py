@@ -10,6 +10,7 @@ from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from dashboard.db import get_session
 from dashboard.errors import BadRequest, NotFound
@@ -81,29 +82,52 @@ def project_or_404(name: str) -> Project:
     return project
 
 
-def arg_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+# The largest row offset and id a request may name: both databases hold 64-bit integers, and an
+# offset this far is already past any table (SQLite raised OverflowError on 99999999999999999999).
+MAX_OFFSET = 10**9
+MAX_ID = 2**63 - 1
+# Dates a filter may name. Outside, ``until + 1 day`` and week arithmetic overflow Python's date.
+MIN_DATE = date(1970, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` in routes, limited to what a 64-bit id column holds: larger ids are a 404."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def arg_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = MAX_OFFSET) -> int:
     """Read an integer query parameter, refusing junk with a 400 that names the parameter."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
+    if len(raw) > 30:  # int() of a megabyte of digits is slow, and no answer needs it
+        raise BadRequest(f"?{name}= is too long to be a number")
     try:
         value = int(raw)
     except ValueError:
         raise BadRequest(f"?{name}= must be a whole number, not {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and {maximum}" if maximum is not None else ""
-        raise BadRequest(f"?{name}= must be between {minimum}{upper}")
+    maximum = MAX_OFFSET if maximum is None else maximum
+    if value < minimum or value > maximum:
+        raise BadRequest(f"?{name}= must be between {minimum} and {maximum}")
     return value
 
 
 def arg_date(name: str) -> date | None:
+    """Read a YYYY-MM-DD query parameter between 1970 and 2999, refusing anything else with a 400."""
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
-        raise BadRequest(f"?{name}= must be a date like 2026-01-31, not {raw!r}") from None
+        raise BadRequest(f"?{name}= must be a date like 2026-01-31, not {raw[:40]!r}") from None
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise BadRequest(f"?{name}= must be between {MIN_DATE} and {MAX_DATE}, not {raw}")
+    return value
 
 
 def pagination(default: int | None = None) -> tuple[int, int]:
@@ -113,7 +137,7 @@ def pagination(default: int | None = None) -> tuple[int, int]:
     if "offset" in request.args:
         offset = arg_int("offset", 0)
     else:
-        offset = (arg_int("page", 1, minimum=1) - 1) * limit
+        offset = (arg_int("page", 1, minimum=1, maximum=MAX_OFFSET // limit + 1) - 1) * limit
     return limit, offset
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from ingest import records as R
+from ingest.formats.values import seconds_in_range
 from ingest.records import CaseRecord, ParsedReport, ReportMeta
 
 FORMAT = "pytest-durations"
@@ -49,8 +50,10 @@ def _cases(fh: BinaryIO, late: dict) -> Iterator[CaseRecord]:
         line = line.rstrip("\n")
         row = _ROW.match(line)
         if row:
-            seconds, phase, nodeid = float(row.group(1)), row.group(2), row.group(3)
+            seconds, phase, nodeid = seconds_in_range(float(row.group(1))), row.group(2), row.group(3)
             timings = phases.setdefault(nodeid, {})
+            if seconds is None:  # 999…9 s is not a time; the test is still listed
+                continue
             # A rerun test lists a phase twice; its time is the sum of both attempts.
             timings[phase] = timings.get(phase, 0.0) + seconds
             continue
@@ -68,7 +71,7 @@ def _cases(fh: BinaryIO, late: dict) -> Iterator[CaseRecord]:
             late["random_seed"] = seed.group(1) or seed.group(2)
         final = _FINAL.search(line)
         if final:
-            late["duration_s"] = float(final.group(1))
+            late["duration_s"] = seconds_in_range(float(final.group(1)))
     for nodeid, timings in phases.items():
         outcome, message = outcomes.get(nodeid, (R.PASSED, None))
         if complete and nodeid not in outcomes and timings and "call" not in timings:

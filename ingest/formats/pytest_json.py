@@ -16,11 +16,12 @@ from ingest import records as R
 from ingest.errors import MalformedReportError
 from ingest.formats.pytest_common import (
     first_line,
-    json_number,
     markers_from_keywords,
     phase_outcome,
     worker_hint,
 )
+from ingest.formats.shapes import expect, optional
+from ingest.formats.values import epoch_in_range, seconds_in_range
 from ingest.records import CaseRecord, ParsedReport, ReportMeta
 
 FORMAT = "pytest-json"
@@ -34,19 +35,22 @@ def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
         raise MalformedReportError(
             'JSON is not a pytest-json-report report (no "tests" list)', source=source_name
         )
-    duration = json_number(data.get("duration"))
-    created = json_number(data.get("created"))
+    number = (int, float)
+    # Out-of-range numbers (1e308, NaN, negative) are unknown, not a traceback or an absurd run.
+    duration = seconds_in_range(optional(data, "duration", number, "", source_name))
+    created = epoch_in_range(optional(data, "created", number, "", source_name))
     started = None
     if created is not None:
-        started = datetime.fromtimestamp(created - (duration or 0.0), UTC)
-    root = data.get("root") if isinstance(data.get("root"), str) else None
+        started = datetime.fromtimestamp(max(0.0, created - (duration or 0.0)), UTC)
+    root = optional(data, "root", (str,), "", source_name)
     root_name = (PureWindowsPath(root).name if "\\" in root else PurePosixPath(root).name) if root else None
+    summary = optional(data, "summary", (dict,), "", source_name) or {}
     meta = ReportMeta(
         format=FORMAT,
         source=source_name,
         started_at=started,
         duration_s=duration,
-        claimed_tests=_int((data.get("summary") or {}).get("total")),
+        claimed_tests=_int(summary.get("total")),
     )
     return ParsedReport(meta, _cases(source_name, data["tests"], root_name))
 
@@ -72,27 +76,26 @@ def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseReco
         if not isinstance(test, dict) or not isinstance(test.get("nodeid"), str):
             raise MalformedReportError(f"tests[{index}] has no nodeid", source=source)
         nodeid = test["nodeid"]
-        phases = {p: test[p] for p in PHASES if isinstance(test.get(p), dict)}
+        where = f"tests[{index}]"
+        phases = {p: _phase(source, test, p, where) for p in PHASES if test.get(p) is not None}
         worker = None
         message = details = None
         for name in PHASES:
             phase = phases.get(name)
             if phase is None:
                 continue
-            hint, longrepr = worker_hint(
-                phase.get("longrepr") if isinstance(phase.get("longrepr"), str) else None
-            )
+            hint, longrepr = worker_hint(phase.get("longrepr"))
             worker = worker or hint
             if details is None and phase.get("outcome") in ("failed", "skipped") and longrepr:
-                crash = phase.get("crash") if isinstance(phase.get("crash"), dict) else {}
+                crash = phase.get("crash") or {}
                 message = crash.get("message") or first_line(longrepr)
                 details = longrepr
-        durations = {p: json_number(phases[p].get("duration")) for p in phases}
+        durations = {p: seconds_in_range(phases[p].get("duration")) for p in phases}
         known = [d for d in durations.values() if d is not None]
-        outcome = test.get("outcome")
+        outcome = optional(test, "outcome", (str,), where, source)
         if outcome not in R.OUTCOMES:
             outcome = phase_outcome(phases, wasxfail=False)
-        keywords = test.get("keywords") or []
+        keywords = optional(test, "keywords", (list, dict), where, source) or []
         if isinstance(keywords, dict):
             keywords = list(keywords)
         markers = markers_from_keywords(nodeid, [k for k in keywords if isinstance(k, str)], root_name)
@@ -120,6 +123,18 @@ def _cases(source: str, tests: list, root_name: str | None) -> Iterator[CaseReco
             **common,
         )
 
+
+def _phase(source: str, test: dict, name: str, where: str) -> dict:
+    """Return a test's setup/call/teardown object after checking the values the parser reads."""
+    where = f"{where}.{name}"
+    phase = expect(test[name], (dict,), where, source)
+    optional(phase, "outcome", (str,), where, source)
+    optional(phase, "duration", (int, float), where, source)
+    optional(phase, "longrepr", (str,), where, source)
+    crash = optional(phase, "crash", (dict,), where, source)
+    if crash is not None:
+        optional(crash, "message", (str,), f"{where}.crash", source)
+    return phase
 
 
 def _int(value) -> int | None:

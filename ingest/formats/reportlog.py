@@ -18,8 +18,9 @@ from typing import BinaryIO
 
 from ingest import records as R
 from ingest.errors import MalformedReportError
-from ingest.formats.pytest_common import first_line, json_number, markers_from_keywords, phase_outcome
-from ingest.formats.values import parse_timestamp
+from ingest.formats.pytest_common import first_line, markers_from_keywords, phase_outcome
+from ingest.formats.shapes import expect, optional
+from ingest.formats.values import epoch_in_range, parse_timestamp, seconds_in_range
 from ingest.records import CaseRecord, ParsedReport, ReportMeta
 
 FORMAT = "pytest-reportlog"
@@ -43,10 +44,11 @@ def parse(source_name: str, fh: BinaryIO) -> ParsedReport:
             break
     if not leading:
         raise MalformedReportError("the file is empty", source=source_name)
-    head = next((obj for _, obj in leading if obj["$report_type"] == "SessionStart"), {})
-    extra = head.get("suitehealth") if isinstance(head.get("suitehealth"), dict) else {}
-    seed = extra.get("random_seed")
-    started = parse_timestamp(extra.get("started_at")) if isinstance(extra.get("started_at"), str) else None
+    number, head = next(((n, obj) for n, obj in leading if obj["$report_type"] == "SessionStart"), (None, {}))
+    extra = optional(head, "suitehealth", (dict,), "SessionStart", source_name, number) or {}
+    seed = optional(extra, "random_seed", (str, int), "SessionStart.suitehealth", source_name, number)
+    started = parse_timestamp(
+        optional(extra, "started_at", (str,), "SessionStart.suitehealth", source_name, number))
     meta = ReportMeta(
         format=FORMAT,
         source=source_name,
@@ -94,6 +96,7 @@ class _Assembler:
                 self._phase(number, obj)
                 yield from self._release()
             elif kind == "CollectReport" and obj.get("outcome") == "failed":
+                _check_report(self.source, number, obj)
                 self._collect_error(obj)
             elif kind == "SessionFinish":
                 if isinstance(obj.get("exitstatus"), int):
@@ -108,7 +111,10 @@ class _Assembler:
         when = obj.get("when")
         if not isinstance(nodeid, str) or when not in ("setup", "call", "teardown"):
             raise MalformedReportError("TestReport without nodeid/when", source=self.source, line=number)
+        _check_report(self.source, number, obj)
         worker = obj.get("worker_id")
+        if isinstance(worker, int):
+            worker = str(worker)
         if not worker and isinstance(obj.get("node"), str):
             match = _WORKER.search(obj["node"])
             worker = match.group(1) if match else None
@@ -128,10 +134,10 @@ class _Assembler:
         wasxfail = any("wasxfail" in p for p in ordered)
         outcome = phase_outcome(phases, wasxfail)
         rerun = any(p.get("outcome") == "rerun" for p in ordered)
-        durations = {p: json_number(phases[p].get("duration")) for p in phases}
+        durations = {p: seconds_in_range(phases[p].get("duration")) for p in phases}
         known = [d for d in durations.values() if d is not None]
-        starts = [s for s in (json_number(p.get("start")) for p in ordered) if s is not None]
-        stops = [s for s in (json_number(p.get("stop")) for p in ordered) if s is not None]
+        starts = [s for s in (epoch_in_range(p.get("start")) for p in ordered) if s is not None]
+        stops = [s for s in (epoch_in_range(p.get("stop")) for p in ordered) if s is not None]
         message = details = None
         if outcome not in (R.PASSED, R.XPASSED):
             bad = next((p for p in ordered if p.get("outcome") in ("failed", "rerun", "skipped")), None)
@@ -192,9 +198,41 @@ class _Assembler:
 
 
 def _attempt_start(attempt: dict) -> float:
-    starts = [json_number(p.get("start")) for p in attempt["phases"].values()]
+    starts = [epoch_in_range(p.get("start")) for p in attempt["phases"].values()]
     known = [s for s in starts if s is not None]
     return min(known) if known else _NO_START
+
+
+def _check_report(source: str, line: int, obj: dict) -> None:
+    """Refuse a TestReport/CollectReport line whose values have the wrong JSON type."""
+    kind = obj.get("$report_type")
+    where = str(kind) if isinstance(kind, str) else "report"
+    optional(obj, "nodeid", (str,), where, source, line)
+    optional(obj, "worker_id", (str, int), where, source, line)
+    optional(obj, "node", (str,), where, source, line)
+    optional(obj, "outcome", (str,), where, source, line)
+    for key in ("duration", "start", "stop"):
+        optional(obj, key, (int, float), where, source, line)
+    optional(obj, "keywords", (dict, list), where, source, line)
+    location = optional(obj, "location", (list,), where, source, line)
+    if location:
+        expect(location[0], (str, type(None)), f"{where}.location[0]", source, line)
+    ours = optional(obj, "suitehealth", (dict,), where, source, line)
+    if ours is not None:
+        optional(ours, "markers", (list,), f"{where}.suitehealth", source, line)
+        optional(ours, "fixtures", (list,), f"{where}.suitehealth", source, line)
+    longrepr = optional(obj, "longrepr", (str, list, dict), where, source, line)
+    if isinstance(longrepr, dict):
+        where += ".longrepr"
+        crash = optional(longrepr, "reprcrash", (dict,), where, source, line)
+        if crash is not None:
+            optional(crash, "message", (str,), f"{where}.reprcrash", source, line)
+        traceback = optional(longrepr, "reprtraceback", (dict,), where, source, line)
+        entries = optional(traceback or {}, "reprentries", (list,), f"{where}.reprtraceback", source, line)
+        for i, entry in enumerate(entries or ()):
+            data = entry.get("data") if isinstance(entry, dict) else None
+            if isinstance(data, dict):
+                optional(data, "lines", (list,), f"{where}.reprtraceback.reprentries[{i}].data", source, line)
 
 
 def _markers(nodeid: str, phases: list[dict]) -> tuple[str, ...]:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 # Test durations above this many seconds are nanoseconds in disguise (container-structure-test).
 _NANOSECONDS_ABOVE = 1e7
+# The sane range of a stored duration: no test, phase or session of a CI job runs longer than a
+# week. Larger values (1e308 s, 999…9 s) are corrupt, and would make every sum and chart absurd.
+MAX_DURATION_S = 7 * 24 * 3600.0
+# The sane range of a stored moment: the Unix epoch to a day from now (clock skew between CI hosts).
+# Outside it, Python's datetime overflows (year 0, year 10000) or the run lands far from its history.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 # Placeholder timestamps some tools write when they know no time (Go's zero time, the epoch).
 _PLACEHOLDER_BEFORE = datetime(1971, 1, 1, tzinfo=UTC)
@@ -34,7 +41,7 @@ def parse_seconds(value: str | None) -> float | None:
         return None
     if seconds > _NANOSECONDS_ABOVE:
         seconds /= 1e9
-    return seconds
+    return seconds if seconds <= MAX_DURATION_S else None
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -52,12 +59,10 @@ def parse_timestamp(value: str | None) -> datetime | None:
     if parsed is None:
         try:
             parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
-    return None if parsed < _PLACEHOLDER_BEFORE else parsed
+    parsed = utc_in_range(parsed)
+    return None if parsed is None or parsed < _PLACEHOLDER_BEFORE else parsed
 
 
 def _iso(text: str) -> datetime | None:
@@ -69,6 +74,49 @@ def _iso(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def utc_in_range(value: datetime, now: datetime | None = None) -> datetime | None:
+    """Return ``value`` in UTC (naive = UTC) if it lies between 1970 and now + 1 day, else None.
+
+    Converting year-1 or year-9999 moments with an offset overflows (0001-01-01T00:00+14:00 is in
+    year 0), so the conversion itself is guarded.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    latest = (now or datetime.now(UTC)) + FUTURE_SLACK
+    return value if EARLIEST <= value <= latest else None
+
+
+def seconds_in_range(value) -> float | None:
+    """Return a duration as float if it is a real number of seconds in [0, a week], else None.
+
+    JSON numbers arrive here (json.loads reads NaN and Infinity too); strings and booleans are
+    not numbers, and an absurd value is unknown rather than a week of time.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # a 400-digit JSON integer
+        return None
+    return seconds if 0.0 <= seconds <= MAX_DURATION_S else None  # NaN fails both comparisons
+
+
+def epoch_in_range(value, now: datetime | None = None) -> float | None:
+    """Return Unix time as float if it is a real number between 1970 and now + 1 day, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        moment = float(value)
+    except OverflowError:
+        return None
+    latest = ((now or datetime.now(UTC)) + FUTURE_SLACK).timestamp()
+    return moment if 0.0 <= moment <= latest else None
 
 
 def epoch(value: datetime | None) -> float | None:
