@@ -19,6 +19,9 @@ DEFAULTS: dict = {
     "MAX_REPORT_BYTES": 200 * 1024 * 1024,
     # Public base URL used in links of the weekly report and upload answers (None: the request's).
     "BASE_URL": None,
+    # Host names this server answers to (comma-separated in SUITEHEALTH_TRUSTED_HOSTS); any other Host
+    # header gets a 400, and absolute links may then use the request's host when BASE_URL is unset.
+    "TRUSTED_HOSTS": None,
 }
 
 _ENV_PREFIX = "SUITEHEALTH_"
