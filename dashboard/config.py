@@ -17,7 +17,8 @@ DEFAULTS: dict = {
     "CONFIG_FILE": None,
     # Uncompressed size limit of one uploaded report, in bytes.
     "MAX_REPORT_BYTES": 200 * 1024 * 1024,
-    # Public base URL used in links of the weekly report and upload answers (None: the request's).
+    # Public base URL used in links of the weekly report and upload answers (None: relative links;
+    # never the request's Host header, which anyone can set).
     "BASE_URL": None,
     # Host names this server answers to (comma-separated in SUITEHEALTH_TRUSTED_HOSTS); any other Host
     # header gets a 400, and absolute links may then use the request's host when BASE_URL is unset.
