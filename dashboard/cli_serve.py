@@ -42,7 +42,14 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     options = {
         "bind": f"{host}:{port}",
         "workers": workers or default_workers(),
-        "worker_class": "sync",
+        # Threads, not sync workers: a slow client (slowloris headers, a trickled upload body) holds one
+        # thread, not a whole worker. A worker takes no more connections than it has threads, so a
+        # connection is never queued behind slow ones in a busy worker while another has threads free:
+        # 2 workers keep answering with 50+ slow sockets open. Past that, put a buffering proxy in
+        # front (README, "Deployment").
+        "worker_class": "gthread",
+        "threads": 32,
+        "worker_connections": 32,
         # Import Flask, plotly, pandas ... once in the master: workers start in milliseconds and share pages.
         "preload_app": True,
         "post_fork": post_fork,

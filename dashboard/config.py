@@ -19,8 +19,12 @@ DEFAULTS: dict = {
     "MAX_REPORT_BYTES": 200 * 1024 * 1024,
     # Uncompressed bytes all reports of one upload may expand to together (0: MAX_REPORT_BYTES).
     "MAX_UPLOAD_EXPANDED_BYTES": 0,
-    # Public base URL used in links of the weekly report and upload answers (None: the request's).
+    # Public base URL used in links of the weekly report and upload answers (None: relative links;
+    # never the request's Host header, which anyone can set).
     "BASE_URL": None,
+    # Host names this server answers to (comma-separated in SUITEHEALTH_TRUSTED_HOSTS); any other Host
+    # header gets a 400, and absolute links may then use the request's host when BASE_URL is unset.
+    "TRUSTED_HOSTS": None,
 }
 
 _ENV_PREFIX = "SUITEHEALTH_"

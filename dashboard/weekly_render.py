@@ -6,15 +6,17 @@ The HTML shares the dashboard page's template but inlines every style and loads 
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from dashboard.analysis.weekly import WeeklyReview, plural, test_path
-from dashboard.filters import duration, percent
+from dashboard.filters import duration, percent, register, visible
 from dashboard.views.common import jsonable
 
 _MD_SPECIAL = "\\`*_[]<>#|"
+_BACKTICKS = re.compile("`+")
 
 
 def absolute(base_url: str, path: str) -> str:
@@ -30,20 +32,35 @@ def review_json(review: WeeklyReview, base_url: str = "") -> dict:
 # ---- Markdown -------------------------------------------------------------------------------
 
 def md_text(value) -> str:
-    """Escape text for Markdown, table-safe: specials backslashed, newlines folded."""
+    """Escape text for Markdown, table-safe: specials backslashed, newlines folded, bidi controls shown."""
     return _escape(" ".join(str(value).split()))
 
 
 def _escape(text: str) -> str:
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in visible(text))
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
 
 
 def md_code(value) -> str:
-    """A code span for node ids; ``|`` stays escaped so it cannot split a table cell."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
+    """A code span for node ids; ``|`` stays escaped so it cannot split a table cell.
+
+    The span's fence is one backtick longer than the longest run of backticks in the text, so no
+    node id (`` ` ``, ``` `` ```, ...) can close it early and turn the rest into live Markdown/HTML.
+    """
+    text = visible(" ".join(str(value).split())).replace("|", "\\|")
+    fence = "`" * (_longest_backtick_run(text) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_fence(value) -> list[str]:
+    """A fenced code block (lines kept as they are), its fence longer than any backtick run inside."""
+    text = visible(str(value))
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    return [fence, *text.splitlines(), fence]
 
 
 def md_link(text: str, url: str) -> str:
@@ -147,6 +164,9 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
              md_text(_kind(s)), percent(s["confidence"]), str(s["victim_failures_this_week"])]
             for s in r.new_suspects],
             right={3, 4})
+        for s in r.new_suspects:
+            if s.get("reproduce"):
+                out += [f"Reproduce {md_code(s['victim'])}:", "", *md_fence(s["reproduce"]), ""]
     elif r.new_suspects is not None:
         out += ["No new suspects this week.", ""]
 
@@ -202,7 +222,7 @@ def _environment() -> Environment:
     if _env is None:
         env = Environment(loader=PackageLoader("dashboard", "templates"),
                           autoescape=select_autoescape(["html", "css"], default=True))
-        env.filters.update(duration=duration, percent=percent)
+        register(env)
         _env = env
     return _env
 

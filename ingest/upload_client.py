@@ -104,6 +104,9 @@ def upload_reports(server: str, token: str, project: str, files: Sequence[str | 
                 # Exponential backoff with jitter, so a fleet of CI jobs does not retry in lockstep.
                 sleep(backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
                 continue
+            if isinstance(payload.get("url"), str) and payload["url"].startswith("/"):
+                # Without a configured public URL the server answers a path: it is under what we called.
+                payload = {**payload, "url": server.rstrip("/") + payload["url"]}
             return UploadResult(status=status, body=payload, attempts=attempt)
 
 

@@ -41,6 +41,7 @@ from scipy.special import gammaln
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dashboard import shell
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts
@@ -560,14 +561,18 @@ def _cleaners(obs: list[Observation], hyp: _Hypothesis, y: np.ndarray) -> list[i
 
 
 def reproduce_command(polluters: Sequence[str], victim: str, kind: str) -> str:
-    """Return the command (or the words) that should reproduce the interference locally."""
+    """Return the command (or the words) that should reproduce the interference locally.
+
+    Commands are built by ``dashboard.shell.command`` only: node ids are untrusted text, so each is one
+    quoted argument, and comments carry fixed words only (a newline in a name must not end one).
+    """
     pytest_ids = all("::" in n or n.endswith(".py") for n in [*polluters, victim])
     group = list(polluters[:MAX_GROUP_IN_COMMAND])
+    pytest = ("pytest", "-p", "no:randomly")
     if kind == "state-setter":
         if pytest_ids:
-            return f'pytest -p no:randomly "{victim}"  # fails alone; passes after: ' + " ".join(
-                f'"{p}"' for p in group
-            )
+            return (shell.command(pytest, victim) + "  # fails alone\n"
+                    + shell.command(pytest, group, victim) + "  # passes after the suspect")
         return f"Run {victim} on its own (it should fail), then after {group[0]} (it should pass)."
     if kind == "concurrent":
         return (
@@ -575,7 +580,7 @@ def reproduce_command(polluters: Sequence[str], victim: str, kind: str) -> str:
             "they share something outside the process (a port, a file, a database row)."
         )
     if pytest_ids:
-        return "pytest -p no:randomly " + " ".join(f'"{n}"' for n in [*group, victim])
+        return shell.command(pytest, group, victim)
     return f"Run {', '.join(group)} and then {victim} in one process, in that order; {victim} should fail."
 
 

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from dashboard.db import get_engine
 from dashboard.errors import BadRequest
 from dashboard.openapi import openapi_document
+from dashboard.urls import absolute_url
 from ingest.cli import parse_started_at
 from ingest.records import RunMeta
 from ingest.sources import ExpansionBudget, ReportSource, expand_to_file
@@ -70,9 +71,8 @@ def upload_run(project: str):
 
 
 def run_url(project: str, run_id: int) -> str:
-    """Return the dashboard URL of a run (BASE_URL if configured, else the request's host)."""
-    base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
-    return f"{base}/projects/{quote(project, safe='')}/runs/{run_id}"
+    """Return the dashboard URL of a run (absolute when the public base URL is known)."""
+    return absolute_url(f"/projects/{quote(project, safe='')}/runs/{run_id}")
 
 
 def _bearer_token() -> str | None:

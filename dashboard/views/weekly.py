@@ -10,6 +10,7 @@ from dashboard.charts import figure_json
 from dashboard.charts.weekly import week_days_figure
 from dashboard.db import get_session
 from dashboard.errors import BadRequest
+from dashboard.urls import public_base_url
 from dashboard.views.common import page, project_or_404
 from dashboard.weekly_render import review_json
 
@@ -25,11 +26,6 @@ def week_arg() -> Week | None:
         return parse_week(raw)
     except ValueError as exc:
         raise BadRequest(f"?week= {exc}") from None
-
-
-def public_base_url() -> str:
-    """The configured BASE_URL, else the URL this request came in on."""
-    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
 
 
 def _charts(data: dict) -> dict:

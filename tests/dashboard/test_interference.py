@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import uuid
 from datetime import UTC, datetime
 
@@ -146,7 +147,7 @@ def test_suspect_carries_counts_example_runs_and_a_reproduce_command(planted):
     )
     assert ev["consistent"] is True
     assert ev["example_runs"]["failed_with"] and ev["example_runs"]["passed_without"]
-    assert s.reproduce == f'pytest -p no:randomly "tests/test_x1.py::test_leaks_global" "{victim}"'
+    assert s.reproduce == "pytest -p no:randomly tests/test_x1.py::test_leaks_global " + shlex.quote(victim)
     assert 0.9 < s.confidence <= 1.0
 
 
@@ -252,6 +253,6 @@ def test_stratified_exact_test_and_benjamini_hochberg_behave_like_the_textbook()
     assert bh_adjust(pvalues) == pytest.approx(list(false_discovery_control(pvalues, method="bh")))
     assert (
         interference.reproduce_command(["a.py::t1"], "b.py::t2", "polluter")
-        == 'pytest -p no:randomly "a.py::t1" "b.py::t2"'
+        == "pytest -p no:randomly a.py::t1 b.py::t2"
     )
     assert "in one process" in interference.reproduce_command(["com.Foo.a"], "com.Bar.b", "polluter")

@@ -242,7 +242,8 @@ def test_json_twin_carries_the_same_review_with_its_base_url(weekly_client, hist
     _, truth, reviews = history
     week = next(iter(truth.slower))
     data = weekly_client.get(f"/api/v1/projects/{PROJECT}/weekly?week={week}").get_json()
-    assert data["week"] == week and data["base_url"] == "http://localhost"
+    # No SUITEHEALTH_BASE_URL here: links stay relative rather than echo the request's Host header.
+    assert data["week"] == week and data["base_url"] is None
     assert [t["nodeid"] for t in data["slower_tests"]] == [TOTAL]
     assert [a["title"] for a in data["actions"]] == [a.title for a in reviews[week].actions]
 
