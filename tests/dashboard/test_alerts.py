@@ -89,8 +89,6 @@ def test_each_new_problem_is_announced_once_with_a_link(engine, receiver):
     assert len(received) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 9: a perfectly consistent polluter over 30 shuffled runs "
-                   "is not yet reported by the interference detector")
 def test_a_new_suspect_is_announced(engine, receiver):
     url, received = receiver
     _random_order_runs(engine, 30)

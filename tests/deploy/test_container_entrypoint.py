@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -37,7 +38,8 @@ def _on_port(argv: list[str], port: int) -> list[str]:
     return [a.replace("8000", str(port)) for a in argv]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, attempts: int = 300) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, attempts: int = 1200) -> None:
+    # Generous: a cold start (imports, migrations) on a loaded 2-CPU machine can take a while.
     for _ in range(attempts):
         if proc.poll() is not None:
             pytest.fail("entrypoint exited:\n" + proc.stdout.read().decode(errors="replace"))
@@ -57,7 +59,8 @@ def test_image_command_migrates_a_new_database_and_serves_with_a_passing_healthc
     assert command[:2] == ["suitehealth", "serve"]  # not bare gunicorn: serve sets preload, timeouts, worker
     command[0] = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
     env = {**os.environ, "SUITEHEALTH_DATABASE_URL": db_url}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/projects", timeout=10) as resp:
@@ -68,7 +71,11 @@ def test_image_command_migrates_a_new_database_and_serves_with_a_passing_healthc
         assert healthy.returncode == 0, healthy.stderr
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
+        try:  # whatever of its process group is left (gunicorn workers, the analysis worker)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     # Once the server is gone the same health check reports the container unhealthy.
     assert subprocess.run([sys.executable, *check[1:]], capture_output=True, timeout=30).returncode != 0
 
