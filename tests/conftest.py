@@ -124,6 +124,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def tcp_port() -> int:
+    """A free loopback port (a fixture: test modules cannot import this conftest by name reliably)."""
+    return free_port()
+
+
 class Server:
     """A `suitehealth serve` process (real gunicorn) on a free loopback port."""
 

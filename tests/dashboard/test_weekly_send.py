@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import free_port
 from history import case, store_run
 
 from dashboard.analysis.levels import ConfigError
@@ -31,9 +30,9 @@ class _Inbox:
 
 
 @pytest.fixture
-def smtp():
+def smtp(tcp_port):
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=tcp_port)
     controller.start()
     yield controller, inbox
     controller.stop()

@@ -19,7 +19,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -53,8 +52,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, attempts: int = 1200) -> Non
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
-def test_image_command_migrates_a_new_database_and_serves_with_a_passing_healthcheck(db_url):
-    port = free_port()
+def test_image_command_migrates_a_new_database_and_serves_with_a_passing_healthcheck(db_url, tcp_port):
+    port = tcp_port
     command = _on_port(_exec_form("CMD"), port)
     assert command[:2] == ["suitehealth", "serve"]  # not bare gunicorn: serve sets preload, timeouts, worker
     command[0] = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
