@@ -64,6 +64,9 @@ _STRESS_SUITE = re.compile(r"@stress-\d+$")
 # Playwright's <testsuites> carries exactly these attributes ("id" always, often empty); each of its
 # <testsuite> elements is one file in one project, the project's name in ``hostname``.
 _PLAYWRIGHT_ROOT = frozenset({"id", "name", "tests", "failures", "skipped", "errors", "time"})
+# A suite named after a source file (jest-junit's suiteNameTemplate "{filepath}"): a relative path with
+# a directory and an extension, no spaces.
+_FILE_PATH = re.compile(r"^[\w.@+-]*(?:[/\\][\w.@+-]+)+\.\w+$")
 MAX_WARNING_EXAMPLE = 200
 _EVENT_TAGS = ("{*}testcase", "{*}testsuite", "{*}properties", "{*}time", "{*}tests")
 MAX_PROPERTIES = 50
@@ -119,6 +122,7 @@ class _JUnitReader:
         # The current suite's part of a testcase's identity: (name, file, hostname).
         self.suite_context: tuple = (None, None, None)
         self.stress = False
+        self.suite_is_file = False
         self.playwright_root = False
         self.identities = _Identities()
         # (classname, file, is_pytest) -> node id prefix; classnames repeat, so map each once.
@@ -331,6 +335,10 @@ class _JUnitReader:
             # One test file run in several projects (chromium, firefox, webkit): one test per project.
             # A project prefix already in the name (includeProjectInTestName) needs no variant.
             nodeid = f"{nodeid}[{host}]"
+        elif self.suite_is_file and classname and suite_name.strip() not in nodeid:
+            # jest-junit names each suite after its file and the classname after the describe block:
+            # the same describe+title in two files is two tests, whichever file the report lists first.
+            nodeid = f"{nodeid}[{suite_name.strip()}]"
         context = self.suite_context if not file or file == suite_file else (suite_name, file, host)
         return self.identities.resolve(nodeid, context)
 
@@ -343,11 +351,13 @@ class _JUnitReader:
             self.suite_name = None
             self.suite_context = (None, None, None)
             self.stress = False
+            self.suite_is_file = False
             return
         name = parent.get("name")
         self.suite_name = name
         self.suite_context = (name, parent.get("file"), (parent.get("hostname") or "").strip() or None)
         self.stress = bool(name) and _STRESS_SUITE.search(name) is not None
+        self.suite_is_file = bool(name) and _FILE_PATH.match(name.strip()) is not None
 
     def _suite_end(self, elem) -> None:
         parent = elem.getparent()
