@@ -328,14 +328,19 @@ class _JUnitReader:
         """Return the id of a non-pytest testcase: a Playwright project variant, told apart from repeats.
 
         pytest node ids are unique within a session and nextest stress suites repeat on purpose,
-        so there a repeated id is a rerun; the caller never sends those here.
+        so there a repeated id is a rerun; the caller never sends those here. Nor does Playwright
+        (see below) need telling apart: its repeats are runs of one test.
         """
         suite_name, suite_file, host = self.suite_context
-        if self.playwright_root and host and classname == suite_name and not name.startswith(f"[{host}] "):
+        if self.playwright_root and classname == suite_name:
             # One test file run in several projects (chromium, firefox, webkit): one test per project.
             # A project prefix already in the name (includeProjectInTestName) needs no variant.
-            nodeid = f"{nodeid}[{host}]"
-        elif self.suite_is_file and classname and suite_name.strip() not in nodeid:
+            # Playwright refuses two tests with one title in a file, so a title repeated within one
+            # project is --repeat-each running the same test again: attempts, like nextest's stress.
+            if host and not name.startswith(f"[{host}] "):
+                return f"{nodeid}[{host}]"
+            return nodeid
+        if self.suite_is_file and classname and suite_name.strip() not in nodeid:
             # jest-junit names each suite after its file and the classname after the describe block:
             # the same describe+title in two files is two tests, whichever file the report lists first.
             nodeid = f"{nodeid}[{suite_name.strip()}]"

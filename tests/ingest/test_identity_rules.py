@@ -118,3 +118,18 @@ def test_a_testcase_without_a_classname_takes_its_suite():
         ("t/math.t::1 - add", R.PASSED),
         ("t/fail.t::1 - add", R.FAILED),
     ]
+
+
+def test_playwright_repeat_each_runs_one_test_again(engine):
+    # Playwright refuses duplicate titles in a file; --repeat-each writes the same test N times.
+    xml = (
+        '<testsuites id="" name="" tests="3" failures="1" skipped="0" errors="0" time="1">'
+        '<testsuite name="a.spec.ts" hostname="chromium" tests="3">'
+        '<testcase name="works" classname="a.spec.ts"/>'
+        '<testcase name="works" classname="a.spec.ts"><failure message="flaked"/></testcase>'
+        '<testcase name="works" classname="a.spec.ts"/>'
+        "</testsuite></testsuites>"
+    )
+    assert ids(xml) == ["a.spec.ts::works[chromium]"] * 3
+    summary = ingest_sources(engine, [ReportSource.from_bytes("pw.xml", xml.encode())], RunMeta(project="p"))
+    assert (summary.tests, summary.reruns, summary.passed) == (1, 2, 1)
