@@ -17,8 +17,7 @@ The documented rules (the only places we may differ):
   test per id, the outcome of its last iteration.
 Playwright's ``--repeat-each`` (one title again within one project) is folded the same way; no corpus
 file has it (test_identity_rules.py covers it). Surefire/Playwright ``flakyFailure``/``rerunFailure``
-are reruns too, but inside one testcase, so
-they never change these counts.
+are reruns too, but inside one testcase, so they never change these counts.
 """
 
 from __future__ import annotations
