@@ -165,6 +165,7 @@ def test_the_cli_reindexes_one_project_and_names_reports_it_could_not_match(cli,
         "Checked 1 runs; rewrote 1 (1 from their reports, 0 from stored results): 93 results kept"
         in result.stdout
     )
+    assert "the next `suitehealth worker` pass recomputes them" in result.stdout
     assert f"{stranger}: no stored run has this content" in result.stderr
     assert run_totals(engine, run_id)["tests"] == 93
     listing = json.loads(cli("runs", "--project", "other", "--json").stdout)
@@ -184,3 +185,16 @@ def test_a_run_stored_from_several_files_is_reindexed_when_all_of_them_are_given
     after = run_totals(engine, run_id)
     assert (after["tests"], after["reruns"], after["hosts"]) == (93 + 30, 0, list(BROWSERS))
     assert "02-example.xml" in after["warnings"][0] and "divides by zero" in after["warnings"][0]
+
+
+def test_after_reindex_and_a_worker_pass_no_browser_variant_is_called_flaky(engine, client):
+    from dashboard.worker import run_once
+
+    store_the_old_way(engine, PLAYWRIGHT)
+    run_once(engine)
+    flaky_before = client.get("/api/v1/projects/old/flaky").get_json()["total"]
+    assert flaky_before > 0  # the old rule's "passed only on a rerun"
+    reindex(engine, project="old", reports=[ReportSource.from_path(PLAYWRIGHT)])
+    run_once(engine)
+    data = client.get("/api/v1/projects/old/flaky").get_json()
+    assert (data["total"], data["tests"]) == (0, [])
