@@ -37,10 +37,10 @@ _EARLIER = {"flakyFailure": R.FAILED, "rerunFailure": R.FAILED, "flakyError": R.
 # that never ran cannot have passed, and each tool's own summary calls them skipped/not run:
 # - googletest ``status="notrun" result="suppressed"``: a DISABLED_ test, listed in the suite's own
 #   ``disabled=`` count; googletest prints it as "YOU HAVE n DISABLED TESTS", never as passed.
-# - googletest ``result="skipped"`` (with ``status="run"``): GTEST_SKIP(); googletest < 1.11 writes
-#   no <skipped/> child, and its console prints "[  SKIPPED ]".
-# - ``status="skipped"``/``"skip"``/``"ignored"``/``"pending"`` (tst, ctest, behave and hand-made
-#   reports) and tst's ``status='disabled'``: the tool says in words that the test did not run.
+# - googletest ``result="skipped"`` (with ``status="run"``): GTEST_SKIP(); older googletest writes no
+#   <skipped/> child (the corpus's gtest-xml-output-unittest.xml), and its console prints "[  SKIPPED ]".
+# - ``status="disabled"`` (tst writes ``status='disabled'``), ``"skipped"``, ``"skip"``, ``"ignored"``,
+#   ``"pending"`` (other reporters, hand-made files): the attribute itself says the test did not run.
 _SKIP_STATUS = frozenset({"notrun", "disabled", "skipped", "skip", "ignored", "pending"})
 _SKIP_RESULT = frozenset({"suppressed", "skipped"})
 _FAIL_STATUS = {
