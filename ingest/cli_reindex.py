@@ -39,5 +39,8 @@ def reindex(app: AppContext, reports: tuple[Path, ...], project: str | None, dry
         f"results): {result.results_rewritten} results kept, {result.tests_created} tests created, "
         f"{result.tests_deleted} emptied tests removed."
     )
+    if result.runs_changed and not dry_run:
+        click.echo("Flaky-test and interference analyses of those projects were cleared; the next "
+                   "`suitehealth worker` pass recomputes them.")
     for name in result.unmatched_reports:
         click.echo(f"{name}: no stored run has this content; not used.", err=True)

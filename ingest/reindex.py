@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete, exists, select
+from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from ingest import records as R
@@ -75,7 +75,10 @@ def reindex(engine: Engine, *, project: str | None = None, reports: Sequence[Rep
 
     ensure_schema(engine)
     report = ReindexReport()
-    by_hash = {combined_hash([source]): source for source in reports}
+    # Each file alone, and all of them together (a run stored from several files at once).
+    by_hash = {combined_hash([source]): (source,) for source in reports}
+    if len(reports) > 1:
+        by_hash.setdefault(combined_hash(reports), tuple(reports))
     matched: set[str] = set()
     try:
         with write_transaction(engine) as session:
@@ -88,17 +91,18 @@ def reindex(engine: Engine, *, project: str | None = None, reports: Sequence[Rep
                 runs = session.scalars(select(Run).where(Run.project_id == project_id).order_by(Run.id)).all()
                 for run in runs:
                     report.runs_checked += 1
-                    source = by_hash.get(run.content_hash)
-                    if source is not None:
+                    sources = by_hash.get(run.content_hash)
+                    if sources is not None:
                         matched.add(run.content_hash)
-                        changed |= _from_report(session, run, source, parse, report)
+                        changed |= _from_reports(session, run, sources, parse, report)
                     elif "junit" in (run.formats or "").split(",") and len(run.sources or []) <= 1:
                         changed |= _from_stored_results(session, run, report)
                 if changed:
                     report.tests_created += _count_tests(session, project_id) - tests_before
                     _clear_analyses(session, project_id)
                     report.tests_deleted += _delete_orphan_tests(session, project_id)
-            report.unmatched_reports = sorted(s.name for h, s in by_hash.items() if h not in matched)
+            used = {s.name for h, group in by_hash.items() if h in matched for s in group}
+            report.unmatched_reports = sorted(s.name for s in reports if s.name not in used)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -106,18 +110,29 @@ def reindex(engine: Engine, *, project: str | None = None, reports: Sequence[Rep
     return report
 
 
-def _from_report(session: Session, run: Run, source: ReportSource, parse, report: ReindexReport) -> bool:
-    with source.open() as fh:
-        parsed = parse(source.name, fh)
-        cases = list(parsed.cases)
-        meta = parsed.meta_after()
+def _from_reports(session: Session, run: Run, sources: tuple[ReportSource, ...], parse,
+                  report: ReindexReport) -> bool:
+    stored_names = list(run.sources or [])
+    if len(stored_names) == len(sources):
+        # Read the files in the order the run stored them, so execution order is kept.
+        rank = {name: i for i, name in enumerate(stored_names)}
+        sources = tuple(sorted(sources, key=lambda s: rank.get(s.name, len(rank))))
+    cases: list[CaseRecord] = []
+    metas: list[ReportMeta] = []
+    for index, source in enumerate(sources):
+        with source.open() as fh:
+            parsed = parse(source.name, fh)
+            cases += parsed.cases
+            meta = parsed.meta_after()
+        # Keep the name the run was stored under (the CLI stores paths as given; uploads their names).
+        name = stored_names[index] if len(stored_names) == len(sources) else source.name
+        metas.append(ReportMeta(format=meta.format, source=name, hostname=meta.hostname,
+                                hostnames=meta.hostnames, random_seed=run.random_seed,
+                                warnings=meta.warnings))
+    hosts = sorted({h for m in metas for h in m.hostnames})[:20] or None
     if _signature(session, run.id) == [(c.nodeid, c.outcome) for c in cases] and \
-            (run.environment or {}).get("hostnames") == (sorted(meta.hostnames)[:20] or None):
+            (run.environment or {}).get("hostnames") == hosts:
         return False
-    # Keep the name the run was stored under (the CLI stores paths as given; uploads their names).
-    sources = run.sources or [source.name]
-    metas = [ReportMeta(format=meta.format, source=sources[0], hostname=meta.hostname,
-                        hostnames=meta.hostnames, random_seed=run.random_seed, warnings=meta.warnings)]
     replace_results(session, run, cases, metas)
     report.runs_from_reports += 1
     report.results_rewritten += len(cases)
@@ -193,7 +208,7 @@ def _signature(session: Session, run_id: int) -> list[tuple[str, str]]:
 
 
 def _count_tests(session: Session, project_id: int) -> int:
-    return len(session.scalars(select(Test.id).where(Test.project_id == project_id)).all())
+    return session.scalar(select(func.count()).select_from(Test).where(Test.project_id == project_id)) or 0
 
 
 def _delete_orphan_tests(session: Session, project_id: int) -> int:

@@ -37,10 +37,10 @@ _EARLIER = {"flakyFailure": R.FAILED, "rerunFailure": R.FAILED, "flakyError": R.
 # that never ran cannot have passed, and each tool's own summary calls them skipped/not run:
 # - googletest ``status="notrun" result="suppressed"``: a DISABLED_ test, listed in the suite's own
 #   ``disabled=`` count; googletest prints it as "YOU HAVE n DISABLED TESTS", never as passed.
-# - googletest ``result="skipped"`` (with ``status="run"``): GTEST_SKIP(); googletest < 1.11 writes
-#   no <skipped/> child, and its console prints "[  SKIPPED ]".
-# - ``status="skipped"``/``"skip"``/``"ignored"``/``"pending"`` (tst, ctest, behave and hand-made
-#   reports) and tst's ``status='disabled'``: the tool says in words that the test did not run.
+# - googletest ``result="skipped"`` (with ``status="run"``): GTEST_SKIP(); older googletest writes no
+#   <skipped/> child (the corpus's gtest-xml-output-unittest.xml), and its console prints "[  SKIPPED ]".
+# - ``status="disabled"`` (tst writes ``status='disabled'``), ``"skipped"``, ``"skip"``, ``"ignored"``,
+#   ``"pending"`` (other reporters, hand-made files): the attribute itself says the test did not run.
 _SKIP_STATUS = frozenset({"notrun", "disabled", "skipped", "skip", "ignored", "pending"})
 _SKIP_RESULT = frozenset({"suppressed", "skipped"})
 _FAIL_STATUS = {
@@ -64,6 +64,9 @@ _STRESS_SUITE = re.compile(r"@stress-\d+$")
 # Playwright's <testsuites> carries exactly these attributes ("id" always, often empty); each of its
 # <testsuite> elements is one file in one project, the project's name in ``hostname``.
 _PLAYWRIGHT_ROOT = frozenset({"id", "name", "tests", "failures", "skipped", "errors", "time"})
+# A suite named after a source file (jest-junit's suiteNameTemplate "{filepath}"): a relative path with
+# a directory and an extension, no spaces.
+_FILE_PATH = re.compile(r"^[\w.@+-]*(?:[/\\][\w.@+-]+)+\.\w+$")
 MAX_WARNING_EXAMPLE = 200
 _EVENT_TAGS = ("{*}testcase", "{*}testsuite", "{*}properties", "{*}time", "{*}tests")
 MAX_PROPERTIES = 50
@@ -119,6 +122,7 @@ class _JUnitReader:
         # The current suite's part of a testcase's identity: (name, file, hostname).
         self.suite_context: tuple = (None, None, None)
         self.stress = False
+        self.suite_is_file = False
         self.playwright_root = False
         self.identities = _Identities()
         # (classname, file, is_pytest) -> node id prefix; classnames repeat, so map each once.
@@ -324,13 +328,22 @@ class _JUnitReader:
         """Return the id of a non-pytest testcase: a Playwright project variant, told apart from repeats.
 
         pytest node ids are unique within a session and nextest stress suites repeat on purpose,
-        so there a repeated id is a rerun; the caller never sends those here.
+        so there a repeated id is a rerun; the caller never sends those here. Nor does Playwright
+        (see below) need telling apart: its repeats are runs of one test.
         """
         suite_name, suite_file, host = self.suite_context
-        if self.playwright_root and host and classname == suite_name and not name.startswith(f"[{host}] "):
+        if self.playwright_root and classname == suite_name:
             # One test file run in several projects (chromium, firefox, webkit): one test per project.
             # A project prefix already in the name (includeProjectInTestName) needs no variant.
-            nodeid = f"{nodeid}[{host}]"
+            # Playwright refuses two tests with one title in a file, so a title repeated within one
+            # project is --repeat-each running the same test again: attempts, like nextest's stress.
+            if host and not name.startswith(f"[{host}] "):
+                return f"{nodeid}[{host}]"
+            return nodeid
+        if self.suite_is_file and classname and suite_name.strip() not in nodeid:
+            # jest-junit names each suite after its file and the classname after the describe block:
+            # the same describe+title in two files is two tests, whichever file the report lists first.
+            nodeid = f"{nodeid}[{suite_name.strip()}]"
         context = self.suite_context if not file or file == suite_file else (suite_name, file, host)
         return self.identities.resolve(nodeid, context)
 
@@ -343,11 +356,13 @@ class _JUnitReader:
             self.suite_name = None
             self.suite_context = (None, None, None)
             self.stress = False
+            self.suite_is_file = False
             return
         name = parent.get("name")
         self.suite_name = name
         self.suite_context = (name, parent.get("file"), (parent.get("hostname") or "").strip() or None)
         self.stress = bool(name) and _STRESS_SUITE.search(name) is not None
+        self.suite_is_file = bool(name) and _FILE_PATH.match(name.strip()) is not None
 
     def _suite_end(self, elem) -> None:
         parent = elem.getparent()

@@ -179,10 +179,14 @@ def playwright_report(draw):
 
 @st.composite
 def jest_report(draw):
-    """jest-junit without classnames: the same titles in several files, and repeated within one."""
+    """jest-junit: the same titles in several files (or describe blocks), and repeated within one.
+
+    Suites are named after files or after describe blocks; classnames are empty or a describe title.
+    """
+    classname = draw(st.sampled_from(["", "cart", "cart › empty"]))
     files = draw(
         st.dictionaries(
-            st.sampled_from(["src/a.test.js", "src/b.test.js", "lib/c.test.ts"]),
+            st.sampled_from(["src/a.test.js", "src/b.test.js", "lib/c.test.ts", "Cart", "Checkout"]),
             st.lists(st.tuples(NAMES, FINAL), max_size=5),
             min_size=1,
             max_size=3,
@@ -191,7 +195,8 @@ def jest_report(draw):
     expected, suites = Expected(), []
     for file, cases in files.items():
         body = "".join(
-            f'<testcase classname="" name={quoteattr(name)} time="0.002">{result_element(final)}</testcase>'
+            f'<testcase classname={quoteattr(classname)} name={quoteattr(name)} time="0.002">'
+            f"{result_element(final)}</testcase>"
             for name, final in cases
         )
         for _name, final in cases:

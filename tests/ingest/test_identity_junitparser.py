@@ -15,8 +15,9 @@ The documented rules (the only places we may differ):
   ids are unique within a session): one test, the outcome of its last testcase.
 - STRESS_RERUN: nextest's ``<binary>@stress-<n>`` suites run the same tests again on purpose: one
   test per id, the outcome of its last iteration.
-Surefire/Playwright ``flakyFailure``/``rerunFailure`` are reruns too, but inside one testcase, so
-they never change these counts.
+Playwright's ``--repeat-each`` (one title again within one project) is folded the same way; no corpus
+file has it (test_identity_rules.py covers it). Surefire/Playwright ``flakyFailure``/``rerunFailure``
+are reruns too, but inside one testcase, so they never change these counts.
 """
 
 from __future__ import annotations

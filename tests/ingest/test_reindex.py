@@ -18,28 +18,29 @@ from sqlalchemy.orm import Session
 
 from ingest.formats.junit import plain_nodeid
 from ingest.models import Result, Run, Test
-from ingest.records import RunMeta
+from ingest.records import ParsedReport, ReportMeta, RunMeta
 from ingest.reindex import reindex
 from ingest.sources import ReportSource
-from ingest.store import combined_hash, store_cases
+from ingest.store import combined_hash, store_reports
 
 PLAYWRIGHT = CORPUS / "playwright/report.xml"
 BROWSERS = ("chromium", "firefox", "webkit")
 
 
-def store_the_old_way(engine, path, project="old") -> int:
-    """Store ``path`` as suitehealth did before the identity rules; return the run id."""
-    cases, meta = parse_file(path)
-    legacy = [c if ".py" in c.nodeid else c._replace(nodeid=plain_nodeid(c.classname, c.name)) for c in cases]
-    environment = {"hostnames": [meta.hostnames[0]]} if meta.hostnames else {}  # only the first, as then
-    summary = store_cases(
-        engine,
-        RunMeta(project=project, suite="e2e", environment=environment),
-        legacy,
-        fmt="junit",
-        content_hash=combined_hash([ReportSource.from_path(path)]),
-    )
-    return summary.run_id
+def store_the_old_way(engine, *paths, project="old") -> int:
+    """Store ``paths`` as one run the way suitehealth did before the identity rules; return the run id."""
+    reports = []
+    for path in paths:
+        cases, meta = parse_file(path)
+        legacy = [
+            c if ".py" in c.nodeid else c._replace(nodeid=plain_nodeid(c.classname, c.name)) for c in cases
+        ]
+        # Then a report named only its first hostname.
+        reports.append(
+            ParsedReport(ReportMeta(format="junit", source=str(path), hostname=meta.hostname), iter(legacy))
+        )
+    hashed = combined_hash([ReportSource.from_path(p) for p in paths])
+    return store_reports(engine, RunMeta(project=project, suite="e2e"), reports, content_hash=hashed).run_id
 
 
 def kept_results(engine, run_id) -> Counter:
@@ -164,7 +165,36 @@ def test_the_cli_reindexes_one_project_and_names_reports_it_could_not_match(cli,
         "Checked 1 runs; rewrote 1 (1 from their reports, 0 from stored results): 93 results kept"
         in result.stdout
     )
+    assert "the next `suitehealth worker` pass recomputes them" in result.stdout
     assert f"{stranger}: no stored run has this content" in result.stderr
     assert run_totals(engine, run_id)["tests"] == 93
     listing = json.loads(cli("runs", "--project", "other", "--json").stdout)
     assert listing["runs"][0]["tests"] == 29  # the other project was left alone
+
+
+def test_a_run_stored_from_several_files_is_reindexed_when_all_of_them_are_given(engine):
+    mocha = CORPUS / "mocha-junit-reporter/02-example.xml"
+    run_id = store_the_old_way(engine, PLAYWRIGHT, mocha)
+    before = kept_results(engine, run_id)
+    assert run_totals(engine, run_id)["tests"] == 31 + 29
+    alone = reindex(engine, reports=[ReportSource.from_path(PLAYWRIGHT)])  # one file: not this run
+    assert alone.runs_changed == 0 and alone.unmatched_reports == [str(PLAYWRIGHT)]
+    both = reindex(engine, reports=[ReportSource.from_path(PLAYWRIGHT), ReportSource.from_path(mocha)])
+    assert (both.runs_from_reports, both.unmatched_reports) == (1, [])
+    assert kept_results(engine, run_id) == before
+    after = run_totals(engine, run_id)
+    assert (after["tests"], after["reruns"], after["hosts"]) == (93 + 30, 0, list(BROWSERS))
+    assert "02-example.xml" in after["warnings"][0] and "divides by zero" in after["warnings"][0]
+
+
+def test_after_reindex_and_a_worker_pass_no_browser_variant_is_called_flaky(engine, client):
+    from dashboard.worker import run_once
+
+    store_the_old_way(engine, PLAYWRIGHT)
+    run_once(engine)
+    flaky_before = client.get("/api/v1/projects/old/flaky").get_json()["total"]
+    assert flaky_before > 0  # the old rule's "passed only on a rerun"
+    reindex(engine, project="old", reports=[ReportSource.from_path(PLAYWRIGHT)])
+    run_once(engine)
+    data = client.get("/api/v1/projects/old/flaky").get_json()
+    assert (data["total"], data["tests"]) == (0, [])
