@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from sqlalchemy.orm import Session
 
 from dashboard.analysis.weeks import parse_week
 from dashboard.config import load_config
@@ -57,6 +56,8 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
       suitehealth report weekly --project shop --format html -o review.html
       suitehealth report weekly --project shop --send
     """
+    from sqlalchemy.orm import Session
+
     from dashboard.analysis.weekly import cached_weekly_review, find_project
     from dashboard.weekly_render import render_html, render_markdown, review_json
 

@@ -10,20 +10,23 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ingest.ci_env import ci_metadata
 from ingest.db import database_url, ensure_schema, make_engine, upgrade
 from ingest.errors import IngestError, MetadataError
 from ingest.formats.values import utc_in_range
-from ingest.models import Project, Run, Suite
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
-from ingest.store import ingest_sources
 from ingest.summary import outcome_line
+
+if TYPE_CHECKING:
+    from ingest.models import Run
+
+# The commands import the ORM models and the store when they run: `suitehealth --help`, `--version`
+# and `upload` then start with SQLAlchemy's core only (see benchmarks/startup.py).
 
 
 class AppContext:
@@ -161,6 +164,8 @@ def ingest(app: AppContext, files, project, suite, branch, commit, build_id, bui
     Example:
       suitehealth ingest reports/junit-*.xml --project shop --suite integration --branch main
     """
+    from ingest.store import ingest_sources
+
     for path in files:
         if not path.is_file():
             raise click.ClickException(f"{path}: no such file")
@@ -209,6 +214,11 @@ def runs(app: AppContext, project, suite, limit, as_json):
     Example:
       suitehealth runs --project shop --suite integration --limit 5
     """
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from ingest.models import Project, Run, Suite
+
     with Session(app.engine) as session:
         proj = session.scalars(select(Project).where(Project.name == project)).first()
         if proj is None:

@@ -20,7 +20,6 @@ from ingest.cli import AppContext, main, parse_started_at, pass_app
 from ingest.errors import IngestError, MetadataError
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
-from ingest.store import ingest_sources
 
 _KEYS = ("project", "suite", "branch", "commit", "build_id", "build_url", "started_at")
 
@@ -94,6 +93,8 @@ def _entry(entry: dict, base: Path) -> tuple[RunMeta, list[ReportSource]]:
 
 def backfill(engine: Engine, manifest: Path, progress=None) -> BackfillResult:
     """Ingest every run of ``manifest``; failures are recorded per line, never raised."""
+    from ingest.store import ingest_sources  # when backfilling, not at every CLI start-up
+
     result = BackfillResult()
     for number, meta, sources, error in read_manifest(manifest):
         if error is None:

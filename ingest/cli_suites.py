@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ingest.cli import AppContext, main, pass_app
-from ingest.db import write_transaction
-from ingest.models import Project, Run, Suite
-from ingest.store import get_or_create_suite
+
+# Each command imports the ORM when it runs: registering it must not slow down `suitehealth --help`.
 
 
 @main.group()
@@ -38,6 +35,12 @@ def suite_budget(app: AppContext, project: str, suite_name: str, seconds: float 
     """
     if clear == (seconds is not None):
         raise click.UsageError("give either SECONDS or --clear")
+    from sqlalchemy import select
+
+    from ingest.db import write_transaction
+    from ingest.models import Project
+    from ingest.store import get_or_create_suite
+
     with write_transaction(app.engine) as session:
         proj = session.scalars(select(Project).where(Project.name == project)).first()
         if proj is None:
@@ -61,6 +64,11 @@ def suite_list(app: AppContext, project: str, as_json: bool) -> None:
     Example:
       suitehealth suite list --project shop
     """
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from ingest.models import Project, Run, Suite
+
     with Session(app.engine) as session:
         proj = session.scalars(select(Project).where(Project.name == project)).first()
         if proj is None:

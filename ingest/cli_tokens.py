@@ -10,8 +10,9 @@ import click
 from ingest.cli import AppContext, build_run_meta, main, metadata_options, pass_app
 from ingest.errors import IngestError, MetadataError
 from ingest.summary import outcome_line
-from ingest.tokens import TokenError, create_token, list_tokens, revoke_token
-from ingest.upload_client import UploadError, upload_reports
+
+# The token commands import ingest.tokens (the ORM) and upload imports the HTTP client when they
+# run: a CI step's `suitehealth upload` never loads the database layer's models.
 
 # ---- tokens ---------------------------------------------------------------------------------
 
@@ -32,6 +33,8 @@ def token_create(app: AppContext, project: str, label: str | None) -> None:
     Example:
       suitehealth token create --project shop --label github-actions
     """
+    from ingest.tokens import create_token
+
     try:
         info, secret = create_token(app.engine, project, label)
     except MetadataError as exc:
@@ -53,6 +56,8 @@ def token_list(app: AppContext, project: str | None, as_json: bool) -> None:
     Example:
       suitehealth token list --project shop
     """
+    from ingest.tokens import list_tokens
+
     tokens = list_tokens(app.engine, project)
     if as_json:
         click.echo(json.dumps({"tokens": [t.as_dict() for t in tokens]}))
@@ -79,6 +84,8 @@ def token_revoke(app: AppContext, ident: str) -> None:
       suitehealth token revoke 3
       suitehealth token revoke sh_Xk2f
     """
+    from ingest.tokens import TokenError, revoke_token
+
     try:
         info = revoke_token(app.engine, ident)
     except TokenError as exc:
@@ -129,6 +136,8 @@ def upload(files, server, token_, project, suite, branch, commit, build_id, buil
     fields = {"suite": meta.suite, "branch": meta.branch, "commit": meta.commit, "build_id": meta.build_id,
               "build_url": meta.build_url, "ci": (meta.environment or {}).get("ci"),
               "started_at": meta.started_at.isoformat() if meta.started_at else None}
+    from ingest.upload_client import UploadError, upload_reports
+
     try:
         result = upload_reports(server, token_, meta.project, files, fields, retries=retries,
                                 timeout_s=timeout)

@@ -10,10 +10,13 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:  # the ORM is imported by the code that uses sessions, not by every CLI start-up
+    from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///suitehealth.db"
 ENV_VAR = "SUITEHEALTH_DATABASE_URL"
@@ -79,6 +82,8 @@ def write_transaction(engine: Engine) -> Iterator[Session]:
     deferred transaction that reads and then writes can fail with "database is locked" at once,
     without honouring busy_timeout, when another writer committed in between.
     """
+    from sqlalchemy.orm import Session
+
     with engine.connect() as conn:
         conn.info["write"] = True
         try:
