@@ -21,7 +21,8 @@ def database_problem(engine: Engine) -> str | None:
             # A table of ours, not SELECT 1: a dropped schema or a recreated empty file is not healthy.
             conn.execute(text("SELECT 1 FROM projects WHERE 1 = 0"))
             if engine.dialect.name == "postgresql":
-                read_only = conn.execute(text("SELECT current_setting('transaction_read_only')")).scalar() == "on"
+                setting = conn.execute(text("SELECT current_setting('transaction_read_only')")).scalar()
+                read_only = setting == "on"
             else:
                 read_only = not _sqlite_writable(engine)
     except Exception:  # any driver error means "not healthy"

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-OUTCOMES = ["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+from dashboard.analysis.runs import SORTS
+from dashboard.views.common import MAX_DATE, MAX_ID, MAX_OFFSET, MIN_DATE
+from ingest.records import OUTCOMES as _OUTCOMES
+
+OUTCOMES = list(_OUTCOMES)
+# ISO weeks of the years the app accepts (1970-2999); week 53 exists only in some years, so the
+# document promises weeks 01-52 and the app answers 400 for a week 53 a year does not have.
+WEEK_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-W(0[1-9]|[1-4][0-9]|5[0-2])$"
 
 
 def _version() -> str:
@@ -58,11 +65,15 @@ def _param(name: str, where: str, schema: dict, description: str, required: bool
 PROJECT = _param("project", "path", STR, "Project name; URL-encode a '/' in it as %2F (e.g. acme%2Fshop).")
 SUITE = _param("suite", "query", STR, "Only this suite (CI job), e.g. integration.")
 BRANCH = _param("branch", "query", STR, "Only runs of this branch.")
-SINCE = _param("since", "query", {"type": "string", "format": "date"}, "First day included (YYYY-MM-DD).")
-UNTIL = _param("until", "query", {"type": "string", "format": "date"}, "Last day included (YYYY-MM-DD).")
+SINCE = _param("since", "query", {"type": "string", "format": "date"},
+               f"First day included (YYYY-MM-DD, {MIN_DATE} to {MAX_DATE}).")
+UNTIL = _param("until", "query", {"type": "string", "format": "date"},
+               f"Last day included (YYYY-MM-DD, {MIN_DATE} to {MAX_DATE}).")
 LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "Rows per page.")
-PAGE = _param("page", "query", {"type": "integer", "minimum": 1}, "1-based page number.")
-OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0}, "Rows to skip (instead of page).")
+PAGE = _param("page", "query", {"type": "integer", "minimum": 1, "maximum": MAX_OFFSET // 1000 + 1},
+              "1-based page number (page x limit at most 10^9).")
+OFFSET = _param("offset", "query", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                "Rows to skip (instead of page).")
 LIST_PARAMS = [LIMIT, PAGE, OFFSET]
 FILTERS = [SUITE, BRANCH, SINCE, UNTIL]
 
@@ -77,6 +88,7 @@ def _get(summary: str, schema: dict, params: list[dict], tag: str, *, not_found:
         responses["400"] = {"$ref": "#/components/responses/BadRequest"}
     if not_found:
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
+    responses["503"] = {"$ref": "#/components/responses/Unavailable"}
     return {"get": {"summary": summary, "tags": [tag], "parameters": params, "responses": responses}}
 
 
@@ -170,6 +182,7 @@ def _upload_operation() -> dict:
                                   _ref("Error")),
             "422": _json_response("A report cannot be read; the error names the file and position.",
                                   _ref("Error")),
+            "503": {"$ref": "#/components/responses/Unavailable"},
         },
     }
 
@@ -182,7 +195,10 @@ def openapi_document() -> dict:
     paths = {
         "/healthz": {"get": {"summary": "Liveness and database reachability", "tags": ["meta"], "responses": {
             "200": _json_response("Database answers.", _obj(["status"], status=STR)),
-            "503": _json_response("Database unreachable.", _obj(["status"], status=STR, error=STR))}}},
+            "503": {**_json_response("Database unreachable, schema missing or read-only.",
+                                     _obj(["status"], error=STR,
+                                          status={"type": "string", "enum": ["unavailable", "read-only"]})),
+                    "headers": {"Retry-After": {"schema": {"type": "string"}}}}}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
             "200": _json_response("OpenAPI 3.1", {"type": "object"})}}},
         "/api/v1/projects": _get(
@@ -192,20 +208,31 @@ def openapi_document() -> dict:
             [], "projects", not_found=False),
         "/api/v1/projects/{project}": _get(
             "Project overview: latest run per suite, pass rate, budget status, top problems",
-            _obj(["project"], project=_obj(["name"], name=STR), suites=_arr(_obj()), analysis=ANALYSIS),
+            _obj(["project"], project={**STR, "description": "The project's name."}, suites=_arr(_obj()),
+                 recent_runs=_arr(_ref("Run")), analysis=ANALYSIS),
             [PROJECT], "projects"),
         "/api/v1/projects/{project}/runs": runs_path,
         "/api/v1/projects/{project}/runs/{run_id}": _get(
             "One run with its results (failures first), paginated",
             _obj(["run"], run=_ref("Run"), results=_arr(_ref("Result"))),
-            [PROJECT, _param("run_id", "path", INT, "Run id."),
-             _param("sort", "query", STR, "duration or outcome."), *LIST_PARAMS], "runs"),
+            [PROJECT, _param("run_id", "path", {**INT, "minimum": 0, "maximum": MAX_ID}, "Run id."),
+             _param("sort", "query", {"type": "string", "enum": list(SORTS)}, "Order of the results."),
+             _param("dir", "query", {"type": "string", "enum": ["asc", "desc"]}, "Sort direction."),
+             _param("outcome", "query", {"type": "string", "enum": OUTCOMES}, "Only this outcome."),
+             *LIST_PARAMS], "runs"),
         "/api/v1/projects/{project}/tests": _get(
-            "One test's history: outcomes, durations, phase split, failures, suspects",
-            _obj(["nodeid"], nodeid=STR, history=_arr(_obj()), first_seen=OPT_DATETIME,
-                 last_seen=OPT_DATETIME),
-            [PROJECT, _param("nodeid", "query", STR, "The pytest node id.", required=True), *FILTERS,
-             *LIST_PARAMS], "tests"),
+            "With ?nodeid=: that test's history (outcomes, durations, phase split, failures, suspects); "
+            "without: the project's tests matching ?q=, paginated",
+            {"oneOf": [
+                _obj(["project", "test"], project=STR, test=_obj(
+                    ["nodeid", "runs"], nodeid=STR, runs=_arr(_obj()), first_seen_at=OPT_DATETIME,
+                    last_seen_at=OPT_DATETIME), suspects=_obj(), analysis=ANALYSIS),
+                _obj(["project", "tests", "total"], project=STR, q=STR, total=INT, limit=INT, offset=INT,
+                     tests=_arr(_obj(["nodeid"], nodeid=STR))),
+            ]},
+            [PROJECT, _param("nodeid", "query", STR, "The pytest node id; without it, the list of tests."),
+             _param("q", "query", STR, "Without nodeid: only tests whose node id contains this."),
+             *FILTERS, *LIST_PARAMS], "tests"),
         "/api/v1/projects/{project}/pyramid": _get(
             "Distinct tests and test time per level, the shape verdict and its trend",
             _obj(["levels", "shape"], levels={"type": "object", "additionalProperties": _ref("LevelStats"),
@@ -232,8 +259,8 @@ def openapi_document() -> dict:
         "/api/v1/projects/{project}/weekly": _get(
             "The weekly suite-health review",
             _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj())),
-            [PROJECT, _param("week", "query", {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
-                             "ISO week; default: the last complete one.")], "weekly"),
+            [PROJECT, _param("week", "query", {"type": "string", "pattern": WEEK_PATTERN},
+                             "ISO week, 1970-W01 to 2999-W52; default: the last complete one.")], "weekly"),
     }
     return {
         "openapi": "3.1.0",
@@ -246,6 +273,10 @@ def openapi_document() -> dict:
             "responses": {
                 "BadRequest": _json_response("A parameter or field is invalid.", _ref("Error")),
                 "NotFound": _json_response("No such project, run or test.", _ref("Error")),
+                "Unavailable": {**_json_response("The database is down, read-only or gone; retry later.",
+                                                 _ref("Error")),
+                                "headers": {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                                            "schema": {"type": "string"}}}},
             },
             "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer",
                                                 "description": "A per-project upload token."}},

@@ -81,7 +81,8 @@ class _Commands(click.Group):
             raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from exc
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Commands,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db_url", envvar="SUITEHEALTH_DATABASE_URL", metavar="URL",
               help="Database URL [env SUITEHEALTH_DATABASE_URL; default sqlite:///suitehealth.db].")
 @click.version_option(package_name="suitehealth")

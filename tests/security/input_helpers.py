@@ -70,7 +70,8 @@ def stored_values_are_sane(engine: Engine) -> list[str]:
     latest = datetime.now(UTC) + timedelta(days=1)
     earliest = datetime(1970, 1, 1, tzinfo=UTC)
     with Session(engine) as session:
-        for row in session.execute(select(Result.duration_s, Result.setup_s, Result.call_s, Result.teardown_s)):
+        times = select(Result.duration_s, Result.setup_s, Result.call_s, Result.teardown_s)
+        for row in session.execute(times):
             for value in row:
                 if value is not None and not (math.isfinite(value) and 0 <= value <= WEEK_S):
                     problems.append(f"result time {value!r}")
@@ -127,11 +128,10 @@ class NobodyServer:
     def __init__(self, db_url: str, user: int | None = None, workers: int = 1):
         import os
         import shutil
+        import socket
         import subprocess
         import sys
         from pathlib import Path
-
-        import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

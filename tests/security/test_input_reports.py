@@ -77,12 +77,14 @@ WRONG_SHAPE = {
                              "tests[0].setup.duration"),
     "json-root-number": (pytest_json(root=5), "root must be"),
     "json-created-string": (pytest_json(created="yesterday"), "created must be"),
-    "json-outcome-list": (pytest_json([json_test("t.py::a", outcome=["passed"])]), "outcome must be a string"),
+    "json-outcome-list": (pytest_json([json_test("t.py::a", outcome=["passed"])]), "outcome must be a"),
     "reportlog-worker-list": (reportlog(*log_phases(worker_id=[1, 2])), "worker_id must be"),
     "reportlog-reprtraceback-string": (
-        reportlog(*log_phases(outcome="failed", longrepr={"reprtraceback": "oops"})), "reprtraceback must be"),
+        reportlog(*log_phases(outcome="failed", longrepr={"reprtraceback": "oops"})),
+        "reprtraceback must be"),
     "reportlog-reprcrash-message-number": (
-        reportlog(*log_phases(outcome="failed", longrepr={"reprcrash": {"message": 5}})), "reprcrash.message"),
+        reportlog(*log_phases(outcome="failed", longrepr={"reprcrash": {"message": 5}})),
+        "reprcrash.message"),
     "reportlog-entry-lines-number": (
         reportlog(*log_phases(outcome="failed", longrepr={"reprtraceback": {"reprentries": [
             {"type": "ReprEntry", "data": {"lines": 5}}]}})), "lines must be"),
