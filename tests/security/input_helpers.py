@@ -127,11 +127,10 @@ class NobodyServer:
     def __init__(self, db_url: str, user: int | None = None, workers: int = 1):
         import os
         import shutil
+        import socket
         import subprocess
         import sys
         from pathlib import Path
-
-        import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from input_helpers import json_test, pytest_json
 
 from dashboard import create_app
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
 from ingest.store import ingest_sources
-from input_helpers import json_test, pytest_json
 
 HUGE = "99999999999999999999"
 # Every query parameter any view reads, each with values that overflow, underflow or carry NUL.
