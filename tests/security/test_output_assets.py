@@ -54,7 +54,8 @@ def test_pages_link_versioned_assets_and_a_favicon(client):
     assert client.get("/favicon.ico").headers["Content-Type"].startswith("image/svg+xml")
 
 
-@pytest.mark.parametrize("path", ["/assets/../config.py", "/assets/%2e%2e%2fconfig.py", "/assets/style.css.bak",
-                                  "/assets/plotly-2.0.0.min.js", "/assets/.", "/assets/__init__.py"])
+@pytest.mark.parametrize("path", ["/assets/../config.py", "/assets/%2e%2e%2fconfig.py",
+                                  "/assets/style.css.bak", "/assets/plotly-2.0.0.min.js", "/assets/.",
+                                  "/assets/__init__.py"])
 def test_nothing_else_is_served_from_disk(client, path):
     assert client.get(path).status_code == 404
