@@ -55,7 +55,8 @@ def test_unknown_modes_are_refused(sqlite_url):
 
 
 @pytest.mark.parametrize("host,auth,warns", [
-    ("0.0.0.0", "none", True), ("::", None, True), ("192.0.2.4", "none", True), ("dash.example", "none", True),
+    ("0.0.0.0", "none", True), ("::", None, True), ("192.0.2.4", "none", True),
+    ("dash.example", "none", True),
     ("127.0.0.1", "none", False), ("localhost", "none", False), ("::1", "none", False),
     ("0.0.0.0", "proxy", False),
 ])
