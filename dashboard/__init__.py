@@ -19,13 +19,14 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(config_module.load_config(config))
     app.json.sort_keys = False
 
-    from dashboard import db, errors, filters, security_headers, urls
+    from dashboard import auth, db, errors, filters, security_headers, urls
 
     db.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
     security_headers.init_app(app)
     urls.init_app(app)
+    auth.init_app(app)
 
     from dashboard.views import (
         assets,

@@ -93,6 +93,15 @@ def serve(app: AppContext, host: str, port: int, workers: int | None, no_worker:
       suitehealth --db sqlite:///suitehealth.db serve --host 0.0.0.0 --port 8000 --workers 4
     """
     click.echo(f"suitehealth: serving {app.safe_url} on http://{host}:{port}/", err=True)
+    from dashboard.auth import MODES, open_to_the_network_warning
+    from dashboard.config import load_config
+
+    auth = str(load_config().get("AUTH") or "none").lower()
+    if auth not in MODES:
+        raise click.ClickException(f"SUITEHEALTH_AUTH must be one of {', '.join(MODES)}, not {auth!r}")
+    warning = open_to_the_network_warning(host, auth)
+    if warning:
+        click.secho(warning, err=True, fg="yellow")
     if no_worker:
         serve_app(app.url, host=host, port=port, workers=workers)
         return

@@ -25,6 +25,11 @@ DEFAULTS: dict = {
     # Host names this server answers to (comma-separated in SUITEHEALTH_TRUSTED_HOSTS); any other Host
     # header gets a 400, and absolute links may then use the request's host when BASE_URL is unset.
     "TRUSTED_HOSTS": None,
+    # Who may read (dashboard/auth.py): "none" (meant for localhost) or "proxy" (an authenticating reverse
+    # proxy passes the user in AUTH_USER_HEADER; believed only from TRUSTED_PROXIES, comma-separated).
+    "AUTH": "none",
+    "AUTH_USER_HEADER": "X-Forwarded-User",
+    "TRUSTED_PROXIES": "127.0.0.1,::1",
 }
 
 _ENV_PREFIX = "SUITEHEALTH_"

@@ -15,7 +15,7 @@ from dashboard import shell
 # Unicode bidi embeddings, overrides and isolates: in a test name they make text display in another
 # order than it reads ("Trojan source"), so pages show them as visible escapes instead.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_NO_LINK = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+_NO_LINK = re.compile(r"[\x00-\x20\x7f-\x9f\s\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def duration(seconds: float | None) -> str:

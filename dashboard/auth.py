@@ -1,0 +1,74 @@
+"""Who may read: SUITEHEALTH_AUTH=none (default, meant for localhost) or proxy.
+
+``proxy``: an authenticating reverse proxy (oauth2-proxy, nginx auth_request ...) signs people in and
+passes their name in a header (SUITEHEALTH_AUTH_USER_HEADER, default X-Forwarded-User). The header is
+believed only from SUITEHEALTH_TRUSTED_PROXIES (default: loopback), since anyone else could send it.
+Uploads keep their own per-project tokens; /healthz and the static assets stay open.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Flask, g, request
+
+from dashboard.errors import error_response
+
+MODES = ("none", "proxy")
+LOOPBACK = "127.0.0.1,::1"
+
+
+class AuthConfigError(ValueError):
+    """SUITEHEALTH_AUTH and friends do not make sense together."""
+
+
+def _networks(raw: str) -> list:
+    try:
+        return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise AuthConfigError(f"SUITEHEALTH_TRUSTED_PROXIES: {exc}") from None
+
+
+def _open_path() -> bool:
+    path = request.path
+    return (path == "/healthz" or path.startswith("/assets/") or path == "/favicon.ico"
+            # Uploads authenticate with their project token (views/upload.py).
+            or (request.method == "POST" and path.startswith("/api/v1/projects/") and path.endswith("/runs")))
+
+
+def init_app(app: Flask) -> None:
+    mode = str(app.config.get("AUTH") or "none").lower()
+    if mode not in MODES:
+        raise AuthConfigError(f"SUITEHEALTH_AUTH must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == "none":
+        return
+    header = app.config.get("AUTH_USER_HEADER") or "X-Forwarded-User"
+    proxies = _networks(app.config.get("TRUSTED_PROXIES") or LOOPBACK)
+
+    @app.before_request
+    def _require_proxy_user():
+        if _open_path():
+            return None
+        try:
+            peer = ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            peer = None
+        user = request.headers.get(header, "").strip()
+        if peer is None or not any(peer in net for net in proxies) or not user:
+            return error_response(401, "sign in through the dashboard's proxy")
+        g.user = user
+        return None
+
+
+def open_to_the_network_warning(host: str, auth: str | None) -> str | None:
+    """The warning `serve` prints when it listens beyond loopback with no sign-in, else None."""
+    if (auth or "none").lower() != "none":
+        return None
+    try:
+        if host in ("localhost", "") or ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name: assume it is reachable from elsewhere
+    return (f"WARNING: listening on {host} with SUITEHEALTH_AUTH=none: anyone who can reach this port "
+            "can read every project, failure message and build URL. Set SUITEHEALTH_AUTH=proxy behind an "
+            "authenticating proxy, or bind to 127.0.0.1.")
