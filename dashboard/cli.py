@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from dashboard.cli_answers import flaky, suspects
 from dashboard.cli_confirm import confirm
 from dashboard.cli_demo import demo
 from dashboard.cli_quarantine import quarantine
@@ -23,6 +24,8 @@ main.add_command(demo)
 main.add_command(report)
 main.add_command(confirm)
 main.add_command(quarantine)
+main.add_command(flaky)
+main.add_command(suspects)
 
 __all__ = ["main"]
 
