@@ -24,6 +24,7 @@ from dashboard.analysis import flakestate
 from dashboard.analysis.budget import resolve_budget
 from dashboard.analysis.interference import suspects_and_notes
 from ingest.analysis_models import FlakeStats
+from ingest.ci_markdown import reproduce_commands
 from ingest.models import Result, Run, Test
 from ingest.quarantine import entries
 from ingest.quarantine_list import covering
@@ -74,6 +75,19 @@ class RunVerdicts:
     @property
     def new_failures(self) -> list[str]:
         return [f.nodeid for f in self.of(NEW)]
+
+    def as_dict(self, url: str | None = None) -> dict:
+        """Return the JSON the CI summary and the gate read (``ingest.ci_summary``)."""
+        return {
+            "project": self.project, "suite": self.suite, "run_id": self.run_id, "url": url,
+            "tests": self.tests, "duration_s": self.duration_s, "budget_s": self.budget_s,
+            "budget_source": self.budget_source,
+            "failures": [{"nodeid": f.nodeid, "category": f.category, "message": f.message}
+                         for f in self.failures],
+            "rerun_flakes": self.rerun_flakes, "new_flaky": self.new_flaky, "new_failures": self.new_failures,
+            "suspects": [{"victim": s.victim, "causes": s.causes, "kind": s.kind, "confidence": s.confidence,
+                          "commands": reproduce_commands(s.kind, s.causes, s.victim)} for s in self.suspects],
+        }
 
 
 def run_verdicts(session: Session, project_id: int, project: str, run_id: int,
