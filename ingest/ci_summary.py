@@ -18,6 +18,7 @@ from ingest.quarantine_list import safe_url
 GATES = ("new-flaky", "new-failure")
 SECTIONS = (("new", "New failures"), ("new-flaky", "New flaky failures (passed on this commit before)"),
             ("known-flaky", "Known flaky"), ("quarantined", "Quarantined"))
+SHORT = {"new": "new", "new-flaky": "newly flaky", "known-flaky": "known flaky", "quarantined": "quarantined"}
 MAX_ROWS = 50
 
 
@@ -63,7 +64,7 @@ def summary_markdown(verdicts: dict) -> str:
     lines = [title, ""]
     counts = {key: sum(1 for f in failures if f.get("category") == key) for key, _ in SECTIONS}
     if failures:
-        parts = [f"{counts[key]} {label.split(' (')[0].lower()}" for key, label in SECTIONS if counts[key]]
+        parts = [f"{counts[key]} {SHORT[key]}" for key, _ in SECTIONS if counts[key]]
         lines.append(f"**{len(failures)} failed** of {verdicts.get('tests') or 0} tests: {', '.join(parts)}.")
     else:
         lines.append(f"**No failures** in {verdicts.get('tests') or 0} tests.")
