@@ -16,6 +16,7 @@ from dashboard.cli_quarantine import quarantine
 from dashboard.cli_report import report
 from dashboard.cli_serve import serve
 from dashboard.cli_worker import worker
+from ingest import cli as ingest_cli
 from ingest.cli import main
 
 main.add_command(serve)
@@ -26,6 +27,16 @@ main.add_command(confirm)
 main.add_command(quarantine)
 main.add_command(flaky)
 main.add_command(suspects)
+
+
+def _stored_run_verdicts(engine, project: str, run_id: int) -> dict:
+    # Imported when `ingest --fail-on/--summary` runs: the analyses are heavy (scipy, pandas).
+    from dashboard.analysis.run_verdicts import stored_run_verdicts
+
+    return stored_run_verdicts(engine, project, run_id)
+
+
+ingest_cli.run_verdicts_provider = _stored_run_verdicts
 
 __all__ = ["main"]
 

@@ -158,3 +158,25 @@ def _passed_on_commit_before(session: Session, run: Run, test_ids: set[int]) -> 
         .where(and_(Result.run_id.in_(earlier), Result.test_id.in_(test_ids), Result.final.is_(True),
                     Result.outcome == PASSED))
     ))
+
+
+def stored_run_verdicts(engine, project: str, run_id: int) -> dict:
+    """Bring the analyses up to date, then return the verdicts on ``run_id`` (for `ingest --fail-on`).
+
+    Refreshing first is safe: a flake this run itself adds counts from this run's start, and
+    "known flaky" means flaked before it.
+    """
+    from dashboard.analysis.levels import load_settings
+    from dashboard.analysis.updates import refresh_project
+    from dashboard.config import load_config
+
+    config = load_config()
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        project_id = run.project_id
+    refresh_project(engine, project_id)
+    with Session(engine) as session:
+        settings = load_settings(config["CONFIG_FILE"])
+        found = run_verdicts(session, project_id, project, run_id, settings=settings,
+                             default_budget_s=float(config["BUDGET_S"]))
+    return found.as_dict()

@@ -156,3 +156,18 @@ def test_suspects_command_quotes_its_reproduce_commands(cli, engine):
     assert found[0]["commands"] == [f"pytest -p no:randomly {quoted} {victim}"]
     md = cli("suspects", "--project", "shop", "--format", "md").output
     assert f"`{victim}` fails after `{polluter}`" in md
+
+
+def test_ingest_gate_and_summary_on_the_local_database(pytester, cli, engine, tmp_path):
+    """`ingest --fail-on` gives the same verdicts without a server."""
+    _history(engine)
+    report = _report(pytester, "all.jsonl")
+    summary = tmp_path / "summary.md"
+    gated = cli("ingest", report, "--project", "shop", "--suite", "unit", "--fail-on", "new-failure",
+                env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert gated.exit_code == 1 and f"1 new failure: {BUG}" in gated.output
+    assert "1 new, 1 known flaky, 1 quarantined" in summary.read_text()
+    clean = _report(pytester, "known.jsonl", "-k", "not real_bug")
+    passed = cli("ingest", clean, "--project", "shop", "--suite", "unit", "--fail-on", "new-failure",
+                 "--fail-on", "new-flaky")
+    assert passed.exit_code == 0, passed.output
