@@ -18,6 +18,7 @@ from dashboard.cli_serve import serve
 from dashboard.cli_worker import worker
 from ingest import cli as ingest_cli
 from ingest.cli import main
+from ingest.cli_history import export_history, import_history
 
 main.add_command(serve)
 main.add_command(worker)
@@ -27,6 +28,8 @@ main.add_command(confirm)
 main.add_command(quarantine)
 main.add_command(flaky)
 main.add_command(suspects)
+main.add_command(export_history)
+main.add_command(import_history)
 
 
 def _stored_run_verdicts(engine, project: str, run_id: int) -> dict:
