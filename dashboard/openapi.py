@@ -235,6 +235,9 @@ def openapi_document() -> dict:
             [PROJECT, _param("week", "query", {"type": "string", "pattern": r"^\d{4}-W\d{2}$"},
                              "ISO week; default: the last complete one.")], "weekly"),
     }
+    from dashboard.openapi_action import action_paths
+
+    paths.update(action_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "suitehealth API", "version": _version(),

@@ -30,7 +30,8 @@ def fetch_verdicts(server: str, token: str, project: str, run_id: int, timeout_s
     """Return the server's verdicts on ``run_id``; raise OSError/ValueError when they cannot be had."""
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                "User-Agent": "suitehealth-upload/1"}
-    request = urllib.request.Request(verdicts_url(server, project, run_id), headers=headers)
+    request = urllib.request.Request(verdicts_url(server, project, run_id), data=b"", headers=headers,
+                                     method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as resp:
             data = json.loads(resp.read(20 << 20))

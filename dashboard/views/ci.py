@@ -16,7 +16,7 @@ from dashboard.views.quarantine import base_url, project_token
 bp = Blueprint("ci", __name__)
 
 
-@bp.get("/api/v1/projects/<path:project>/runs/<int:run_id>/verdicts")
+@bp.post("/api/v1/projects/<path:project>/runs/<int:run_id>/verdicts")
 def verdicts(project: str, run_id: int):
     verified, refusal = project_token(project)
     if refusal:

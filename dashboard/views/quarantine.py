@@ -52,7 +52,8 @@ def base_url() -> str:
     return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
 
 
-@bp.get("/api/v1/projects/<path:project>/quarantine/export")
+# POST, not GET: a credentialed call, not a page (every GET page and twin answers without a token).
+@bp.post("/api/v1/projects/<path:project>/quarantine/export")
 def quarantine_export(project: str):
     """The list as ``quarantine export --format json`` writes it; needs the project's upload token."""
     verified, refusal = project_token(project)
