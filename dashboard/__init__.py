@@ -44,6 +44,9 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     for module in (health, assets, home, runs, tests, pyramid, budget, flaky, upload, weekly, confirm):
         app.register_blueprint(module.bp)
+    from dashboard.views import ci as ci_views
     from dashboard.views import quarantine as quarantine_views
+
     app.register_blueprint(quarantine_views.bp)
+    app.register_blueprint(ci_views.bp)
     return app

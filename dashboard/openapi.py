@@ -262,6 +262,9 @@ def openapi_document() -> dict:
             [PROJECT, _param("week", "query", {"type": "string", "pattern": WEEK_PATTERN},
                              "ISO week, 1970-W01 to 2999-W52; default: the last complete one.")], "weekly"),
     }
+    from dashboard.openapi_action import action_paths
+
+    paths.update(action_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "suitehealth API", "version": _version(),

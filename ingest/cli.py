@@ -7,6 +7,7 @@ script's entry point; this module never imports Flask.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,8 +155,14 @@ def build_run_meta(project: str | None, suite: str | None, branch: str | None, c
 @click.option("--project", help="Project name [default: from the CI environment].")
 @metadata_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--fail-on", "fail_on", multiple=True, type=click.Choice(("new-flaky", "new-failure")),
+              help="Exit 1 if the run has a new failure / a newly flaky test (not known flakes). Repeatable.")
+@click.option("--summary/--no-summary", "step_summary", default=None,
+              help="Write the Markdown job summary to $GITHUB_STEP_SUMMARY (printed when unset) "
+                   "[default: only when $GITHUB_STEP_SUMMARY is set].")
 @pass_app
-def ingest(app: AppContext, files, project, suite, branch, commit, build_id, build_url, started_at, as_json):
+def ingest(app: AppContext, files, project, suite, branch, commit, build_id, build_url, started_at, as_json,
+           fail_on=(), step_summary=None):
     """Store report FILES (JUnit XML, pytest JSON/JSONL, --durations text; gzip ok) as ONE run.
 
     Shards of one CI job given together are merged into one run. Ingesting the same content again
@@ -180,13 +187,35 @@ def ingest(app: AppContext, files, project, suite, branch, commit, build_id, bui
         raise click.ClickException(f"{exc.filename or files[0]}: {exc.strerror or exc}") from exc
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
-        return
-    if summary.duplicate:
+    elif summary.duplicate:
         click.echo(f"Already stored as run {summary.run_id} ({summary.project}/{summary.suite}); "
                    "nothing added.")
-        return
-    click.echo(f"Stored run {summary.run_id} ({summary.project}/{summary.suite}): "
-               f"{outcome_line(summary.as_dict())}")
+    else:
+        click.echo(f"Stored run {summary.run_id} ({summary.project}/{summary.suite}): "
+                   f"{outcome_line(summary.as_dict())}")
+    if step_summary is None:
+        step_summary = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+    if fail_on or step_summary:
+        _summary_and_gate(app, summary.project, summary.run_id, step_summary, fail_on)
+
+
+# The verdicts on a stored run need the analyses, which live in ``dashboard``: it sets this
+# (engine, project, run_id) -> verdicts dict when it loads the CLI. Without it there is no gate.
+run_verdicts_provider = None
+
+
+def _summary_and_gate(app: AppContext, project: str, run_id: int, summary: bool, fail_on) -> None:
+    from ingest.ci_markdown import write_step_summary
+    from ingest.ci_summary import gate, summary_markdown
+
+    if run_verdicts_provider is None:
+        raise click.ClickException("--fail-on and --summary need the dashboard package (suitehealth)")
+    verdicts = run_verdicts_provider(app.engine, project, run_id)
+    if summary:
+        write_step_summary(summary_markdown(verdicts), lambda text: click.echo(text, err=True))
+    reasons = gate(verdicts, fail_on)
+    if reasons:
+        raise click.ClickException("failing the job (--fail-on): " + "; ".join(reasons))
 
 
 # ---- runs -----------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 
+from ingest.ci_summary import GATES
 from ingest.cli import AppContext, build_run_meta, main, metadata_options, pass_app
 from ingest.errors import IngestError, MetadataError
 from ingest.summary import outcome_line
@@ -114,8 +116,14 @@ def _short(value) -> str:
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(1),
               help="Seconds per attempt.")
 @click.option("--json", "as_json", is_flag=True, help="Print the server's answer as one JSON object.")
+@click.option("--fail-on", "fail_on", multiple=True, type=click.Choice(GATES),
+              help="Fail (exit 1) if this run has a new failure / a newly flaky test; known flaky and "
+                   "quarantined tests never fail it. Repeatable.")
+@click.option("--summary/--no-summary", default=None,
+              help="Write the Markdown job summary to $GITHUB_STEP_SUMMARY, or print it on stderr when that "
+                   "is unset [default: only when $GITHUB_STEP_SUMMARY is set].")
 def upload(files, server, token_, project, suite, branch, commit, build_id, build_url, started_at, retries,
-           timeout, as_json):
+           timeout, as_json, fail_on, summary):
     """Upload report FILES (gzipped on the way) to a suitehealth server as ONE run.
 
     Metadata comes from the flags, then the CI environment, like `ingest`. Re-sending the same
@@ -145,12 +153,35 @@ def upload(files, server, token_, project, suite, branch, commit, build_id, buil
         raise click.ClickException(f"upload to {server} failed: {exc}") from exc
     if as_json:
         click.echo(json.dumps(result.body))
-        return
-    body = result.body
-    if result.duplicate:
-        click.echo(f"Already stored as run {result.run_id} ({body.get('project')}/{body.get('suite')}).",
-                   err=True)
     else:
-        click.echo(f"Stored run {result.run_id} ({body.get('project')}/{body.get('suite')}): "
-                   f"{outcome_line(body)}.", err=True)
-    click.echo(result.url or f"run {result.run_id}")
+        body = result.body
+        if result.duplicate:
+            click.echo(f"Already stored as run {result.run_id} ({body.get('project')}/{body.get('suite')}).",
+                       err=True)
+        else:
+            click.echo(f"Stored run {result.run_id} ({body.get('project')}/{body.get('suite')}): "
+                       f"{outcome_line(body)}.", err=True)
+        click.echo(result.url or f"run {result.run_id}")
+    if summary is None:
+        summary = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+    if summary or fail_on:
+        _summary_and_gate(server, token_, meta.project, result.run_id, summary, fail_on, timeout)
+
+
+def _summary_and_gate(server, token, project, run_id, summary, fail_on, timeout) -> None:
+    """Write the job summary and apply --fail-on from the server's verdicts on the run."""
+    from ingest.ci_markdown import write_step_summary
+    from ingest.ci_summary import fetch_verdicts, gate, summary_markdown
+
+    try:
+        verdicts = fetch_verdicts(server, token, project, run_id, timeout_s=timeout)
+    except (OSError, ValueError) as exc:
+        # The run is stored; a summary we cannot get must not fail the job (nor pass a gate silently).
+        click.echo(f"suitehealth: no verdicts for run {run_id} ({exc}): no summary"
+                   + (", --fail-on not applied" if fail_on else ""), err=True)
+        return
+    if summary:
+        write_step_summary(summary_markdown(verdicts), lambda text: click.echo(text, err=True))
+    reasons = gate(verdicts, fail_on)
+    if reasons:
+        raise click.ClickException("failing the job (--fail-on): " + "; ".join(reasons))

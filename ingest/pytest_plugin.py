@@ -47,6 +47,9 @@ def pytest_addoption(parser) -> None:
     group.addoption("--suitehealth-quarantine-mode", choices=("run", "skip"), default="run",
                     help="run: quarantined tests run, a failure is reported as xfail (default); "
                          "skip: they do not run")
+    group.addoption("--suitehealth-summary", action="store_true", default=False,
+                    help="write a Markdown job summary to $GITHUB_STEP_SUMMARY (printed when unset); "
+                         "automatic when that is set and another suitehealth option is used")
     group.addoption("--suitehealth-token", metavar="TOKEN", default=None,
                     help="project token for the quarantine list [default: $SUITEHEALTH_TOKEN, which "
                          "keeps it out of logs]")
@@ -57,6 +60,11 @@ def pytest_configure(config) -> None:
         from ingest.pytest_quarantine import register
 
         register(config)
+    if not hasattr(config, "workerinput"):
+        from ingest.pytest_summary import PLUGIN_NAME, SummaryPlugin, wanted
+
+        if wanted(config):
+            config.pluginmanager.register(SummaryPlugin(config), PLUGIN_NAME)
     if not (config.getoption("suitehealth_report") or config.getoption("suitehealth_upload")):
         return
     if hasattr(config, "workerinput"):  # an xdist worker: only annotate reports for the controller
@@ -111,6 +119,7 @@ class Recorder(_Annotator):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "w", encoding="utf-8")
         self.summary_lines: list[tuple[str, dict]] = []
+        self.uploaded: tuple[str, str, str, int] | None = None
 
     def _write(self, data: dict) -> None:
         self._fh.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
@@ -182,6 +191,8 @@ class Recorder(_Annotator):
             return (f"suitehealth: NOT uploaded ({exc}); report kept at {self.path}", {"yellow": True})
         if self.temporary:
             self.path.unlink(missing_ok=True)
+        if result.run_id:  # for the job summary (pytest_summary), which asks for the run's verdicts
+            self.uploaded = (server, token, project, result.run_id)
         verb = "already stored as" if result.duplicate else "uploaded as"
         return (f"suitehealth: {verb} run {result.run_id}: {result.url or ''}".rstrip(), {"green": True})
 

@@ -94,7 +94,7 @@ def _fetch(url: str, token: str | None, timeout_s: float) -> dict:
     headers = {"Accept": "application/json", "User-Agent": "suitehealth-pytest/1"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, headers=headers)
+    request = urllib.request.Request(url, data=b"", headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=timeout_s) as resp:
         return json.loads(resp.read(10 << 20))
 

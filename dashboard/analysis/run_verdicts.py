@@ -24,6 +24,7 @@ from dashboard.analysis import flakestate
 from dashboard.analysis.budget import resolve_budget
 from dashboard.analysis.interference import suspects_and_notes
 from ingest.analysis_models import FlakeStats
+from ingest.ci_markdown import reproduce_commands
 from ingest.models import Result, Run, Test
 from ingest.quarantine import entries
 from ingest.quarantine_list import covering
@@ -74,6 +75,19 @@ class RunVerdicts:
     @property
     def new_failures(self) -> list[str]:
         return [f.nodeid for f in self.of(NEW)]
+
+    def as_dict(self, url: str | None = None) -> dict:
+        """Return the JSON the CI summary and the gate read (``ingest.ci_summary``)."""
+        return {
+            "project": self.project, "suite": self.suite, "run_id": self.run_id, "url": url,
+            "tests": self.tests, "duration_s": self.duration_s, "budget_s": self.budget_s,
+            "budget_source": self.budget_source,
+            "failures": [{"nodeid": f.nodeid, "category": f.category, "message": f.message}
+                         for f in self.failures],
+            "rerun_flakes": self.rerun_flakes, "new_flaky": self.new_flaky, "new_failures": self.new_failures,
+            "suspects": [{"victim": s.victim, "causes": s.causes, "kind": s.kind, "confidence": s.confidence,
+                          "commands": reproduce_commands(s.kind, s.causes, s.victim)} for s in self.suspects],
+        }
 
 
 def run_verdicts(session: Session, project_id: int, project: str, run_id: int,
@@ -144,3 +158,25 @@ def _passed_on_commit_before(session: Session, run: Run, test_ids: set[int]) -> 
         .where(and_(Result.run_id.in_(earlier), Result.test_id.in_(test_ids), Result.final.is_(True),
                     Result.outcome == PASSED))
     ))
+
+
+def stored_run_verdicts(engine, project: str, run_id: int) -> dict:
+    """Bring the analyses up to date, then return the verdicts on ``run_id`` (for `ingest --fail-on`).
+
+    Refreshing first is safe: a flake this run itself adds counts from this run's start, and
+    "known flaky" means flaked before it.
+    """
+    from dashboard.analysis.levels import load_settings
+    from dashboard.analysis.updates import refresh_project
+    from dashboard.config import load_config
+
+    config = load_config()
+    with Session(engine) as session:
+        run = session.get(Run, run_id)
+        project_id = run.project_id
+    refresh_project(engine, project_id)
+    with Session(engine) as session:
+        settings = load_settings(config["CONFIG_FILE"])
+        found = run_verdicts(session, project_id, project, run_id, settings=settings,
+                             default_budget_s=float(config["BUDGET_S"]))
+    return found.as_dict()

@@ -33,18 +33,30 @@ def quarantine(project: str) -> dict:
     return {"project": proj.name, "policy": policy, "tests": tests, "history": changes}
 
 
-@bp.get("/api/v1/projects/<path:project>/quarantine/export")
-def quarantine_export(project: str):
-    """The list as ``quarantine export --format json`` writes it; needs the project's upload token."""
+def project_token(project: str):
+    """Return (Verified, None) for a request carrying ``project``'s token, else (None, refusal)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     verified = verify_token(get_engine(), token.strip() if scheme.lower() == "bearer" else None)
     if verified is None:
-        return (jsonify({"error": "missing, unknown or revoked token (send 'Authorization: Bearer <token>')",
-                         "status": 401}), 401, {"WWW-Authenticate": 'Bearer realm="suitehealth"'})
+        return None, (jsonify({"error": "missing, unknown or revoked token (send 'Authorization: Bearer "
+                                        "<token>')", "status": 401}),
+                      401, {"WWW-Authenticate": 'Bearer realm="suitehealth"'})
     if verified.project != project:
-        return jsonify({"error": f"this token belongs to project {verified.project!r}, not {project!r}",
-                        "status": 403}), 403
-    base = (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
-    doc = export_document(get_session(), verified.project_id, verified.project, base)
-    return jsonify(doc)
+        return None, (jsonify({"error": f"this token belongs to project {verified.project!r}, not "
+                                        f"{project!r}", "status": 403}), 403)
+    return verified, None
+
+
+def base_url() -> str:
+    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
+
+
+# POST, not GET: a credentialed call, not a page (every GET page and twin answers without a token).
+@bp.post("/api/v1/projects/<path:project>/quarantine/export")
+def quarantine_export(project: str):
+    """The list as ``quarantine export --format json`` writes it; needs the project's upload token."""
+    verified, refusal = project_token(project)
+    if refusal:
+        return refusal
+    return jsonify(export_document(get_session(), verified.project_id, verified.project, base_url()))

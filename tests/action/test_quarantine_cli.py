@@ -90,7 +90,7 @@ def test_every_reader_sees_the_same_set(cli, shop, client, pytester):
     from_pytest = cli("quarantine", "export", "--project", "shop", "--format", "pytest").output.splitlines()
     twin = client.get("/api/v1/projects/shop/quarantine").get_json()
     token = create_token(shop, "shop")[1]
-    endpoint = client.get("/api/v1/projects/shop/quarantine/export",
+    endpoint = client.post("/api/v1/projects/shop/quarantine/export",
                           headers={"Authorization": f"Bearer {token}"})
     assert endpoint.status_code == 200
     from_endpoint = [t["nodeid"] for t in endpoint.get_json()["tests"]]
@@ -113,9 +113,9 @@ def test_every_reader_sees_the_same_set(cli, shop, client, pytester):
 
 def test_export_endpoint_needs_the_projects_token(client, shop):
     quarantine(shop, "shop", QUARANTINED)
-    assert client.get("/api/v1/projects/shop/quarantine/export").status_code == 401
+    assert client.post("/api/v1/projects/shop/quarantine/export").status_code == 401
     other = create_token(shop, "other")[1]
-    refused = client.get("/api/v1/projects/shop/quarantine/export",
+    refused = client.post("/api/v1/projects/shop/quarantine/export",
                          headers={"Authorization": f"Bearer {other}"})
     assert refused.status_code == 403 and "not 'shop'" in refused.get_json()["error"]
 

@@ -1,0 +1,31 @@
+"""GET /api/v1/projects/<p>/runs/<id>/verdicts: what a run's failures mean, for the CI job that
+uploaded it (summary and gate of `suitehealth upload`); needs the project's upload token."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, current_app, jsonify
+
+from dashboard.analysis.levels import load_settings
+from dashboard.analysis.run_verdicts import run_verdicts
+from dashboard.db import get_session
+from dashboard.errors import NotFound
+from dashboard.views.quarantine import base_url, project_token
+
+bp = Blueprint("ci", __name__)
+
+
+@bp.post("/api/v1/projects/<path:project>/runs/<int:run_id>/verdicts")
+def verdicts(project: str, run_id: int):
+    verified, refusal = project_token(project)
+    if refusal:
+        return refusal
+    try:
+        found = run_verdicts(get_session(), verified.project_id, verified.project, run_id,
+                             settings=load_settings(current_app.config.get("CONFIG_FILE")),
+                             default_budget_s=float(current_app.config["BUDGET_S"]))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+    url = f"{base_url()}/projects/{quote(verified.project, safe='')}/runs/{run_id}"
+    return jsonify(found.as_dict(url))
