@@ -34,6 +34,10 @@ from pathlib import Path
 # the corpus must stay small enough to live in the repository.
 MAX_FAILURE_TEXT = 1500
 RUN_TIMEOUT_S = 900
+PAIR_TIMEOUT_S = 300
+# A true polluter can precede its victim in a passing run only when a cleaner ran in between; such
+# runs are rare, so candidates with more than this many contrary runs are not worth a pair run.
+MAX_CONTRARY_RUNS = 3
 
 
 def setup(spec: str, work: Path) -> None:
@@ -89,44 +93,61 @@ def runs(src: Path, python: str, out: Path, seeds: list[int], pytest_args: list[
             (out / f"run-{seed:03d}.xml.gz").write_bytes(gzip.compress(trim_junit(xml.read_bytes()), mtime=0))
 
 
-def _outcomes(path: Path) -> dict[str, str]:
+def ordered_outcomes(path: Path) -> list[tuple[str, str]]:
+    """Return (node id, outcome) of one run in the order the tests ran (JUnit keeps that order)."""
     root = ET.fromstring(gzip.decompress(path.read_bytes()))
-    result = {}
+    result = []
     for case in root.iter("testcase"):
-        nodeid = nodeid_of(case)
         tags = {c.tag for c in case}
-        result[nodeid] = "failed" if tags & {"failure", "error"} else "skipped" if "skipped" in tags else "passed"
+        outcome = "failed" if tags & {"failure", "error"} else "skipped" if "skipped" in tags else "passed"
+        result.append((nodeid_of(case), outcome))
     return result
 
 
 def nodeid_of(case: ET.Element) -> str:
-    """pytest's node id from a JUnit testcase (classname 'tests.test_x.TestY', name 'test_z[p]')."""
+    """pytest's node id from a JUnit testcase: the rule suitehealth's own JUnit parser applies.
+
+    pytest writes classname 'tests.test_x.TestY' and name 'test_z[p]'; trailing segments that start
+    with an uppercase letter are classes, the rest is the module path.
+    """
     parts = case.get("classname", "").split(".")
-    file = case.get("file")
-    if file:
-        module_parts = file.removesuffix(".py").split("/")
-        rest = parts[len(module_parts) :]
-        return "::".join([file, *rest, case.get("name", "")])
-    # Without a file attribute: the longest prefix that is a module path is the file.
-    return "/".join(parts[:-1]) + ".py::" + parts[-1] + "::" + case.get("name", "")
+    split = len(parts)
+    while split > 1 and parts[split - 1][:1].isupper():
+        split -= 1
+    return "::".join(["/".join(parts[:split]) + ".py", *parts[split:], case.get("name", "")])
+
+
+def load_runs(out: Path) -> list[list[tuple[str, str]]]:
+    return [ordered_outcomes(path) for path in sorted(out.glob("run-*.xml.gz"))]
+
+
+def flipping_tests(all_runs: list[list[tuple[str, str]]]) -> dict[str, tuple[int, int]]:
+    """Tests that failed in some runs and passed in others: node id -> (fails, passes)."""
+    fails: Counter[str] = Counter()
+    passes: Counter[str] = Counter()
+    for run in all_runs:
+        for nodeid, outcome in run:
+            if outcome == "failed":
+                fails[nodeid] += 1
+            elif outcome == "passed":
+                passes[nodeid] += 1
+    return {n: (fails[n], passes[n]) for n in sorted(fails) if passes[n]}
 
 
 def victims(out: Path) -> None:
     """Print tests that both failed and passed across the runs in OUT, with fail/pass counts."""
-    fails: Counter[str] = Counter()
-    passes: Counter[str] = Counter()
-    files = sorted(out.glob("run-*.xml.gz"))
-    for path in files:
-        for nodeid, outcome in _outcomes(path).items():
-            (fails if outcome == "failed" else passes)[nodeid] += outcome != "skipped"
-    print(f"{len(files)} runs")
-    for nodeid in sorted(fails):
-        print(f"{fails[nodeid]:3d} failed {passes[nodeid]:3d} passed  {nodeid}")
+    all_runs = load_runs(out)
+    print(f"{len(all_runs)} runs, {len(all_runs[0])} tests in the first")
+    for nodeid, (fails, passes) in flipping_tests(all_runs).items():
+        print(f"{fails:3d} failed {passes:3d} passed  {nodeid}")
 
 
 def _passes(src: Path, python: str, nodeids: list[str], victim: str) -> bool:
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *nodeids]
-    done = subprocess.run(cmd, cwd=src, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    """Run NODEIDS in this fixed order in a fresh interpreter; did VICTIM pass?"""
+    cmd = [python, "-m", "pytest", "-q", "-rfE", "-p", "no:randomly", "-p", "no:cacheprovider", *nodeids]
+    done = subprocess.run(cmd, cwd=src, capture_output=True, text=True, timeout=PAIR_TIMEOUT_S)
+    if done.returncode not in (0, 1):  # 4/5: a node id did not resolve; never read that as "passed"
+        raise RuntimeError(f"pytest exit {done.returncode} for {nodeids}:\n{done.stdout[-2000:]}")
     return f"FAILED {victim}" not in done.stdout and f"ERROR {victim}" not in done.stdout
 
 
@@ -142,6 +163,75 @@ def pair(src: Path, python: str, victim: str, candidates: list[str]) -> dict:
     return found
 
 
+def _candidates(all_runs, victim: str, victim_failed_alone: bool) -> list[str]:
+    """Tests worth a pair run for VICTIM: they ran before it in runs of the telling outcome, rarely otherwise.
+
+    For a polluter the telling runs are the victim's failures; for a state-setter (the victim fails
+    alone) they are its passes.
+    """
+    telling = "passed" if victim_failed_alone else "failed"
+    before_telling: Counter[str] = Counter()
+    before_contrary: Counter[str] = Counter()
+    for run in all_runs:
+        order = [n for n, _ in run]
+        if victim not in order:
+            continue
+        outcome = dict(run)[victim]
+        if outcome == "skipped":
+            continue
+        earlier = order[: order.index(victim)]
+        (before_telling if outcome == telling else before_contrary).update(earlier)
+    picked = [n for n in before_telling if before_contrary[n] <= MAX_CONTRARY_RUNS and n != victim]
+    return sorted(picked, key=lambda n: (before_contrary[n], -before_telling[n], n))
+
+
+def _unexplained_runs(all_runs, victim: str, causes: list[str], telling: str) -> list[int]:
+    """Indexes of runs with the telling outcome in which no cause ran before the victim."""
+    missing = []
+    for i, run in enumerate(all_runs):
+        order = [n for n, _ in run]
+        if victim in order and dict(run)[victim] == telling:
+            if not set(order[: order.index(victim)]) & set(causes):
+                missing.append(i)
+    return missing
+
+
+def truth(src: Path, python: str, out: Path) -> dict:
+    """Pair-run every flipping test of the runs in OUT and write OUT/truth.json."""
+    all_runs = load_runs(out)
+    flipping = flipping_tests(all_runs)
+    result = {"runs": len(all_runs), "tests": len(all_runs[0]), "victims": []}
+    for victim, (fails, passes) in flipping.items():
+        # Twice alone: a test that does not agree with itself alone is a random flake, not a victim.
+        alone = [_passes(src, python, [victim], victim) for _ in range(2)]
+        entry = {"victim": victim, "failed_runs": fails, "passed_runs": passes}
+        if alone[0] != alone[1]:
+            entry.update(kind="none", causes=[], note="flips when run alone: no order signal")
+            result["victims"].append(entry)
+            print(f"none          {victim} (flips alone)", flush=True)
+            continue
+        failed_alone = not alone[0]
+        kind = "state-setter" if failed_alone else "polluter"
+        causes = []
+        tried = _candidates(all_runs, victim, failed_alone)
+        for cand in tried:
+            if _passes(src, python, [cand, victim], victim) == failed_alone:
+                causes.append(cand)
+        telling = "passed" if failed_alone else "failed"
+        unexplained = _unexplained_runs(all_runs, victim, causes, telling)
+        entry.update(kind=kind if causes else "none", causes=causes, pairs_tried=len(tried))
+        entry["alone"] = "failed" if failed_alone else "passed"
+        if unexplained:
+            entry["unexplained_runs"] = [f"run-{i + 1:03d}" for i in unexplained]
+        if not causes:
+            entry["note"] = f"{'fails' if failed_alone else 'passes'} alone; no single test before it changes that"
+        print(f"{entry['kind']:13s} {victim}: {len(causes)} causes of {len(tried)} tried, "
+              f"{len(unexplained)} {telling} runs unexplained", flush=True)
+        result["victims"].append(entry)
+    (out / "truth.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -154,6 +244,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seeds", default="1-30")
     p = sub.add_parser("victims")
+    p.add_argument("out", type=Path)
+    p = sub.add_parser("truth")
+    p.add_argument("src", type=Path)
+    p.add_argument("--python", required=True)
     p.add_argument("out", type=Path)
     p = sub.add_parser("pair")
     p.add_argument("src", type=Path)
@@ -171,6 +265,8 @@ def main() -> None:
         runs(args.src, args.python, args.out.resolve(), _seeds(args.seeds), pytest_args)
     elif args.cmd == "victims":
         victims(args.out)
+    elif args.cmd == "truth":
+        truth(args.src, args.python, args.out)
     else:
         found = pair(args.src, args.python, args.victim, args.candidates)
         if args.json:
