@@ -196,6 +196,32 @@ def _unexplained_runs(all_runs, victim: str, causes: list[str], telling: str) ->
     return missing
 
 
+def _bisect(src: Path, python: str, prefix: list[str], victim: str, failed_alone: bool) -> str | None:
+    """Narrow the tests that ran before VICTIM in one telling run to one that alone makes the difference.
+
+    Halves keep their order. Returns None when the prefix does not reproduce or only a combination does.
+    """
+
+    def telling(seq: list[str]) -> bool:
+        return _passes(src, python, [*seq, victim], victim) == failed_alone
+
+    if not prefix or not telling(prefix):
+        return None
+    while len(prefix) > 1:
+        half = len(prefix) // 2
+        if telling(prefix[half:]):
+            prefix = prefix[half:]
+        elif telling(prefix[:half]):
+            prefix = prefix[:half]
+        else:
+            return None
+    return prefix[0]
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
 def truth(src: Path, python: str, out: Path) -> dict:
     """Pair-run every flipping test of the runs in OUT and write OUT/truth.json."""
     all_runs = load_runs(out)
@@ -219,6 +245,24 @@ def truth(src: Path, python: str, out: Path) -> dict:
                 causes.append(cand)
         telling = "passed" if failed_alone else "failed"
         unexplained = _unexplained_runs(all_runs, victim, causes, telling)
+        # Cleaners hide polluters from the candidate filter (they ran before the victim in passing runs
+        # too). Bisect an unexplained run's prefix down to one cause, then pair-run its module mates.
+        bisected = []
+        while unexplained and len(bisected) < 5:
+            order = [n for n, _ in all_runs[unexplained[0]]]
+            culprit = _bisect(src, python, order[: order.index(victim)], victim, failed_alone)
+            bisected.append(unexplained[0])
+            if culprit is None or culprit in causes:
+                break
+            causes.append(culprit)
+            mates = {n for run in all_runs for n, _ in run if _module(n) == _module(culprit)}
+            for cand in sorted(mates - set(causes) - set(tried) - {victim}):
+                if _passes(src, python, [cand, victim], victim) == failed_alone:
+                    causes.append(cand)
+            tried = sorted(set(tried) | mates)
+            unexplained = _unexplained_runs(all_runs, victim, causes, telling)
+        if bisected:
+            entry["bisected_runs"] = [f"run-{i + 1:03d}" for i in bisected]
         entry.update(kind=kind if causes else "none", causes=causes, pairs_tried=len(tried))
         entry["alone"] = "failed" if failed_alone else "passed"
         if unexplained:
