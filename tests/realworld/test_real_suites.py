@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.interference import suspects_and_notes
+from dashboard.worker import run_once
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Project
 from ingest.records import RunMeta
@@ -88,6 +89,8 @@ def ingest_project(engine, project: str) -> int:
             started_at=START + timedelta(hours=i),
         )  # fmt: skip
         ingest_sources(engine, [ReportSource.from_path(path)], meta)
+    # The analysis is the worker's job (pages only read what it stored), as on a real server.
+    run_once(engine)
     with Session(engine) as s:
         return s.scalar(select(Project.id).where(Project.name == project))
 
@@ -133,7 +136,7 @@ def score_victim(truth: dict, suspects: list) -> Score:
     score.missed = sorted(causes - named)
     for s in mine:
         if s.kind != truth["kind"] or not causes & set(s.polluters):
-            score.wrong.append(f"{s.kind} {s.polluters[:3]}{'…' if len(s.polluters) > 3 else ''}")
+            score.wrong.append(f"{s.tier} {s.kind} {s.polluters[:3]}{'…' if len(s.polluters) > 3 else ''}")
     return score
 
 
