@@ -150,7 +150,9 @@ def false_victims(project: str, suspects: list) -> list[str]:
 
 BACKENDS = [
     pytest.param("sqlite", marks=pytest.mark.xdist_group("realsuites-sqlite")),
-    pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("realsuites-postgresql")]),
+    pytest.param(
+        "postgresql", marks=[pytest.mark.postgres, pytest.mark.xdist_group("realsuites-postgresql")]
+    ),
 ]
 
 

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
 """Reproduce the real-suite interference corpus under tests/data/realsuites/.
 
-Four steps, each a sub-command, so that every number in a project's README can be re-made:
+Five steps, each a sub-command, so that every number in a project's README can be re-made:
 
   setup   download one sdist (pip download --no-binary :all: --no-deps) and make a venv for it
   runs    run its test suite N times in random order (pytest-randomly, one seed per run) and keep
           one small gzipped JUnit file per run
   victims list the tests that failed in some runs and passed in others, with their counts
-  pair    establish truth: run a victim alone, then each candidate followed by the victim, in that
-          fixed order (-p no:randomly), and say what each candidate is (polluter / state-setter / none)
+  truth   establish truth for every victim and write truth.json: run it alone, then candidates
+          followed by it in that fixed order (-p no:randomly); bisect runs no candidate explains
+  pair    the same check by hand: one victim, the candidates you name
 
 Example:
   python tools/realsuites/make_corpus.py setup knack==0.14.0 --work /tmp/rs
-  python tools/realsuites/make_corpus.py runs /tmp/rs/knack-0.14.0 --python /tmp/rs/venv-knack-0.14.0/bin/python \
-      --out tests/data/realsuites/knack --seeds 1-30 -- tests
+  python tools/realsuites/make_corpus.py runs /tmp/rs/knack-0.14.0 \
+      --python /tmp/rs/venv-knack-0.14.0/bin/python --out tests/data/realsuites/knack --seeds 1-30 -- tests
   python tools/realsuites/make_corpus.py victims tests/data/realsuites/knack
+  python tools/realsuites/make_corpus.py truth /tmp/rs/knack-0.14.0 \
+      --python /tmp/rs/venv-knack-0.14.0/bin/python tests/data/realsuites/knack
   python tools/realsuites/make_corpus.py pair /tmp/rs/knack-0.14.0 --python ... VICTIM CANDIDATE...
 """
 
@@ -44,9 +47,9 @@ def setup(spec: str, work: Path) -> None:
     """Download SPEC's sdist into WORK, unpack it and make WORK/venv-<name>-<version> with pytest-randomly."""
     work.mkdir(parents=True, exist_ok=True)
     sdist = work / "sdist"
+    pip = [sys.executable, "-m", "pip"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps", spec, "-d", sdist],
-        check=True,
+        [*pip, "download", "-q", "--no-binary", ":all:", "--no-deps", spec, "-d", sdist], check=True
     )
     name, version = spec.split("==")
     (archive,) = [p for p in sdist.iterdir() if p.name.lower().startswith(f"{name.lower()}-{version}")]
@@ -268,16 +271,23 @@ def truth(src: Path, python: str, out: Path) -> dict:
         if unexplained:
             entry["unexplained_runs"] = [f"run-{i + 1:03d}" for i in unexplained]
         if not causes:
-            entry["note"] = f"{'fails' if failed_alone else 'passes'} alone; no single test before it changes that"
-        print(f"{entry['kind']:13s} {victim}: {len(causes)} causes of {len(tried)} tried, "
-              f"{len(unexplained)} {telling} runs unexplained", flush=True)
+            entry["note"] = (
+                f"{'fails' if failed_alone else 'passes'} alone; no single test before it changes that"
+            )
+        print(
+            f"{entry['kind']:13s} {victim}: {len(causes)} causes of {len(tried)} tried, "
+            f"{len(unexplained)} {telling} runs unexplained",
+            flush=True,
+        )
         result["victims"].append(entry)
     (out / "truth.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("setup")
     p.add_argument("spec")
