@@ -44,7 +44,30 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 
 # (project, victim) -> why the current detector gets it wrong. Measured, not guessed: remove an entry
 # when its test XPASSes.
-KNOWN_MISSES: dict[tuple[str, str], str] = {}
+_PYDU_MISS = (
+    "7 polluters, each enough (any TestX::test_extract_no_to_path leaves the process in a deleted "
+    "directory), but every other archive test's setUp is a cleaner: only 4-5 failures in 30 runs and "
+    "no suspect is shown (measured 2026-12-02 on main 919fa38+)"
+)
+KNOWN_MISSES: dict[tuple[str, str], str] = {
+    **{
+        ("pydu", victim): _PYDU_MISS
+        for victim in (
+            "tests/test_cmd.py::test_run",
+            "tests/test_dt.py::TestTimer::test_context_manager",
+            "tests/test_dt.py::TestTimer::test_decorator",
+            "tests/test_dt.py::TestTimer::test_print_func",
+            "tests/test_path.py::test_cd",
+        )
+    },
+    (
+        "python-openflow",
+        "tests/unit/v0x01/test_symmetric/test_vendor_header.py::TestVendorHeader::test_minimum_size",
+    ): (
+        "brittle with 8 state-setters in 4 modules (any one before it makes it pass), 9 passes in 30 "
+        "runs: no suspect is shown (measured 2026-12-02 on main 919fa38+)"
+    ),
+}
 
 
 def truth_of(project: str) -> dict:
