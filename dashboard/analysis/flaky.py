@@ -76,8 +76,24 @@ def flaky_tests(
     since: datetime | date | None = None,
 ) -> list[FlakyTest]:
     """Return flaky tests most flaky first (new and flaky before fixed)."""
+    return _flaky(*_states(session, project_id, until, suite), _as_dt(since))
+
+
+def flaky_and_broken(
+    session: Session,
+    project_id: int,
+    *,
+    until: datetime | date | None = None,
+    suite: str | None = None,
+    since: datetime | date | None = None,
+) -> tuple[list[FlakyTest], list[BrokenTest]]:
+    """Return ``flaky_tests`` and ``broken_tests`` from one read of the stored states (the /flaky page)."""
     states, sigs = _states(session, project_id, until, suite)
     since_dt = _as_dt(since)
+    return _flaky(states, sigs, since_dt), _broken(states, sigs, since_dt)
+
+
+def _flaky(states: dict, sigs: dict, since_dt: datetime | None) -> list[FlakyTest]:
     out = []
     for (suite_name, nodeid, key), raw in states.items():
         state = flakestate.effective(raw)
@@ -123,8 +139,10 @@ def broken_tests(
     since: datetime | date | None = None,
 ) -> list[BrokenTest]:
     """Return tests failing right now in a run of >= 3 consecutive failures, longest streak first."""
-    states, sigs = _states(session, project_id, until, suite)
-    since_dt = _as_dt(since)
+    return _broken(*_states(session, project_id, until, suite), _as_dt(since))
+
+
+def _broken(states: dict, sigs: dict, since_dt: datetime | None) -> list[BrokenTest]:
     out = []
     for (suite_name, nodeid, key), raw in states.items():
         state = flakestate.effective(raw)

@@ -51,9 +51,8 @@ def _analysis(session: Session, project_id: int, f: Filters) -> dict | None:
 def flaky(project: str) -> dict:
     """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
     proj, session, f, limit, offset = _listing_request(project)
-    until = _until(f.until)
-    tests = flaky_analysis.flaky_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
-    broken = flaky_analysis.broken_tests(session, proj.id, suite=f.suite, since=f.since, until=until)
+    tests, broken = flaky_analysis.flaky_and_broken(session, proj.id, suite=f.suite, since=f.since,
+                                                    until=_until(f.until))
     return listing(proj, f, len(tests), limit, offset, tests=tests[offset : offset + limit], broken=broken,
                    analysis=_analysis(session, proj.id, f), _all=tests, _suites=suite_names(session, proj.id))
 
