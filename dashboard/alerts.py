@@ -142,8 +142,8 @@ def _html(text: str) -> str:
 
 
 def alert_destinations(settings: Mapping) -> Destinations:
-    mode = (settings.get("notify") or {}).get("alerts", "webhooks") if isinstance(settings.get("notify"), Mapping) \
-        else "webhooks"
+    notify = settings.get("notify")
+    mode = notify.get("alerts", "webhooks") if isinstance(notify, Mapping) else "webhooks"
     if mode not in ALERT_MODES:
         raise ConfigError(f"notify.alerts must be one of {', '.join(ALERT_MODES)}, not {mode!r}")
     dest = destinations(settings)

@@ -6,17 +6,19 @@ import json
 from datetime import date, datetime
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ingest.ci_markdown import md_code, md_text, reproduce_commands, suspect_line
 from ingest.cli import AppContext, pass_app
-from ingest.models import Project
 
 FORMATS = ("table", "json", "md")
 
 
 def _project_id(app: AppContext, name: str) -> int:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from ingest.models import Project
+
     with Session(app.engine) as session:
         found = session.scalar(select(Project.id).where(Project.name == name))
     if found is None:
@@ -49,6 +51,8 @@ def _clip(text: str, width: int) -> str:
 
 
 def _quarantined(app: AppContext, project_id: int) -> dict:
+    from sqlalchemy.orm import Session
+
     from ingest.quarantine import entries
 
     with Session(app.engine) as session:
@@ -79,7 +83,10 @@ def flaky(app: AppContext, project, suite, fmt):
     Example:
       suitehealth flaky --project shop --suite unit --format md
     """
+
     from dataclasses import asdict
+
+    from sqlalchemy.orm import Session
 
     from dashboard.analysis.flaky import broken_tests, flaky_tests
     from ingest.quarantine_list import covering
@@ -143,6 +150,9 @@ def suspects(app: AppContext, project, suite, fmt):
     Example:
       suitehealth suspects --project shop --format md
     """
+
+    from sqlalchemy.orm import Session
+
     from dashboard.analysis.interference import suspects_and_notes
 
     project_id = _refreshed(app, project)

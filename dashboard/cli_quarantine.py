@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import getpass
 import json
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ingest.cli import AppContext, pass_app
-from ingest.db import write_transaction
-from ingest.models import Project
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 from ingest.quarantine_list import EXPORT_FORMATS, QuarantineListError
 
 
@@ -25,6 +25,10 @@ def _actor(by: str | None) -> str:
 
 
 def _project_id(session: Session, name: str) -> int:
+    from sqlalchemy import select
+
+    from ingest.models import Project
+
     found = session.scalar(select(Project.id).where(Project.name == name))
     if found is None:
         raise click.ClickException(f"no project named {name!r}")
@@ -33,8 +37,12 @@ def _project_id(session: Session, name: str) -> int:
 
 def _up_to_date(app: AppContext, project: str) -> None:
     """Analyse runs that arrived since the last refresh and apply the policy as configured now."""
+
+    from sqlalchemy.orm import Session
+
     from dashboard.analysis.quarantine_policy import refresh_hook
     from dashboard.analysis.updates import refresh_project
+    from ingest.db import write_transaction
 
     with Session(app.engine) as session:
         project_id = _project_id(session, project)
@@ -72,6 +80,8 @@ def add(app: AppContext, nodeid, project, suite, reason, evidence_url, by):
     Example:
       suitehealth quarantine add 'tests/test_cart.py::test_total' --project shop --reason 'flaky clock'
     """
+
+    from ingest.db import write_transaction
     from ingest.quarantine import add_entry
 
     try:
@@ -96,6 +106,8 @@ def remove(app: AppContext, nodeid, project, reason, by):
     Example:
       suitehealth quarantine remove 'tests/test_cart.py::test_total' --project shop
     """
+
+    from ingest.db import write_transaction
     from ingest.quarantine import remove_entry
 
     with write_transaction(app.engine) as session:
@@ -117,6 +129,9 @@ def list_(app: AppContext, project, as_json):
     Example:
       suitehealth quarantine list --project shop --json
     """
+
+    from sqlalchemy.orm import Session
+
     from ingest.quarantine import export_document
 
     _up_to_date(app, project)
@@ -152,6 +167,9 @@ def export(app: AppContext, project, fmt, output, base_url):
       pytest --suitehealth-quarantine=quarantine.json
       suitehealth quarantine export --project shop --format deselect -o deselect.txt && pytest @deselect.txt
     """
+
+    from sqlalchemy.orm import Session
+
     from ingest.quarantine import export_document
     from ingest.quarantine_list import render
 

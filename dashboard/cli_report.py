@@ -96,7 +96,8 @@ def _send(review, base_url: str, config) -> None:
     message = weekly_message(review, base_url)
     outcomes = deliver(dest, message)
     for outcome in outcomes:
-        click.echo(f"{'sent' if outcome.ok else 'FAILED'}: {outcome.destination} ({outcome.detail})", err=True)
+        verdict = "sent" if outcome.ok else "FAILED"
+        click.echo(f"{verdict}: {outcome.destination} ({outcome.detail})", err=True)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(outcomes)} destinations failed")

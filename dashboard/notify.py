@@ -116,7 +116,8 @@ def destinations(settings: Mapping, environ: Mapping[str, str] | None = None) ->
             raise ConfigError(f"{where}.kind must be one of {', '.join(WEBHOOK_KINDS)}, not {kind!r}")
         url = _value(hook, "url", environ, where)
         if not url or not url.startswith(("https://", "http://")):
-            raise ConfigError(f"{where}: an http(s) url (or url_env naming a variable that holds one) is required")
+            raise ConfigError(f"{where}: an http(s) url (or url_env naming a variable that holds one) "
+                              "is required")
         hooks.append(Webhook(kind, url))
     return Destinations(tuple(hooks), _email(notify.get("email"), environ))
 

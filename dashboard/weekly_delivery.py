@@ -92,13 +92,15 @@ def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
         # Projects with runs in the week or the one before: a review of a dead project says nothing.
         active = session.execute(
             select(Project.id, Project.name).join(Run, Run.project_id == Project.id)
-            .where(Run.started_at >= since, Run.started_at < until).group_by(Project.id, Project.name).order_by(Project.name)
+            .where(Run.started_at >= since, Run.started_at < until)
+            .group_by(Project.id, Project.name).order_by(Project.name)
             .having(func.count(Run.id) > 0)).all()
         # Read first: on every pass but the first after the moment, everything is claimed already,
         # and this check must not take SQLite's write lock every few seconds.
         event = Event("weekly", f"weekly\0{week.label}", f"weekly review {week.label}", "")
         claimed = set(session.scalars(select(AlertSent.project_id).where(
-            AlertSent.kind == "weekly", AlertSent.key_hash == event.key_hash, AlertSent.sent_at.is_not(None))))
+            AlertSent.kind == "weekly", AlertSent.key_hash == event.key_hash,
+            AlertSent.sent_at.is_not(None))))
     for project_id, name in active:
         if project_id in claimed:
             continue

@@ -22,6 +22,7 @@ POLLUTER = "tests/test_state.py::test_writes_global"
 VICTIM = "tests/test_state.py::test_reads_global"
 OTHERS = [f"tests/test_misc.py::test_{i}" for i in range(6)]
 FLAKY = "tests/test_net.py::test_retry"
+CHECKOUT = "tests/it/test_flow.py::test_checkout"
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def _random_order_runs(engine, count: int, first: int = 0, *, flaky_at: int | No
 
 def _slow_runs(engine, count: int, seconds: float) -> None:
     for i in range(count):
-        store_run(engine, "shop", "integration", [case("tests/it/test_flow.py::test_checkout", duration=seconds)],
+        store_run(engine, "shop", "integration", [case(CHECKOUT, duration=seconds)],
                   started_at=START + timedelta(hours=i, minutes=30), duration_s=seconds)
 
 
@@ -120,11 +121,11 @@ def test_a_problem_that_went_away_and_came_back_is_news_again(engine, receiver):
     assert len(_send(engine, url)) == 1
     # The suite gets fast again (budget ok), then slow again.
     for i in range(12):
-        store_run(engine, "shop", "integration", [case("tests/it/test_flow.py::test_checkout", duration=30.0)],
+        store_run(engine, "shop", "integration", [case(CHECKOUT, duration=30.0)],
                   started_at=START + timedelta(days=1, hours=i), duration_s=30.0)
     assert _send(engine, url) == []
     for i in range(12):
-        store_run(engine, "shop", "integration", [case("tests/it/test_flow.py::test_checkout", duration=500.0)],
+        store_run(engine, "shop", "integration", [case(CHECKOUT, duration=500.0)],
                   started_at=START + timedelta(days=2, hours=i), duration_s=500.0)
     assert len(_send(engine, url)) == 1
     assert [e["kind"] for m in received for e in m["events"]] == ["budget", "budget"]

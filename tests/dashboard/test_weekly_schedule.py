@@ -84,4 +84,5 @@ def test_bad_schedules_are_refused_by_name(notify, problem):
 
 def test_no_destinations_or_off_means_no_schedule():
     assert schedule({}) is None
-    assert schedule({"notify": {"webhooks": [{"kind": "json", "url": "https://x"}], "weekly_at": "off"}}) is None
+    hooks = [{"kind": "json", "url": "https://x"}]
+    assert schedule({"notify": {"webhooks": hooks, "weekly_at": "off"}}) is None

@@ -118,7 +118,8 @@ to = ["team@example.com", "lead@example.com"]
     assert "<img src=x" not in html
 
 
-def test_one_failing_destination_does_not_stop_the_others_and_fails_the_command(engine, cli, tmp_path, receiver):
+def test_one_failing_destination_does_not_stop_the_others_and_fails_the_command(
+        engine, cli, tmp_path, receiver):
     _history(engine)
     url, received = receiver
     env = _config(tmp_path, f"""
@@ -144,7 +145,8 @@ def test_send_without_destinations_says_where_to_configure_them(engine, cli, tmp
     ({"notify": {"webhooks": [{"kind": "slack", "url": "javascript:alert(1)"}]}}, "http(s) url"),
     ({"notify": {"webhooks": [{"kind": "slack", "url_env": "NOPE_UNSET"}]}}, "NOPE_UNSET is not set"),
     ({"notify": {"email": {"smtp_host": "x"}}}, "needs smtp_host, from and to"),
-    ({"notify": {"email": {"smtp_host": "x", "from": "a@b", "to": "c@d", "smtp_port": "many"}}}, "port number"),
+    ({"notify": {"email": {"smtp_host": "x", "from": "a@b", "to": "c@d", "smtp_port": "many"}}},
+     "port number"),
     ({"notify": "yes"}, "must be a table"),
 ])
 def test_bad_notify_settings_are_refused_with_the_setting_named(table, problem):

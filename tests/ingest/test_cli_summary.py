@@ -15,8 +15,8 @@ XDIST_JSON = CORPUS / "pytest-live" / "pytest-json-report-xdist.json"  # has xfa
 
 def _parts(line: str) -> tuple[int, dict[str, int]]:
     total = int(re.search(r"(\d+) tests?:", line).group(1))
-    counts = {name: int(n) for n, name in re.findall(r"(\d+) (passed|failed|errors|skipped|xfailed|xpassed|other)",
-                                                     line)}
+    names = "passed|failed|errors|skipped|xfailed|xpassed|other"
+    counts = {name: int(n) for n, name in re.findall(rf"(\d+) ({names})", line)}
     return total, counts
 
 
@@ -33,7 +33,8 @@ def test_ingest_summary_names_xfailed_and_adds_up_to_the_total(cli):
 
 
 @pytest.mark.parametrize("counts", [
-    {"tests": 10, "passed": 6, "failed": 2, "errors": 0, "skipped": 1, "xfailed": 1, "xpassed": 0, "reruns": 2},
+    {"tests": 10, "passed": 6, "failed": 2, "errors": 0, "skipped": 1, "xfailed": 1, "xpassed": 0,
+     "reruns": 2},
     {"tests": 1, "passed": 1},
     {"tests": 5, "passed": 1},  # parts short of the total: the rest is named, never dropped
     {"tests": 0},
