@@ -85,20 +85,23 @@ def caused_victims(project: str) -> list[dict]:
 _BUILT: dict[tuple[str, str], tuple] = {}
 
 
+def _admin(statement: str) -> None:
+    # A short-lived engine: the PostgreSQL server is shared, and idle pooled connections held for the
+    # whole session have run it out of client slots.
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
 def _database_url(request, backend: str, tmp_path_factory) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('realsuites') / 'db.sqlite'}"
     schema = "t_" + uuid.uuid4().hex[:16]
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    request.config.add_cleanup(drop)
+    _admin(f'CREATE SCHEMA "{schema}"')
+    request.config.add_cleanup(lambda: _admin(f'DROP SCHEMA "{schema}" CASCADE'))
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
@@ -123,11 +126,13 @@ def analysed(request, project: str, backend: str, tmp_path_factory) -> list:
     key = (project, backend)
     if key not in _BUILT:
         engine = make_engine(_database_url(request, backend, tmp_path_factory))
-        request.config.add_cleanup(engine.dispose)
-        ensure_schema(engine)
-        project_id = ingest_project(engine, project)
-        with Session(engine) as s:
-            suspects, _ = suspects_and_notes(s, project_id)
+        try:
+            ensure_schema(engine)
+            project_id = ingest_project(engine, project)
+            with Session(engine) as s:
+                suspects, _ = suspects_and_notes(s, project_id)
+        finally:
+            engine.dispose()  # only the suspects are kept; no connection stays open between tests
         _BUILT[key] = suspects
     return _BUILT[key]
 
