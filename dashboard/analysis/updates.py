@@ -140,8 +140,11 @@ def _one_analyser(engine: Engine, project_id: int, *, wait: bool) -> Iterator[bo
                 return
             yield True  # the lock goes when the file is closed
     elif url.get_backend_name() == "postgresql":
-        key = {"space": _LOCK_SPACE, "key": project_id}
         with engine.connect() as conn:
+            # Advisory locks are per database, not per schema: two installations (or two test runs)
+            # in schemas of one database must not share "project 1", so the schema names the space.
+            space = conn.scalar(text("SELECT hashtext(:prefix || current_schema())"), {"prefix": _LOCK_PREFIX})
+            key = {"space": space, "key": project_id}
             if wait:
                 conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), key)
                 mine = True
@@ -160,8 +163,9 @@ def _one_analyser(engine: Engine, project_id: int, *, wait: bool) -> Iterator[bo
         yield True
 
 
-# First key of suitehealth's PostgreSQL advisory locks (the second is the project id).
-_LOCK_SPACE = 0x5348
+# suitehealth's PostgreSQL advisory locks: the first key hashes this and the schema, the second is
+# the project id.
+_LOCK_PREFIX = "suitehealth:"
 
 
 def analyse_pending(engine: Engine, project_id: int) -> PendingRefresh | None:
