@@ -143,7 +143,8 @@ def _one_analyser(engine: Engine, project_id: int, *, wait: bool) -> Iterator[bo
         with engine.connect() as conn:
             # Advisory locks are per database, not per schema: two installations (or two test runs)
             # in schemas of one database must not share "project 1", so the schema names the space.
-            space = conn.scalar(text("SELECT hashtext(:prefix || current_schema())"), {"prefix": _LOCK_PREFIX})
+            space = conn.scalar(text("SELECT hashtext(:prefix || current_schema())"),
+                                {"prefix": _LOCK_PREFIX})
             key = {"space": space, "key": project_id}
             if wait:
                 conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), key)
