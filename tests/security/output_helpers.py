@@ -62,7 +62,8 @@ def build_hostile_history(engine, mark: str, *, project: str | None = None, seed
     """Store RUNS shuffled runs whose every text field is hostile; plant a polluter and a state-setter."""
     rng = random.Random(seed)
     ids = shell_payload_ids(mark)
-    h = Hostile(project=project or f"evil$(touch {mark}){XSS.format('project')}{BIDI}",
+    # At most 200 characters (the project name limit): the payload touches PWNED in the shell's cwd.
+    h = Hostile(project=project or f"evil$(touch PWNED)`touch PWNED`<img src=x onerror=alert('p')>{BIDI}",
                 suite="unit" + XSS.format("suite"), nodeids=ids)
     names = list(ids.values())
     for index in range(RUNS):
