@@ -121,7 +121,7 @@ def _short(value) -> str:
                    "quarantined tests never fail it. Repeatable.")
 @click.option("--summary/--no-summary", default=None,
               help="Write the Markdown job summary to $GITHUB_STEP_SUMMARY, or print it on stderr when that "
-                   "is unset [default: only when $GITHUB_STEP_SUMMARY is set].")
+                   "is unset [default: on, except with --json].")
 def upload(files, server, token_, project, suite, branch, commit, build_id, build_url, started_at, retries,
            timeout, as_json, fail_on, summary):
     """Upload report FILES (gzipped on the way) to a suitehealth server as ONE run.
@@ -151,6 +151,11 @@ def upload(files, server, token_, project, suite, branch, commit, build_id, buil
                                 timeout_s=timeout)
     except UploadError as exc:
         raise click.ClickException(f"upload to {server} failed: {exc}") from exc
+    if summary is None:
+        # The job summary is the point of uploading from CI: on by default, in the step summary
+        # file when there is one, else on stderr. --json keeps the output to the one object.
+        summary = not as_json or bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+    verdicts = _verdicts(server, token_, meta.project, result.run_id, summary, fail_on, timeout)
     if as_json:
         click.echo(json.dumps(result.body))
     else:
@@ -161,17 +166,22 @@ def upload(files, server, token_, project, suite, branch, commit, build_id, buil
         else:
             click.echo(f"Stored run {result.run_id} ({body.get('project')}/{body.get('suite')}): "
                        f"{outcome_line(body)}.", err=True)
+        # The run's URL stays the last line, for scripts.
         click.echo(result.url or f"run {result.run_id}")
-    if summary is None:
-        summary = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
-    if summary or fail_on:
-        _summary_and_gate(server, token_, meta.project, result.run_id, summary, fail_on, timeout)
+    if verdicts is not None and fail_on:
+        from ingest.ci_summary import gate
+
+        reasons = gate(verdicts, fail_on)
+        if reasons:
+            raise click.ClickException("failing the job (--fail-on): " + "; ".join(reasons))
 
 
-def _summary_and_gate(server, token, project, run_id, summary, fail_on, timeout) -> None:
-    """Write the job summary and apply --fail-on from the server's verdicts on the run."""
+def _verdicts(server, token, project, run_id, summary, fail_on, timeout):
+    """Fetch the server's verdicts on the run when a summary or a gate needs them; write the summary."""
+    if not (summary or fail_on):
+        return None
     from ingest.ci_markdown import write_step_summary
-    from ingest.ci_summary import fetch_verdicts, gate, summary_markdown
+    from ingest.ci_summary import fetch_verdicts, summary_markdown
 
     try:
         verdicts = fetch_verdicts(server, token, project, run_id, timeout_s=timeout)
@@ -179,9 +189,7 @@ def _summary_and_gate(server, token, project, run_id, summary, fail_on, timeout)
         # The run is stored; a summary we cannot get must not fail the job (nor pass a gate silently).
         click.echo(f"suitehealth: no verdicts for run {run_id} ({exc}): no summary"
                    + (", --fail-on not applied" if fail_on else ""), err=True)
-        return
+        return None
     if summary:
         write_step_summary(summary_markdown(verdicts), lambda text: click.echo(text, err=True))
-    reasons = gate(verdicts, fail_on)
-    if reasons:
-        raise click.ClickException("failing the job (--fail-on): " + "; ".join(reasons))
+    return verdicts

@@ -186,7 +186,7 @@ def check_upload_command_retries_through_503s_and_prints_the_run_url(served: Ser
     thread = threading.Thread(target=gateway.serve_forever, daemon=True)
     thread.start()
     report = _write(tmp_path, "junit.xml", variant(7))
-    env = {"SUITEHEALTH_URL": gateway.url, "SUITEHEALTH_TOKEN": token}
+    env = {"SUITEHEALTH_URL": gateway.url, "SUITEHEALTH_TOKEN": token, "GITHUB_STEP_SUMMARY": None}
     try:
         runner = CliRunner()
         first = runner.invoke(main, ["--db", db_url, "upload", "--project", "retried", "--suite", "unit",
@@ -197,7 +197,10 @@ def check_upload_command_retries_through_503s_and_prints_the_run_url(served: Ser
         gateway.shutdown()
         gateway.server_close()
     assert first.exit_code == 0, first.output
-    assert gateway.seen == 4  # two 503s, then the upload, then the repeat
+    # two 503s, the upload and its job-summary verdicts, then the repeat and its verdicts
+    assert gateway.seen == 6
+    # No $GITHUB_STEP_SUMMARY: the job summary is printed (before the run's URL, which stays last).
+    assert "### suitehealth: retried / unit" in first.output
     runs = stored_runs(engine, "retried")
     assert len(runs) == 1
     run_id = runs[0][0]
