@@ -194,10 +194,12 @@ def openapi_document() -> dict:
     runs_path["post"] = _upload_operation()
     paths = {
         "/healthz": {"get": {"summary": "Liveness and database reachability", "tags": ["meta"], "responses": {
-            "200": _json_response("Database answers.", _obj(["status"], status=STR)),
-            "503": {**_json_response("Database unreachable, schema missing or read-only.",
-                                     _obj(["status"], error=STR,
-                                          status={"type": "string", "enum": ["unavailable", "read-only"]})),
+            "200": _json_response("Database answers: ok, or read-only (pages served, uploads refused).",
+                                  _obj(["status"], status={"type": "string", "enum": ["ok", "read-only"]},
+                                       error=STR)),
+            "503": {**_json_response("Database unreachable or its schema missing.",
+                                     _obj(["status"], error=STR, status={"type": "string",
+                                                                         "enum": ["unavailable"]})),
                     "headers": {"Retry-After": {"schema": {"type": "string"}}}}}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
             "200": _json_response("OpenAPI 3.1", {"type": "object"})}}},

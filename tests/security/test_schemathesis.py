@@ -74,9 +74,9 @@ def test_every_api_operation_conforms_to_the_served_openapi_document(seeded_url)
                 failures[label] = str(exc)[:2000]
     finally:
         log = server.stop()
-    assert failures == {}, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
     # Shown with -s: how many generated requests each operation got.
     print(f"schemathesis: {sum(tried.values())} requests over {len(tried)} operations: {tried}")
+    assert failures == {}, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
     assert "Traceback" not in log, log
     assert sum(tried.values()) >= 12 * 10, tried
 
