@@ -146,6 +146,8 @@ def _verdict_operation() -> dict:
             "400": {"$ref": "#/components/responses/BadRequest"},
             "401": _json_response("No, unknown or revoked token.", _ref("Error")),
             "403": _json_response("The token belongs to another project.", _ref("Error")),
+            "404": {"$ref": "#/components/responses/NotFound"},
+            "503": {"$ref": "#/components/responses/Unavailable"},
         },
     }}
 
@@ -178,6 +180,7 @@ def _upload_operation() -> dict:
             "400": {"$ref": "#/components/responses/BadRequest"},
             "401": _json_response("No, unknown or revoked token.", _ref("Error")),
             "403": _json_response("The token belongs to another project.", _ref("Error")),
+            "404": {"$ref": "#/components/responses/NotFound"},
             "413": _json_response("Body or a report (after gzip expansion) is over the size limit.",
                                   _ref("Error")),
             "422": _json_response("A report cannot be read; the error names the file and position.",

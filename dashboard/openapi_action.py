@@ -30,7 +30,9 @@ def action_paths() -> dict:
         return {"post": {"summary": summary, "tags": ["ci"], "parameters": params,
                          "security": [{"bearerToken": []}],
                          "responses": {"200": _json_response("OK", schema), **refused,
-                                       "404": {"$ref": "#/components/responses/NotFound"}}}}
+                                       "400": {"$ref": "#/components/responses/BadRequest"},
+                                       "404": {"$ref": "#/components/responses/NotFound"},
+                                       "503": {"$ref": "#/components/responses/Unavailable"}}}}
 
     failure = _obj(["nodeid", "category"], nodeid=STR, category={
         "type": "string", "enum": ["new", "new-flaky", "known-flaky", "quarantined"]}, message=OPT_STR)
