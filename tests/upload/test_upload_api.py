@@ -164,7 +164,7 @@ def test_openapi_document_describes_every_api_endpoint(sqlite_app):
                  "/api/v1/projects/{project}/weekly", "/api/v1/openapi.json"]:
         assert "get" in paths[path], path
     upload = paths["/api/v1/projects/{project}/runs"]["post"]
-    assert set(upload["responses"]) == {"200", "201", "400", "401", "403", "413", "422", "503"}
+    assert set(upload["responses"]) == {"200", "201", "400", "401", "403", "404", "413", "422", "503"}
     # Every $ref resolves inside the document.
     refs = _refs(doc)
     assert refs
