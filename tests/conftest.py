@@ -125,6 +125,35 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def webhook_receiver():
+    """A real local HTTP server recording every POST: .url, .requests [(path, content type, JSON body)],
+    .bodies [JSON body]. A POST to /broken answers 500."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+
+    seen = SimpleNamespace(requests=[], bodies=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.requests.append((self.path, self.headers["Content-Type"], body))
+            seen.bodies.append(body)
+            self.send_response(500 if self.path == "/broken" else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield seen
+    server.shutdown()
+
+
+@pytest.fixture
 def tcp_port() -> int:
     """A free loopback port (a fixture: test modules cannot import this conftest by name reliably)."""
     return free_port()

@@ -3,12 +3,9 @@ to a real local webhook receiver, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import random
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from history import case, store_run
@@ -26,22 +23,8 @@ CHECKOUT = "tests/it/test_flow.py::test_checkout"
 
 
 @pytest.fixture
-def receiver():
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802  (http.server's naming)
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
+def receiver(webhook_receiver):
+    return webhook_receiver.url + "/hook", webhook_receiver.bodies
 
 
 def _random_order_runs(engine, count: int, first: int = 0, *, flaky_at: int | None = None) -> None:

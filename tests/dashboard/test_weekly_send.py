@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -39,24 +36,8 @@ def smtp(tcp_port):
 
 
 @pytest.fixture
-def receiver():
-    """A local HTTP server recording every POST; /broken answers 500."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, self.headers["Content-Type"], json.loads(body)))
-            self.send_response(500 if self.path == "/broken" else 200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
+def receiver(webhook_receiver):
+    return webhook_receiver.url, webhook_receiver.requests
 
 
 def _config(tmp_path, body: str):
