@@ -173,11 +173,16 @@ def send_alerts(engine: Engine, project_id: int, *, settings: Mapping, base_url:
         return []
     outcomes = deliver(dest, alert_message(project, fresh, base_url))
     if any(o.ok for o in outcomes):
-        with write_transaction(engine) as session:
-            session.execute(update(AlertSent).where(
-                AlertSent.project_id == project_id, AlertSent.key_hash.in_([e.key_hash for e in fresh]),
-            ).values(sent_at=now))
+        mark_sent(engine, project_id, fresh, now)
     return outcomes
+
+
+def mark_sent(engine: Engine, project_id: int, events: list[Event], now: datetime) -> None:
+    """Record that claimed ``events`` reached a destination (so they are not retried)."""
+    with write_transaction(engine) as session:
+        session.execute(update(AlertSent).where(
+            AlertSent.project_id == project_id, AlertSent.key_hash.in_([e.key_hash for e in events]),
+        ).values(sent_at=now))
 
 
 def announce(engine: Engine, project_id: int, config: Mapping | None = None) -> list[Delivery]:

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from dashboard.alerts import Event, claim_new
+from dashboard.alerts import Event, claim_new, mark_sent
 from dashboard.analysis.levels import ConfigError
 from dashboard.analysis.weeks import Week, last_complete_week
 from dashboard.notify import Delivery, Message, deliver, destinations
@@ -111,10 +111,7 @@ def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
             review = cached_weekly_review(session, session.get(Project, project_id), week, config=config)
         outcomes = deliver(dest, weekly_message(review, base_url))
         if any(o.ok for o in outcomes):
-            with write_transaction(engine) as session:
-                session.execute(update(AlertSent).where(
-                    AlertSent.project_id == project_id, AlertSent.key_hash == event.key_hash,
-                ).values(sent_at=now))
+            mark_sent(engine, project_id, [event], now)
         sent.extend((name, o) for o in outcomes)
     return sent
 
