@@ -160,15 +160,16 @@ def tcp_port() -> int:
 
 
 class Server:
-    """A `suitehealth serve` process (real gunicorn) on a free loopback port."""
+    """A `suitehealth serve` process (real gunicorn) on a loopback port (a free one unless given)."""
 
-    def __init__(self, db_url: str, workers: int = 2, env: dict | None = None):
-        self.port = free_port()
+    def __init__(self, db_url: str, workers: int = 2, env: dict | None = None, port: int | None = None,
+                 no_worker: bool = False):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         exe = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
         self.proc = subprocess.Popen(
             [exe, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(workers)],
+             "--workers", str(workers), *(["--no-worker"] if no_worker else [])],
             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             # Its own process group: stop() ends gunicorn's workers and the analysis worker too,
             # so no orphan keeps the output pipe open.
@@ -212,11 +213,15 @@ def _kill_group(pgid: int) -> None:
 
 @pytest.fixture
 def server_factory():
-    """Start real servers: server_factory(db_url, workers=4); all are stopped after the test."""
+    """Start real servers: server_factory(db_url, workers=4); all are stopped after the test.
+
+    ``port`` restarts a server where a stopped one listened; ``no_worker`` starts no analysis worker.
+    """
     started: list[Server] = []
 
-    def start(db_url: str, workers: int = 2, env: dict | None = None) -> Server:
-        server = Server(db_url, workers, env)
+    def start(db_url: str, workers: int = 2, env: dict | None = None, port: int | None = None,
+              no_worker: bool = False) -> Server:
+        server = Server(db_url, workers, env, port, no_worker)
         started.append(server)
         return server
 
