@@ -20,7 +20,7 @@ from lxml import etree
 
 from ingest import records as R
 from ingest.errors import MalformedReportError, UnsafeXMLError
-from ingest.formats.values import parse_seconds, parse_timestamp
+from ingest.formats.values import MAX_DURATION_S, parse_seconds, parse_timestamp
 from ingest.records import CaseRecord, ParsedReport, ReportMeta
 
 FORMAT = "junit"
@@ -73,8 +73,6 @@ MAX_PROPERTIES = 50
 MAX_HOSTNAMES = 20
 MAX_PROPERTY_VALUE = 200
 MAX_MESSAGE_LINE = 1000
-# Plain float() is trusted up to here; beyond, parse_seconds decides (nanoseconds in disguise).
-_PLAIN_SECONDS_MAX = 1e6
 
 
 _new_record = tuple.__new__
@@ -273,7 +271,9 @@ class _JUnitReader:
         seconds = attrs.get("time") or attrs.get("duration")
         try:
             duration = float(seconds) if seconds is not None else None
-            if duration is not None and not 0 <= duration <= _PLAIN_SECONDS_MAX:
+            # Plain float() is trusted within the shared bound (a week); beyond it parse_seconds decides:
+            # nanoseconds in disguise are converted, an absurd, NaN or negative time becomes unknown.
+            if duration is not None and not 0 <= duration <= MAX_DURATION_S:
                 duration = parse_seconds(seconds)
         except ValueError:
             duration = parse_seconds(seconds)
