@@ -4,11 +4,8 @@ OpenAPI document, a bounded number of generated requests each, and every respons
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from input_helpers import NobodyServer, json_test, log_phases, pytest_json, reportlog
-from sqlalchemy import create_engine, text
 
 from ingest.db import ensure_schema, make_engine
 from ingest.records import RunMeta
@@ -20,22 +17,12 @@ pytestmark = pytest.mark.server
 # Generated requests per operation and backend: enough to walk every parameter's edge cases, few
 # enough that the run stays short on a shared machine.
 EXAMPLES_PER_OPERATION = 25
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def seeded_url(request, tmp_path):
+@pytest.fixture
+def seeded_url(db_url):
     """A database with project "shop": two runs, a failure, a rerun, a worker; both backends."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'api.db'}"
-        schema = None
-    else:
-        schema = "t_" + uuid.uuid4().hex[:16]
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{PG_ADMIN}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
+    engine = make_engine(db_url)
     ensure_schema(engine)
     for n, data in enumerate([pytest_json(), pytest_json([json_test("t.py::test_ok"), json_test(
             "t.py::test_bad", "failed"), json_test("t.py::test_new", "skipped")], created=1.7e9),
@@ -44,12 +31,7 @@ def seeded_url(request, tmp_path):
                        RunMeta(project="shop", suite="unit" if n < 2 else "log", branch="main"))
     token = create_token(engine, "shop")[1]
     engine.dispose()
-    yield url, token
-    if schema is not None:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return db_url, token
 
 
 def test_every_api_operation_conforms_to_the_served_openapi_document(seeded_url):
