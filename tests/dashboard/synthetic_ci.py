@@ -179,6 +179,16 @@ def xdist_runs(rng: random.Random, runs: int, workers: int = 2) -> Iterator[tupl
         yield index, cases
 
 
+def unit_and_xdist_history(runs: int, seed: int) -> Iterator[tuple[str, int, list[CaseRecord]]]:
+    """Yield (suite, index, cases) of two interleaved suites with planted flakes and polluters."""
+    rng = random.Random(seed)
+    unit = unit_runs(rng, runs, outage_at=runs * 3 // 4)
+    xdist = xdist_runs(rng, runs)
+    for (i, unit_cases), (j, xdist_cases) in zip(unit, xdist, strict=True):
+        yield "unit", i, unit_cases
+        yield "xdist", j, xdist_cases
+
+
 def fixed_runs(rng: random.Random, runs: int) -> Iterator[tuple[int, list[CaseRecord]]]:
     order = [t for tests in FIXED.values() for t in tests]
     for index in range(runs):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import threading
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from stored_analysis import from_scratch, stored_analysis
-from synthetic_ci import _meta, unit_runs, xdist_runs
+from synthetic_ci import _meta, unit_and_xdist_history
 
 from dashboard.analysis.freshness import needs_refresh
 from dashboard.analysis.updates import analyse_pending, apply_pending, refresh_project
@@ -17,16 +16,6 @@ from ingest.models import Project, Result, Run
 from ingest.store import store_cases
 
 PROJECT = "race"
-
-
-def _history(runs: int, seed: int = 11):
-    """Yield (suite, index, cases) of two interleaved suites with planted flakes and polluters."""
-    rng = random.Random(seed)
-    unit = unit_runs(rng, runs, outage_at=runs * 3 // 4)
-    xdist = xdist_runs(rng, runs)
-    for (i, unit_cases), (j, xdist_cases) in zip(unit, xdist, strict=True):
-        yield "unit", i, unit_cases
-        yield "xdist", j, xdist_cases
 
 
 def _store(engine, suite: str, index: int, cases) -> int:
@@ -40,7 +29,7 @@ def _project_id(engine) -> int:
 
 
 def test_two_refreshers_racing_uploads_store_the_same_analysis_as_one_passfrom_scratch(engine):
-    history = _history(24)
+    history = unit_and_xdist_history(24, seed=11)
     first = next(history)
     run_ids = [_store(engine, *first)]
     project_id = _project_id(engine)
@@ -79,7 +68,7 @@ def test_two_refreshers_racing_uploads_store_the_same_analysis_as_one_passfrom_s
 
 
 def test_a_refresh_overtaken_by_another_is_discarded_and_nothing_is_applied_twice(engine):
-    history = _history(10, seed=5)
+    history = unit_and_xdist_history(10, seed=5)
     for _ in range(8):
         _store(engine, *next(history))
     project_id = _project_id(engine)
@@ -100,7 +89,7 @@ def test_a_refresh_overtaken_by_another_is_discarded_and_nothing_is_applied_twic
 
 
 def test_a_pending_refresh_nobody_overtook_is_stored_and_advances_the_watermark(engine):
-    history = _history(6, seed=3)
+    history = unit_and_xdist_history(6, seed=3)
     ids = [_store(engine, *item) for item in history]
     project_id = _project_id(engine)
 
@@ -125,7 +114,7 @@ def _renumber_run(engine, old_id: int, new_id: int) -> None:
 
 
 def test_a_run_committed_below_the_watermark_is_still_analysed_once(engine):
-    history = _history(4, seed=9)
+    history = unit_and_xdist_history(4, seed=9)
     ids = [_store(engine, *next(history)) for _ in range(3)]
     project_id = _project_id(engine)
     with write_transaction(engine) as s:  # leave a gap in the ids, like a rolled-back upload

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import queue
-import random
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import uuid
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 from stored_analysis import from_scratch, stored_analysis
-from synthetic_ci import _meta, unit_runs, xdist_runs
+from synthetic_ci import _meta, unit_and_xdist_history
 
 from dashboard.worker import run_once
 from ingest.analysis_models import AnalysedRun
@@ -32,16 +31,6 @@ from ingest.models import Project, Run
 from ingest.store import store_cases
 
 PROJECT = "killed"
-
-
-def _history(runs: int, seed: int = 21):
-    """Yield (suite, index, cases) of two interleaved suites with planted flakes and polluters."""
-    rng = random.Random(seed)
-    unit = unit_runs(rng, runs, outage_at=runs * 3 // 4)
-    xdist = xdist_runs(rng, runs)
-    for (i, unit_cases), (j, xdist_cases) in zip(unit, xdist, strict=True):
-        yield "unit", i, unit_cases
-        yield "xdist", j, xdist_cases
 
 
 def _store(engine, items) -> list[int]:
@@ -121,7 +110,7 @@ def _wait_until_blocked_on_analysed_runs(engine, label: str, worker: WorkerProce
 
 
 def test_a_worker_killed_mid_refresh_loses_nothing_and_the_next_run_equals_from_scratch(engine):
-    history = _history(40)
+    history = unit_and_xdist_history(40, seed=21)
     _store(engine, [next(history) for _ in range(40)])
     project_id = _project_id(engine)
     run_once(engine)
