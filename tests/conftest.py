@@ -51,19 +51,37 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'suitehealth.db'}"
 
 
+class PgAdmin:
+    """Autocommitted statements on the test PostgreSQL server, and the URLs of its other databases."""
+
+    def __init__(self):
+        self.engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+    def execute(self, sql: str) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text(sql))
+
+    def database_url(self, name: str) -> str:
+        return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
 @pytest.fixture
-def pg_url():
+def pg_admin():
+    """A PgAdmin: pg_admin.execute('CREATE DATABASE ...'), pg_admin.database_url(name)."""
+    admin = PgAdmin()
+    yield admin
+    admin.engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin):
     """URL of a fresh PostgreSQL schema, dropped after the test."""
     schema = "t_" + uuid.uuid4().hex[:16]
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    pg_admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield _pg_schema_url(schema)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        pg_admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

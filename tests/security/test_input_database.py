@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 from input_helpers import NobodyServer, as_user, pytest_json
-from sqlalchemy import create_engine, text
 
 from ingest.db import ensure_schema, make_engine
 from ingest.tokens import create_token
 
 NOBODY = 65534
-PG_ADMIN = os.environ.get("SUITEHEALTH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXE = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
 
 pytestmark = pytest.mark.server
@@ -40,18 +38,14 @@ def _one_clear_line(result: subprocess.CompletedProcess, *words: str) -> None:
 
 
 @pytest.fixture
-def pg_database():
+def pg_database(pg_admin):
     """A whole PostgreSQL database (not a schema), so that it can be dropped under a server."""
     name = "sh_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    pg_admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield name, PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        yield name, pg_admin.database_url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        pg_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -95,15 +89,12 @@ def test_ingest_into_a_read_only_sqlite_file_is_one_line(readonly_sqlite):
     _one_clear_line(result, "readonly database")
 
 
-def test_ingest_into_a_read_only_postgresql_database_is_one_line(pg_database):
+def test_ingest_into_a_read_only_postgresql_database_is_one_line(pg_database, pg_admin):
     name, url = pg_database
     engine = make_engine(url)
     ensure_schema(engine)
     engine.dispose()
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
-    admin.dispose()
+    pg_admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     report = Path(f"/tmp/{name}.json")
     report.write_bytes(pytest_json())
     try:
@@ -132,7 +123,7 @@ def test_upload_to_a_read_only_sqlite_file_is_503_and_healthz_says_read_only(rea
     assert "Traceback" not in log
 
 
-def test_database_gone_under_a_running_server_is_503_with_retry_after(pg_database):
+def test_database_gone_under_a_running_server_is_503_with_retry_after(pg_database, pg_admin):
     name, url = pg_database
     engine = make_engine(url)
     ensure_schema(engine)
@@ -141,10 +132,7 @@ def test_database_gone_under_a_running_server_is_503_with_retry_after(pg_databas
     server = NobodyServer(url, workers=2)
     try:
         before = [server.get(p).status_code for p in ("/healthz", "/", "/api/v1/projects")]
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+        pg_admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         paths = ["/", "/api/v1/projects", "/projects/shop", "/api/v1/projects/shop/runs", "/healthz"]
         after = {p: server.get(p) for p in paths}
         upload = server.post("/api/v1/projects/shop/runs", files={"file": ("r.json", pytest_json())},
