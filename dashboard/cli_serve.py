@@ -58,12 +58,16 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         "timeout": 60,
         "graceful_timeout": 10,
         "proc_name": "suitehealth",
+        # gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): two serves
+        # on one box would take it from each other, and a killed master leaves it behind. Nothing uses it.
+        "control_socket_disable": True,
     }
 
     class _Gunicorn(BaseApplication):
         def load_config(self):
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # control_socket_disable is new in gunicorn 27
+                    self.cfg.set(key, value)
 
         def load(self):
             from dashboard import create_app
