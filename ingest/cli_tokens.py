@@ -21,29 +21,51 @@ from ingest.summary import outcome_line
 
 @main.group()
 def token():
-    """Per-project upload tokens (only their SHA-256 is stored)."""
+    """Per-project upload tokens and read tokens (only their SHA-256 is stored)."""
 
 
 @token.command("create")
-@click.option("--project", required=True, help="Project the token may upload to (created if new).")
+@click.option("--project", help="Project the token may upload to (created if new).  [required, except "
+                                "with --read --all-projects]")
 @click.option("--label", help="A note to tell tokens apart, e.g. 'github-actions'.")
+@click.option("--read", "read", is_flag=True,
+              help="A read-only token (sign-in with SUITEHEALTH_AUTH=token) for --project; it cannot upload.")
+@click.option("--all-projects", is_flag=True, help="With --read: the token reads every project.")
 @pass_app
-def token_create(app: AppContext, project: str, label: str | None) -> None:
-    """Create an upload token for PROJECT and print it as the LAST line (shown only once).
+def token_create(app: AppContext, project: str | None, label: str | None, read: bool,
+                 all_projects: bool) -> None:
+    """Create an upload token for PROJECT (or a read token) and print it as the LAST line (shown only once).
+
+    An upload token also reads its own project when SUITEHEALTH_AUTH=token.
 
     \b
     Example:
       suitehealth token create --project shop --label github-actions
+      suitehealth token create --project shop --read --label alice
+      suitehealth token create --read --all-projects --label lead
     """
-    from ingest.tokens import create_token
+    from ingest.tokens import READ, UPLOAD, create_token
 
+    if all_projects and not read:
+        raise click.UsageError("--all-projects is for read tokens: add --read (upload tokens: one project)")
+    if all_projects and project:
+        raise click.UsageError("give --project or --all-projects, not both")
+    if not project and not all_projects:
+        raise click.UsageError("Missing option '--project'.")
     try:
-        info, secret = create_token(app.engine, project, label)
+        info, secret = create_token(app.engine, None if all_projects else project, label,
+                                    access=READ if read else UPLOAD)
     except MetadataError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Created token {info.id} ({info.prefix}…) for project {info.project!r}"
-               + (f" [{info.label}]" if info.label else "") + ".", err=True)
-    click.echo("Store it as the CI secret SUITEHEALTH_TOKEN; it cannot be shown again.", err=True)
+    if read:
+        scope = "every project" if info.project is None else f"project {info.project!r}"
+        click.echo(f"Created read token {info.id} ({info.prefix}…) for {scope}"
+                   + (f" [{info.label}]" if info.label else "") + ".", err=True)
+        click.echo("Sign in with it on the dashboard's /signin page; it cannot be shown again.", err=True)
+    else:
+        click.echo(f"Created token {info.id} ({info.prefix}…) for project {info.project!r}"
+                   + (f" [{info.label}]" if info.label else "") + ".", err=True)
+        click.echo("Store it as the CI secret SUITEHEALTH_TOKEN; it cannot be shown again.", err=True)
     click.echo(secret)
 
 
@@ -52,7 +74,7 @@ def token_create(app: AppContext, project: str, label: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help='Print {"tokens": [...]}.')
 @pass_app
 def token_list(app: AppContext, project: str | None, as_json: bool) -> None:
-    """List upload tokens (prefix, label, last use; never the secret).
+    """List tokens (prefix, label, last use; never the secret); read tokens say "read-only".
 
     \b
     Example:
@@ -70,16 +92,19 @@ def token_list(app: AppContext, project: str | None, as_json: bool) -> None:
     click.echo(f"{'id':>4}  {'prefix':<12} {'project':<20} {'label':<18} {'created':<16} "
                f"{'last used':<16} status")
     for t in tokens:
-        click.echo(f"{t.id:>4}  {t.prefix:<12} {t.project[:20]:<20} {(t.label or '-')[:18]:<18} "
+        project = "(all projects)" if t.project is None else t.project[:20]
+        click.echo(f"{t.id:>4}  {t.prefix:<12} {project:<20} {(t.label or '-')[:18]:<18} "
                    f"{_short(t.created_at):<16} {_short(t.last_used_at):<16} "
-                   f"{'active' if t.active else 'revoked ' + _short(t.revoked_at)}")
+                   f"{'active' if t.active else 'revoked ' + _short(t.revoked_at)}"
+                   + ("  read-only" if t.access != "upload" else ""))
 
 
 @token.command("revoke")
 @click.argument("ident", metavar="ID|PREFIX")
 @pass_app
 def token_revoke(app: AppContext, ident: str) -> None:
-    """Revoke a token by its id or the prefix shown by `token list`; uploads with it get 401.
+    """Revoke a token by its id or the prefix shown by `token list`; uploads with it get 401 and its
+    sign-in sessions end.
 
     \b
     Example:
@@ -92,7 +117,8 @@ def token_revoke(app: AppContext, ident: str) -> None:
         info = revoke_token(app.engine, ident)
     except TokenError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Revoked token {info.id} ({info.prefix}…) of project {info.project!r}.")
+    owner = "every project" if info.project is None else f"project {info.project!r}"
+    click.echo(f"Revoked token {info.id} ({info.prefix}…) of {owner}.")
 
 
 def _short(value) -> str:

@@ -186,12 +186,17 @@ class Result(Base):
 
 
 class UploadToken(Base):
-    """A per-project upload token; only its SHA-256 is stored."""
+    """A token; only its SHA-256 is stored.
+
+    ``access`` is "upload" (uploads to its project, and reads it) or "read" (reads its project, or every
+    project when ``project_id`` is NULL). Upload tokens always have a project.
+    """
 
     __tablename__ = "upload_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    access: Mapped[str] = mapped_column(String(10), default="upload", server_default="upload")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, shown in listings so people can tell tokens apart.
     prefix: Mapped[str] = mapped_column(String(16))
@@ -199,6 +204,16 @@ class UploadToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DashboardSecret(Base):
+    """A secret the web servers share, e.g. the key that signs session cookies (generated once)."""
+
+    __tablename__ = "dashboard_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # Analysis tables live in their own module but on the same metadata (Alembic must see them).

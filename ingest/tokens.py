@@ -1,7 +1,8 @@
-"""Per-project upload tokens: only a SHA-256 of each token is stored.
+"""Tokens: only a SHA-256 of each token is stored.
 
-A token belongs to exactly one project and can upload only to it. Tokens are 256-bit random
-strings, so a plain (unsalted) SHA-256 is enough: there is nothing to brute-force.
+An upload token belongs to exactly one project, can upload only to it and may read it (the sign-in of
+SUITEHEALTH_AUTH=token). A read token reads one project, or every project; it never uploads. Tokens
+are 256-bit random strings, so a plain (unsalted) SHA-256 is enough: there is nothing to brute-force.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ingest.db import ensure_schema, write_transaction
@@ -26,6 +28,9 @@ SHOWN_CHARS = 10
 # last_used_at is a convenience; refreshing it at most this often keeps uploads from writing twice.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 LABEL_CHARS = 200
+UPLOAD = "upload"
+READ = "read"
+ACCESS = (UPLOAD, READ)
 
 
 class TokenError(Exception):
@@ -37,12 +42,13 @@ class TokenInfo:
     """What may be shown about a token (never the token itself)."""
 
     id: int
-    project: str
+    project: str | None  # None: a read token for every project
     prefix: str
     label: str | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    access: str = UPLOAD
 
     @property
     def active(self) -> bool:
@@ -54,6 +60,7 @@ class TokenInfo:
             "created_at": self.created_at.isoformat(),
             "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "access": self.access, "all_projects": self.project is None,
         }
 
 
@@ -66,31 +73,52 @@ class Verified:
     project: str
 
 
+@dataclass(frozen=True)
+class Reader:
+    """A token that may read: one project (``project``), or every project (``project`` None)."""
+
+    token_id: int
+    access: str
+    project: str | None
+
+    def may_read(self, project: str) -> bool:
+        return self.project is None or self.project == project
+
+
 def hash_token(token: str) -> str:
     """Return the hex SHA-256 stored for ``token``."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(engine: Engine, project: str, label: str | None = None) -> tuple[TokenInfo, str]:
-    """Create a token for ``project`` (creating the project if new); return its info and the secret."""
-    check_name("project", project, "--project")  # refused before the database, not by it
+def create_token(engine: Engine, project: str | None, label: str | None = None, *,
+                 access: str = UPLOAD) -> tuple[TokenInfo, str]:
+    """Create a token for ``project`` (creating the project if new); return its info and the secret.
+
+    ``access`` is UPLOAD (the default) or READ; only a READ token may have no project (every project).
+    """
+    if access not in ACCESS:
+        raise ValueError(f"access must be one of {', '.join(ACCESS)}, not {access!r}")
+    if project is None and access != READ:
+        raise ValueError("an upload token belongs to one project")
+    if project is not None:
+        check_name("project", project, "--project")  # refused before the database, not by it
     label = clip(label, LABEL_CHARS)
     ensure_schema(engine)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_transaction(engine) as session:
-        proj = get_or_create_project(session, project)
-        row = UploadToken(project_id=proj.id, token_hash=hash_token(secret), prefix=secret[:SHOWN_CHARS],
-                          label=label, created_at=datetime.now(UTC))
+        proj = get_or_create_project(session, project) if project is not None else None
+        row = UploadToken(project_id=proj.id if proj else None, access=access, token_hash=hash_token(secret),
+                          prefix=secret[:SHOWN_CHARS], label=label, created_at=datetime.now(UTC))
         session.add(row)
         session.flush()
-        return _info(row, proj.name), secret
+        return _info(row, proj.name if proj else None), secret
 
 
 def list_tokens(engine: Engine, project: str | None = None, *,
                 include_revoked: bool = True) -> list[TokenInfo]:
     """Return the tokens (of ``project`` if given), oldest first."""
     ensure_schema(engine)
-    query = select(UploadToken, Project.name).join(Project).order_by(UploadToken.id)
+    query = select(UploadToken, Project.name).outerjoin(Project).order_by(UploadToken.id)
     if project is not None:
         query = query.where(Project.name == project)
     if not include_revoked:
@@ -103,7 +131,7 @@ def revoke_token(engine: Engine, ident: str) -> TokenInfo:
     """Revoke the token with id ``ident`` or whose shown prefix starts with ``ident``; return it."""
     ensure_schema(engine)
     with write_transaction(engine) as session:
-        query = select(UploadToken, Project.name).join(Project)
+        query = select(UploadToken, Project.name).outerjoin(Project)
         if ident.isdigit():
             matches = session.execute(query.where(UploadToken.id == int(ident))).all()
         else:
@@ -127,27 +155,90 @@ def revoke_token(engine: Engine, ident: str) -> TokenInfo:
 
 
 def verify_token(engine: Engine, token: str | None) -> Verified | None:
-    """Return the project a valid, unrevoked ``token`` uploads to, else None."""
+    """Return the project a valid, unrevoked upload ``token`` uploads to, else None (read tokens too)."""
+    found = _lookup(engine, token)
+    if found is None or found.access != UPLOAD or found.project_id is None:
+        return None
+    _touch(engine, found)
+    return Verified(token_id=found.id, project_id=found.project_id, project=found.name)
+
+
+def verify_reader(engine: Engine, token: str | None) -> Reader | None:
+    """Return what a valid, unrevoked ``token`` (read or upload) may read, else None."""
+    found = _lookup(engine, token)
+    if found is None:
+        return None
+    _touch(engine, found, best_effort=True)
+    return _reader(found)
+
+
+def session_check(token_hash: str) -> str:
+    """Return the value a sign-in session keeps beside the token id (changes with the token, not secret)."""
+    return hashlib.sha256(b"suitehealth-session\0" + token_hash.encode("ascii")).hexdigest()[:32]
+
+
+def sign_in(engine: Engine, token: str | None) -> tuple[Reader, str] | None:
+    """Check a token typed on the sign-in page; return its reader and the session check value, else None."""
+    found = _lookup(engine, token)
+    if found is None:
+        return None
+    _touch(engine, found, best_effort=True)
+    return _reader(found), session_check(found.token_hash)
+
+
+def session_reader(engine: Engine, token_id: object, check: object) -> Reader | None:
+    """Return the reader of a signed-in session if its token is still valid (not revoked), else None."""
+    if not isinstance(token_id, int) or isinstance(token_id, bool) or not isinstance(check, str):
+        return None
+    with Session(engine) as session:
+        found = session.execute(_LOOKUP.where(UploadToken.id == token_id)).first()
+    if found is None or found.revoked_at is not None or found.access not in ACCESS:
+        return None
+    if found.access == UPLOAD and found.project_id is None:
+        return None
+    if not hmac.compare_digest(session_check(found.token_hash), check):
+        return None
+    return _reader(found)
+
+
+_LOOKUP = (select(UploadToken.id, UploadToken.token_hash, UploadToken.revoked_at, UploadToken.last_used_at,
+                  UploadToken.access, UploadToken.project_id, Project.name)
+           .outerjoin(Project, UploadToken.project_id == Project.id))
+
+
+def _lookup(engine: Engine, token: str | None):
+    """Return the row of a valid, unrevoked token, else None."""
     if not token or len(token) > 200:
         return None
     digest = hash_token(token)
     with Session(engine) as session:
-        found = session.execute(
-            select(UploadToken.id, UploadToken.token_hash, UploadToken.revoked_at, UploadToken.last_used_at,
-                   Project.id, Project.name)
-            .join(Project).where(UploadToken.token_hash == digest)
-        ).first()
+        found = session.execute(_LOOKUP.where(UploadToken.token_hash == digest)).first()
     # The lookup is by digest, so timing reveals nothing about the secret; compare in constant time anyway.
-    if found is None or not hmac.compare_digest(found[1], digest) or found[2] is not None:
+    if found is None or not hmac.compare_digest(found.token_hash, digest) or found.revoked_at is not None:
         return None
-    token_id, last_used = found[0], found[3]
+    if found.access not in ACCESS or (found.access == UPLOAD and found.project_id is None):
+        return None
+    return found
+
+
+def _touch(engine: Engine, found, *, best_effort: bool = False) -> None:
     now = datetime.now(UTC)
-    if last_used is None or now - last_used > LAST_USED_RESOLUTION:
-        with write_transaction(engine) as session:
-            session.execute(update(UploadToken).where(UploadToken.id == token_id).values(last_used_at=now))
-    return Verified(token_id=token_id, project_id=found[4], project=found[5])
+    if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
+        try:
+            with write_transaction(engine) as session:
+                session.execute(update(UploadToken).where(UploadToken.id == found.id)
+                                .values(last_used_at=now))
+        except DBAPIError:
+            # Reading works on a read-only database; a last-use time is not worth refusing a reader for.
+            if not best_effort:
+                raise
 
 
-def _info(row: UploadToken, project: str) -> TokenInfo:
+def _reader(found) -> Reader:
+    return Reader(token_id=found.id, access=found.access, project=found.name)
+
+
+def _info(row: UploadToken, project: str | None) -> TokenInfo:
     return TokenInfo(id=row.id, project=project, prefix=row.prefix, label=row.label,
-                     created_at=row.created_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+                     created_at=row.created_at, last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+                     access=row.access or UPLOAD)
