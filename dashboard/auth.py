@@ -1,20 +1,23 @@
-"""Who may read: SUITEHEALTH_AUTH=none (default, meant for localhost) or proxy.
+"""Who may read: SUITEHEALTH_AUTH=none (default, meant for localhost), proxy or token.
 
 ``proxy``: an authenticating reverse proxy (oauth2-proxy, nginx auth_request ...) signs people in and
 passes their name in a header (SUITEHEALTH_AUTH_USER_HEADER, default X-Forwarded-User). The header is
 believed only from SUITEHEALTH_TRUSTED_PROXIES (default: loopback), since anyone else could send it.
 Uploads keep their own per-project tokens; /healthz and the static assets stay open.
+
+``token``: people sign in at /signin with a read token (`suitehealth token create --read`) or an upload
+token, and see only the projects it reads (dashboard/signin.py).
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from dashboard.errors import error_response
 
-MODES = ("none", "proxy")
+MODES = ("none", "proxy", "token")
 LOOPBACK = "127.0.0.1,::1"
 
 
@@ -42,6 +45,11 @@ def init_app(app: Flask) -> None:
         raise AuthConfigError(f"SUITEHEALTH_AUTH must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "none":
         return
+    if mode == "token":
+        from dashboard import signin
+
+        signin.init_app(app, AuthConfigError)
+        return
     header = app.config.get("AUTH_USER_HEADER") or "X-Forwarded-User"
     proxies = _networks(app.config.get("TRUSTED_PROXIES") or LOOPBACK)
 
@@ -60,6 +68,14 @@ def init_app(app: Flask) -> None:
         return None
 
 
+def may_read(project: str) -> bool:
+    """Return whether this request may see ``project``: only what its token reads in token mode."""
+    if str(current_app.config.get("AUTH") or "none").lower() != "token":
+        return True
+    reader = g.get("reader")
+    return reader is not None and reader.may_read(project)
+
+
 def open_to_the_network_warning(host: str, auth: str | None) -> str | None:
     """The warning `serve` prints when it listens beyond loopback with no sign-in, else None."""
     if (auth or "none").lower() != "none":
@@ -70,5 +86,5 @@ def open_to_the_network_warning(host: str, auth: str | None) -> str | None:
     except ValueError:
         pass  # a host name: assume it is reachable from elsewhere
     return (f"WARNING: listening on {host} with SUITEHEALTH_AUTH=none: anyone who can reach this port "
-            "can read every project, failure message and build URL. Set SUITEHEALTH_AUTH=proxy behind an "
-            "authenticating proxy, or bind to 127.0.0.1.")
+            "can read every project, failure message and build URL. Set SUITEHEALTH_AUTH=token (sign-in with "
+            "read tokens), SUITEHEALTH_AUTH=proxy behind an authenticating proxy, or bind to 127.0.0.1.")

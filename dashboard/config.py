@@ -27,9 +27,17 @@ DEFAULTS: dict = {
     "TRUSTED_HOSTS": None,
     # Who may read (dashboard/auth.py): "none" (meant for localhost) or "proxy" (an authenticating reverse
     # proxy passes the user in AUTH_USER_HEADER; believed only from TRUSTED_PROXIES, comma-separated).
+    # "token": people sign in at /signin with a read or upload token (ingest/tokens.py, dashboard/signin.py).
     "AUTH": "none",
     "AUTH_USER_HEADER": "X-Forwarded-User",
     "TRUSTED_PROXIES": "127.0.0.1,::1",
+    # AUTH=token: the key that signs session cookies (SUITEHEALTH_SECRET_KEY, at least 32 characters).
+    # None: one is generated once and kept in the database, so every worker and server shares it.
+    "SECRET_KEY": None,
+    # AUTH=token: hours a sign-in lasts (counted from the sign-in, not refreshed by use).
+    "SESSION_HOURS": 12.0,
+    # AUTH=token: mark the session cookie Secure: "auto" (when BASE_URL is https://), "true" or "false".
+    "COOKIE_SECURE": "auto",
 }
 
 _ENV_PREFIX = "SUITEHEALTH_"

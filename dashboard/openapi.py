@@ -190,8 +190,11 @@ def _upload_operation() -> dict:
     }
 
 
-def openapi_document() -> dict:
-    """Return the OpenAPI 3.1 document of the suitehealth JSON API."""
+def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
+    """Return the OpenAPI 3.1 document of the suitehealth JSON API (``auth``: SUITEHEALTH_AUTH's mode).
+
+    With ``auth="token"`` every read needs a read token or the session cookie named ``cookie``.
+    """
     runs_path = _get("Runs of a project, newest first", _obj(["runs"], runs=_arr(_ref("Run"))),
                      [PROJECT, *FILTERS, *LIST_PARAMS], "runs")
     runs_path["post"] = _upload_operation()
@@ -270,7 +273,7 @@ def openapi_document() -> dict:
     from dashboard.openapi_action import action_paths
 
     paths.update(action_paths())
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "suitehealth API", "version": _version(),
                  "description": "Test-suite profiler and flakiness dashboard. Every page has a JSON twin "
@@ -290,3 +293,27 @@ def openapi_document() -> dict:
                                                 "description": "A per-project upload token."}},
         },
     }
+    if auth == "token":
+        _add_read_security(document, cookie or "suitehealth_session")
+    return document
+
+
+def _add_read_security(document: dict, cookie: str) -> None:
+    """Sign-in mode: every operation without its own security reads with a token or the session cookie."""
+    document["components"]["securitySchemes"].update({
+        "readToken": {"type": "http", "scheme": "bearer",
+                      "description": "A read token (`suitehealth token create --read`), or the project's "
+                                     "upload token; also accepted as the X-Suitehealth-Token header."},
+        "sessionCookie": {"type": "apiKey", "in": "cookie", "name": cookie,
+                          "description": "The session cookie set by signing in at /signin."},
+    })
+    document["components"]["responses"]["SignInRequired"] = {
+        **_json_response("No valid read token or session.", _ref("Error")),
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}
+    document["security"] = [{"readToken": []}, {"sessionCookie": []}]
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            if path == "/healthz":
+                operation["security"] = []  # always open
+            elif "security" not in operation:
+                operation["responses"]["401"] = {"$ref": "#/components/responses/SignInRequired"}

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.overview import project_overview, projects_overview, suite_trend
 from dashboard.analysis.runs import shallow_dict
+from dashboard.auth import may_read
 from dashboard.charts import figure_json
 from dashboard.charts.runs import suite_trend_figure
 from dashboard.db import get_session
@@ -18,7 +19,8 @@ bp = Blueprint("home", __name__)
 @page(bp, "/", "home/index.html", api_rule="/projects")
 def projects() -> dict:
     """Every project with its last run and a one-line health summary."""
-    summaries = projects_overview(get_session())
+    # With sign-in, only the projects the reader's token reads (the others are not even named).
+    summaries = [s for s in projects_overview(get_session()) if may_read(s.name)]
     return {"projects": [
         {**shallow_dict(s), "last_run": s.last_run.as_dict() if s.last_run else None} for s in summaries
     ]}

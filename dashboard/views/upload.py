@@ -35,7 +35,8 @@ _FIELDS = ("suite", "branch", "commit", "build_id", "build_url", "started_at", "
 
 @bp.get("/api/v1/openapi.json")
 def openapi():
-    return jsonify(openapi_document())
+    auth = str(current_app.config.get("AUTH") or "none").lower()
+    return jsonify(openapi_document(auth, current_app.config.get("SESSION_COOKIE_NAME")))
 
 
 @bp.post("/api/v1/projects/<path:project>/runs")
