@@ -13,10 +13,12 @@ PROJECT ?= my-project
 
 .PHONY: demo install test lint bench
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml deploy/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	# The runtime dependencies at the versions the Docker image ships (deploy/constraints.txt), so the
+	# tests run what is deployed; test-only tools float within pyproject's ranges.
+	$(BIN)/pip install -q -e '.[test]' -c deploy/constraints.txt
 	touch $@
 
 /usr/bin/chromium:
