@@ -50,6 +50,9 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         "worker_class": "gthread",
         "threads": 32,
         "worker_connections": 32,
+        # ... and so no idle keep-alive connection can hold a thread either (nginx in the compose file
+        # keeps its own keep-alives to clients). Said explicitly, gunicorn does not warn at start-up.
+        "keepalive": 0,
         # Import Flask, plotly, pandas ... once in the master: workers start in milliseconds and share pages.
         "preload_app": True,
         "post_fork": post_fork,
