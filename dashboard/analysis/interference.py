@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
@@ -104,15 +104,22 @@ class Observation:
     concurrent: list[int] = field(default_factory=list)
     failed_before: list[int] = field(default_factory=list)
     position: float = 0.0  # share of the process's tests that ran before it
+    # The last test of every other module that ran before it (needs node ids): a module's later
+    # tests often undo what an earlier one leaked (a setUp that chdirs back), so "ran before" is
+    # diluted and "was the last of its module before" is what the victim sees.
+    last_of_module: list[int] = field(default_factory=list)
 
 
 # ---- observations ---------------------------------------------------------------------------
 
 
 def observations(
-    runs: Iterable[tuple[int, datetime, dict]], victims: set[int]
+    runs: Iterable[tuple[int, datetime, dict]], victims: set[int], modules: Mapping[int, str] | None = None
 ) -> dict[int, list[Observation]]:
-    """Return each victim's observations from compact run sequences (run_id, started_at, sequence)."""
+    """Return each victim's observations from compact run sequences (run_id, started_at, sequence).
+
+    ``modules`` maps test ids to their module (``module_of``); without it no ``last_of_module``.
+    """
     out: dict[int, list[Observation]] = defaultdict(list)
     for run_id, started_at, sequence in runs:
         procs = sequence.get("procs", [])
@@ -121,6 +128,7 @@ def observations(
             if victims.isdisjoint(ids):
                 continue
             bad_ids: list[int] = []  # the failures so far in this process, in order
+            last: dict[str, int] = {}  # module -> its latest test so far in this process
             for pos, entry in enumerate(proc):
                 tid, bad = entry[0], entry[1]
                 if tid in victims and bad is not None:
@@ -139,9 +147,16 @@ def observations(
                         run_id, started_at, bool(bad), stratum, ids[:pos], concurrent, list(bad_ids),
                         pos / max(1, len(proc)),
                     )
+                    if modules:
+                        mine = modules.get(tid)
+                        observation.last_of_module = [t for m, t in last.items() if m != mine]
                     out[tid].append(observation)
                 if bad == 1:
                     bad_ids.append(tid)
+                if modules:
+                    module = modules.get(tid)
+                    if module is not None:
+                        last[module] = tid
     return out
 
 
@@ -242,6 +257,7 @@ class _Hypothesis:
     x: np.ndarray
     p: float = 1.0
     q: float = 1.0
+    model: str = "before"  # "before": ran before the victim; "last-of-module": no module-mate after it
 
 
 def _groups(matrix: np.ndarray, ids: list[int]) -> list[tuple[list[int], np.ndarray]]:
@@ -263,7 +279,9 @@ def _matrix(rows: list[list[int]], index: dict[int, int], n: int) -> np.ndarray:
     return m
 
 
-def _hypotheses(obs: list[Observation], victim: int) -> list[_Hypothesis]:
+def _hypotheses(
+    obs: list[Observation], victim: int, templates: Mapping[int, str] | None = None
+) -> list[_Hypothesis]:
     """Every candidate cause, in both directions, whatever the victim's outcomes were.
 
     The set must not depend on the outcomes: the permutation null re-runs the same search on
@@ -280,6 +298,8 @@ def _hypotheses(obs: list[Observation], victim: int) -> list[_Hypothesis]:
         seen.add(np.packbits(x).tobytes())
         out.append(_Hypothesis("polluter", members, x))
         out.append(_Hypothesis("state-setter", members, ~x))  # fails when the setter did not run first
+    if any(o.last_of_module for o in obs):
+        out.extend(_last_of_module_hypotheses(obs, candidates, index, templates or {}, seen))
     if any(o.concurrent for o in obs):
         conc = _matrix([o.concurrent for o in obs], index, len(candidates))
         for members, x in _groups(conc, candidates):
@@ -290,6 +310,43 @@ def _hypotheses(obs: list[Observation], victim: int) -> list[_Hypothesis]:
             # A failure-before pattern equal to a ran-before pattern is the polluter question again.
             if np.packbits(x).tobytes() not in seen:
                 out.append(_Hypothesis("cascade", members, x))
+    return out
+
+
+def _last_of_module_hypotheses(
+    obs: list[Observation], candidates: list[int], index: dict[int, int], templates: Mapping[int, str],
+    seen: set[bytes],
+) -> list[_Hypothesis]:
+    """Polluters that count only when no test of their own module ran after them (before the victim).
+
+    pytest-randomly runs a module as one block in shuffled order, and the module's other tests
+    often undo the leak (a setUp that chdirs back, a fixture that resets a registry): the victim
+    fails only when the polluter was its module's last test before it. Tests of one template (an
+    inherited test method in several classes, the cases of one parametrized test) run the same
+    code: their union is one more hypothesis, as several polluters each explain only a few runs.
+    Patterns equal to a ran-before pattern add nothing and are left out.
+    """
+    last = _matrix([o.last_of_module for o in obs], index, len(candidates))
+    out: list[_Hypothesis] = []
+    mine: set[bytes] = set()
+    for members, x in _groups(last, candidates):
+        key = np.packbits(x).tobytes()
+        if key not in seen:
+            mine.add(key)
+            out.append(_Hypothesis("polluter", members, x, model="last-of-module"))
+    by_template: dict[str, list[int]] = defaultdict(list)
+    for t in candidates:
+        if t in templates:
+            by_template[templates[t]].append(index[t])
+    for _template, cols in sorted(by_template.items()):
+        if len(cols) < 2:
+            continue
+        x = last[:, cols].any(axis=1)
+        key = np.packbits(x).tobytes()
+        if x.all() or not x.any() or key in seen or key in mine:
+            continue
+        mine.add(key)
+        out.append(_Hypothesis("polluter", [candidates[j] for j in cols], x, model="last-of-module"))
     return out
 
 
@@ -382,7 +439,10 @@ def _more_runs(a: int, b: int, c: int, d: int, family: int, total_runs: int) -> 
 
 
 def analyse_victim(
-    obs: list[Observation], victim: int, priors: set[int] | frozenset[int] = frozenset()
+    obs: list[Observation],
+    victim: int,
+    priors: set[int] | frozenset[int] = frozenset(),
+    templates: Mapping[int, str] | None = None,
 ) -> tuple[list[dict], str | None]:
     """Return the victim's causes (plain dicts with test ids) best first, or a note why none.
 
@@ -393,13 +453,14 @@ def analyse_victim(
     unless that test alone survives Bonferroni. Each cause is *strong* when its exact test
     survives Bonferroni in its family, otherwise *likely*. ``priors`` are tests already shown to
     break other victims: hypotheses holding one form their own, much smaller family.
+    ``templates`` (test id -> ``template_of``) joins the tests of one template into one hypothesis.
     """
     y = np.array([o.failed for o in obs])
     if y.sum() < MIN_FAILURES or (~y).sum() < MIN_PASSES:
         return [], None
     if len({tuple(sorted(o.before)) for o in obs}) == 1 and not any(o.concurrent for o in obs):
         return [], "fixed-order"
-    hyps = _hypotheses(obs, victim)
+    hyps = _hypotheses(obs, victim, templates)
     if not hyps:
         return [], None
     X = np.stack([h.x for h in hyps], axis=1)  # runs x hypotheses
@@ -469,6 +530,7 @@ def analyse_victim(
         found.append(
             {
                 "kind": h.kind,
+                "model": h.model,
                 "members": h.members,
                 "tier": "strong" if strong else "likely",
                 "q": s["q"],
@@ -606,6 +668,7 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
         "p_stratified": found.get("p_stratified"),
         "family": found.get("family"),
         "tier": found.get("tier", "strong"),
+        "model": found.get("model", "before"),
         "more_runs": found.get("more_runs", 0),
         "position_errors": found.get("position_errors"),
         "model_errors": found.get("model_errors"),
@@ -716,13 +779,17 @@ def compute_suite(
     sequences: list[tuple[int, datetime, dict]],
     victims: set[int],
     broken_windows: dict[int, list[tuple[str, str | None]]],
+    nodeids: Mapping[int, str] | None = None,
 ) -> dict[int, tuple[list[dict], str | None]]:
     """Analyse every victim of one suite from its run sequences; return victim id -> (found, note).
 
     Two passes: the second re-analyses victims without a strong cause, with the tests that
-    strongly break another victim of the suite as priors (shared evidence).
+    strongly break another victim of the suite as priors (shared evidence). ``nodeids`` (test id
+    -> node id) gives modules and templates, for polluters whose module-mates clean up after them.
     """
-    obs = observations(sequences, victims)
+    modules = {t: module_of(n) for t, n in nodeids.items()} if nodeids else None
+    templates = {t: template_of(n) for t, n in nodeids.items()} if nodeids else None
+    obs = observations(sequences, victims, modules)
     rows_of: dict[int, list[Observation]] = {}
     out: dict[int, tuple[list[dict], str | None]] = {}
     for victim, rows in obs.items():
@@ -730,13 +797,13 @@ def compute_suite(
         if windows:
             rows = [o for o in rows if not _in_windows(o.started_at, windows)]
         rows_of[victim] = rows
-        out[victim] = analyse_victim(rows, victim)
+        out[victim] = analyse_victim(rows, victim, templates=templates)
     breaks = known_causes(out)
     for victim, rows in rows_of.items():
         found, note = out[victim]
         priors = {t for t, vs in breaks.items() if set(vs) - {victim}}
         if priors and note is None and not any(f["tier"] == "strong" for f in found):
-            again = analyse_victim(rows, victim, priors)
+            again = analyse_victim(rows, victim, priors, templates)
             if again[0] and (not found or again[0][0]["tier"] == "strong"):
                 out[victim] = again
     breaks = known_causes(out)
@@ -750,6 +817,26 @@ def compute_suite(
             f["members"] = sorted(f["members"], key=lambda t: -weight[t])
             f["shared_weight"] = {str(t): round(w, 4) for t, w in weight.items() if w}
     return out
+
+
+def module_of(nodeid: str) -> str:
+    """Return the module of a node id: its file (``a/b.py::C::t``) or dotted prefix (``a.b.C::t``)."""
+    head, sep, _rest = nodeid.partition("::")
+    if not sep:
+        return nodeid.rsplit(".", 1)[0]
+    if head.endswith(".py"):
+        return head
+    # JUnit without a file: "pkg.test_mod.TestClass::test" -> "pkg.test_mod" when a class is named.
+    parts = head.split(".")
+    while len(parts) > 1 and parts[-1][:1].isupper():
+        parts.pop()
+    return ".".join(parts)
+
+
+def template_of(nodeid: str) -> str:
+    """Return the code a test runs: its module and function name, without class or parameters."""
+    name = nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+    return f"{module_of(nodeid)}::{name}"
 
 
 def known_causes(results: dict[int, tuple[list[dict], str | None]]) -> dict[int, dict[int, int]]:
@@ -792,9 +879,10 @@ def compute_from_analyzer(session: Session, analyzer) -> tuple[list[Suspect], li
         if not outage:
             by_suite[run.suite_id].append((run.id, run.started_at, seq))
     results: dict[tuple[int, int], tuple[list[dict], str | None]] = {}
+    nodeids = project_nodeids(session, analyzer.project_id) if by_suite else {}
     for suite_id, seqs in by_suite.items():
         victims, windows = victims_and_windows(analyzer.states, suite_id)
-        for victim, res in compute_suite(seqs[-HISTORY_RUNS:], victims, windows).items():
+        for victim, res in compute_suite(seqs[-HISTORY_RUNS:], victims, windows, nodeids).items():
             results[(suite_id, victim)] = res
     return materialise(session, analyzer.project_id, results, analyzer.states)
 
@@ -834,6 +922,11 @@ def materialise(
                 )
             )
     return suspects, notes
+
+
+def project_nodeids(session: Session, project_id: int) -> dict[int, str]:
+    """Return test id -> node id for every test of the project (modules and templates come from it)."""
+    return dict(session.execute(select(Test.id, Test.nodeid).where(Test.project_id == project_id)).all())
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -220,12 +220,13 @@ def _compute(
     for run, results in iter_results(session, runs):
         analyzer.process(run, results)
     pending = PendingRefresh(project_id, watermark, version, runs, analyzer, set(rows), set(signatures))
+    nodeids = interference.project_nodeids(session, project_id)
     for suite_id in sorted({run.suite_id for run in runs}):
         victims, windows = interference.victims_and_windows(analyzer.states, suite_id)
         new = [(run.id, run.started_at, seq) for run, outage, seq in analyzer.processed
                if run.suite_id == suite_id and not outage]
         sequences = analysis_store.load_sequences(session, suite_id, interference.HISTORY_RUNS, new)
-        pending.suspects[suite_id] = interference.compute_suite(sequences, victims, windows)
+        pending.suspects[suite_id] = interference.compute_suite(sequences, victims, windows, nodeids)
     return pending
 
 
