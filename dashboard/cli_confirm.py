@@ -99,3 +99,13 @@ def _summary(rows) -> None:
     count = {v: sum(1 for _, o, _ in rows if o.verdict == v) for v in ("proven", "not-reproduced", "skipped")}
     click.echo(f"{count['proven']} proven, {count['not-reproduced']} not reproduced, "
                f"{count['skipped']} skipped.")
+    skipped: dict[str, int] = {}
+    for t, outcome, _ in rows:
+        if outcome.verdict == "skipped":
+            skipped[t.kind] = skipped.get(t.kind, 0) + 1
+    if skipped:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
+        click.echo(f"Skipped: {kinds}. "
+                   + ("Concurrent suspects need two processes at once: run them side by side by hand "
+                      "(e.g. pytest -n 2). " if "concurrent" in skipped else "")
+                   + "The detail column says why each was skipped.")

@@ -7,10 +7,15 @@
 * a group of several tests is bisected (delta debugging by halves, as iDFlakies does) down to the
   member that flips the victim, or to the smallest half that still does.
 
-Each pytest runs in a subprocess (argv list, no shell) with a timeout, with order shuffling,
-the cache and suitehealth's own upload plugin switched off and no bytecode written, so the
-user's checkout is left exactly as it was. Outcomes come from a tiny plugin written to a
-temporary directory outside the checkout, keyed by node id.
+Each pytest runs in a subprocess (argv list, no shell) with a timeout, with order shuffling and
+the cache switched off and no bytecode written, so the user's checkout is left exactly as it was.
+suitehealth's own pytest plugin stays loaded (a project's ``addopts`` may pass ``--suitehealth-*``
+options, which pytest refuses when the plugin is off) but the recorder switches off its report,
+upload, quarantine and job summary before it configures itself. Outcomes come from that tiny
+recorder plugin, written to a temporary directory outside the checkout, keyed by node id.
+
+A cascade (the victim fails after the suspect *failed*) is re-run like a polluter; a concurrent
+suspect needs two processes at the same time and is skipped with the command to try by hand.
 """
 
 from __future__ import annotations
@@ -25,15 +30,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-# Plugins that would change the order, write into the checkout or upload the re-runs as CI runs.
-PYTEST_FLAGS = ["-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:suitehealth", "-q",
-                "--no-header", "-rN"]
-CONFIRMABLE = ("polluter", "state-setter")
+# Plugins that would change the order or write into the checkout.
+PYTEST_FLAGS = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
+CONFIRMABLE = ("polluter", "state-setter", "cascade")
+# Environment that would make suitehealth's plugin upload or summarise a confirm run.
+_DROPPED_ENV = ("SUITEHEALTH_URL", "SUITEHEALTH_TOKEN", "SUITEHEALTH_PROJECT", "SUITEHEALTH_SUITE",
+                "GITHUB_STEP_SUMMARY")
 
 _RECORDER = '''
 import json, os
 
+import pytest
+
 _outcomes = {}
+# suitehealth's options, switched off whatever addopts say: a confirm run is not a CI run.
+_OFF = {"suitehealth_report": None, "suitehealth_upload": False, "suitehealth_quarantine": None,
+        "suitehealth_summary": False}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    for name, value in _OFF.items():
+        if hasattr(config.option, name):
+            setattr(config.option, name, value)
 
 
 def pytest_runtest_logreport(report):
@@ -86,6 +105,7 @@ class Runner:
         self.timeout = timeout
         self.extra_args = list(extra_args)
         self.calls = 0
+        self.problem: str | None = None  # why the last pytest run did not run the tests, if it did not
 
     def argv(self, node_ids: Sequence[str]) -> list[str]:
         """The pytest command line for running ``node_ids`` in this order."""
@@ -102,39 +122,54 @@ class Runner:
             env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the user's checkout
             env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(Path(tmp, "hypothesis"))  # no .hypothesis/ there
             env["SUITEHEALTH_CONFIRM_OUT"] = str(out)
-            for name in ("SUITEHEALTH_URL", "SUITEHEALTH_TOKEN"):  # never upload a confirm run
+            for name in _DROPPED_ENV:  # never upload or summarise a confirm run
                 env.pop(name, None)
+            self.problem = None
             try:
-                subprocess.run(self.argv(node_ids), cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               timeout=self.timeout, check=False)
+                done = subprocess.run(self.argv(node_ids), cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      timeout=self.timeout, check=False)
             except subprocess.TimeoutExpired as exc:
                 raise PytestTimeout(f"pytest took longer than {self.timeout:g} s") from exc
+            if not out.exists() and done.returncode not in (0, 1):
+                # Exit 2-4: interrupted, internal error, usage error (an option it does not know).
+                lines = [ln.strip() for ln in done.stderr.decode(errors="replace").splitlines() if ln.strip()]
+                errors = [ln for ln in lines if "error" in ln.lower()] or lines  # not "rootdir: …"
+                self.problem = (f"pytest exited with {done.returncode}"
+                                + (f": {errors[-1][:300]}" if errors else ""))
             return json.loads(out.read_text()) if out.exists() else {}
 
 
 def confirm_target(target: Target, run: Callable[[Sequence[str]], dict[str, str]]) -> Outcome:
     """Re-run one suspect and return the verdict (bisecting a group down to its culprit)."""
+    if target.kind == "concurrent":
+        return Outcome(target, "skipped", detail=(
+            "a concurrent suspect needs both tests running at the same time in two processes; try "
+            "by hand, e.g. pytest -n 2 -p no:randomly with both selected"))
     if target.kind not in CONFIRMABLE:
         return Outcome(target, "skipped", detail=f"a {target.kind} suspect cannot be re-run in one process")
     if not target.polluters:
         return Outcome(target, "skipped", detail="no suspected test")
     victim = target.victim
-    # A polluter makes the victim fail; a state-setter makes it pass.
-    flipped = "failed" if target.kind == "polluter" else "passed"
-    alone_expected = "passed" if target.kind == "polluter" else "failed"
+    # A polluter (or a cascade) makes the victim fail; a state-setter makes it pass.
+    flipped = "passed" if target.kind == "state-setter" else "failed"
+    alone_expected = "failed" if target.kind == "state-setter" else "passed"
     outcome = Outcome(target, "not-reproduced")
+    cause_failed: list[bool] = []  # per run with the group: did a member of it fail?
 
     def victim_after(tests: Sequence[str]) -> str:
         outcome.runs += 1
         seen = run([*tests, victim])
+        if tests:
+            cause_failed.append(any(_simple(seen.get(t)) == "failed" for t in tests))
         return _simple(seen.get(victim))
 
     try:
         alone = victim_after([])
         if alone == "missing":
-            return Outcome(target, "skipped", detail="the victim was not collected in this checkout",
-                           runs=outcome.runs)
+            problem = getattr(run, "problem", None)
+            return Outcome(target, "skipped", runs=outcome.runs,
+                           detail=problem or "the victim was not collected in this checkout")
         if alone != alone_expected:
             outcome.detail = f"the victim {alone} on its own (expected: {alone_expected})"
             return outcome
@@ -143,7 +178,13 @@ def confirm_target(target: Target, run: Callable[[Sequence[str]], dict[str, str]
         if after != flipped:
             outcome.detail = (f"the victim {after} after {_count(group)} "
                               f"(expected: {flipped})")
+            if target.kind == "cascade" and not cause_failed[-1]:
+                outcome.detail += "; the suspect did not fail this time (it is flaky itself): try --again"
             return outcome
+        cascade_note = ""
+        if target.kind == "cascade":
+            cascade_note = ("; it failed before the victim" if cause_failed[-1] else
+                            "; it passed and the victim still failed: it leaks state whatever its outcome")
         # Delta debugging by halves: keep the half that still flips the victim.
         while len(group) > 1:
             half = (len(group) + 1) // 2
@@ -158,7 +199,7 @@ def confirm_target(target: Target, run: Callable[[Sequence[str]], dict[str, str]
         return Outcome(target, "skipped", detail=str(exc), runs=outcome.runs)
     outcome.verdict, outcome.culprits = "proven", group
     outcome.detail = (f"{'fails' if flipped == 'failed' else 'passes'} after {_count(group)}; "
-                      f"{alone} alone")
+                      f"{alone} alone{cascade_note}")
     return outcome
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
@@ -655,11 +655,15 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
     also = {names.get(int(t), t): [names.get(v, str(v)) for v in vs]
             for t, vs in (found.get("also_breaks") or {}).items()}
     weight = {names.get(int(t), t): w for t, w in (found.get("shared_weight") or {}).items()}
+    same = {names.get(int(t), t): [names.get(v, str(v)) for v in vs]
+            for t, vs in (found.get("same_signature") or {}).items()}
     polluters = [names.get(t, str(t)) for t in found["members"]]
     # Members of a group are indistinguishable by order. A member already singled out as the
-    # cause of other victims is the best bet; then a shared word with the victim's name ("cache").
+    # cause of other victims is the best bet, first of victims that fail the same way; then a
+    # shared word with the victim's name ("cache").
     wanted = _tokens(victim)
-    polluters.sort(key=lambda n: (-weight.get(n, 0.0), -len(_tokens(n) & wanted)))
+    same_weight = {names.get(int(t), t): w for t, w in (found.get("same_signature_weight") or {}).items()}
+    polluters.sort(key=lambda n: (-same_weight.get(n, 0.0), -weight.get(n, 0.0), -len(_tokens(n) & wanted)))
     evidence = {
         **found["counts"],
         "p_value": found["p"],
@@ -679,6 +683,7 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
         "example_runs": found["examples"],
         "explains_after": found["explained_by_earlier"],
         "also_breaks": also,
+        "same_signature": same,
         "bisect": bisection_plan(polluters),
     }
     return Suspect(
@@ -780,12 +785,15 @@ def compute_suite(
     victims: set[int],
     broken_windows: dict[int, list[tuple[str, str | None]]],
     nodeids: Mapping[int, str] | None = None,
+    signatures: Mapping[int, Collection[str]] | None = None,
 ) -> dict[int, tuple[list[dict], str | None]]:
     """Analyse every victim of one suite from its run sequences; return victim id -> (found, note).
 
     Two passes: the second re-analyses victims without a strong cause, with the tests that
     strongly break another victim of the suite as priors (shared evidence). ``nodeids`` (test id
     -> node id) gives modules and templates, for polluters whose module-mates clean up after them.
+    ``signatures`` (victim id -> its failure signature hashes, ``suite_signatures``): inside a
+    group, a test shown to break a victim that fails the same way goes first.
     """
     modules = {t: module_of(n) for t, n in nodeids.items()} if nodeids else None
     templates = {t: template_of(n) for t, n in nodeids.items()} if nodeids else None
@@ -807,15 +815,32 @@ def compute_suite(
             if again[0] and (not found or again[0][0]["tier"] == "strong"):
                 out[victim] = again
     breaks = known_causes(out)
+    sigs = signatures or {}
     for victim, (found, _) in out.items():
+        mine = set(sigs.get(victim, ()))
         for f in found:
             shared = {t: {v: g for v, g in breaks.get(t, {}).items() if v != victim} for t in f["members"]}
             f["also_breaks"] = {str(t): sorted(vs) for t, vs in shared.items() if vs}
             # How singled out each member is as the cause elsewhere: the only test of another
-            # victim's group counts 1, one of ten counts 0.1. The group's best bet goes first.
+            # victim's group counts 1, one of ten counts 0.1. Victims that fail with the same
+            # message as this one count first: the same leak, most likely the same polluter.
+            same = {t: {v: g for v, g in vs.items() if mine & set(sigs.get(v, ()))}
+                    for t, vs in shared.items()}
             weight = {t: sum(1 / g for g in vs.values()) for t, vs in shared.items()}
-            f["members"] = sorted(f["members"], key=lambda t: -weight[t])
+            same_weight = {t: sum(1 / g for g in vs.values()) for t, vs in same.items()}
+            f["members"] = sorted(f["members"], key=lambda t: (-same_weight[t], -weight[t]))
             f["shared_weight"] = {str(t): round(w, 4) for t, w in weight.items() if w}
+            f["same_signature"] = {str(t): sorted(vs) for t, vs in same.items() if vs}
+            f["same_signature_weight"] = {str(t): round(w, 4) for t, w in same_weight.items() if w}
+    return out
+
+
+def suite_signatures(signatures: Iterable[tuple[int, int, str]], suite_id: int) -> dict[int, set[str]]:
+    """Return test id -> its failure signature hashes in the suite, from (suite, test, hash) keys."""
+    out: dict[int, set[str]] = defaultdict(set)
+    for sid, tid, sig in signatures:
+        if sid == suite_id:
+            out[tid].add(sig)
     return out
 
 
@@ -882,7 +907,8 @@ def compute_from_analyzer(session: Session, analyzer) -> tuple[list[Suspect], li
     nodeids = project_nodeids(session, analyzer.project_id) if by_suite else {}
     for suite_id, seqs in by_suite.items():
         victims, windows = victims_and_windows(analyzer.states, suite_id)
-        for victim, res in compute_suite(seqs[-HISTORY_RUNS:], victims, windows, nodeids).items():
+        sigs = suite_signatures(analyzer.signatures, suite_id)
+        for victim, res in compute_suite(seqs[-HISTORY_RUNS:], victims, windows, nodeids, sigs).items():
             results[(suite_id, victim)] = res
     return materialise(session, analyzer.project_id, results, analyzer.states)
 

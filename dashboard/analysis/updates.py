@@ -226,7 +226,8 @@ def _compute(
         new = [(run.id, run.started_at, seq) for run, outage, seq in analyzer.processed
                if run.suite_id == suite_id and not outage]
         sequences = analysis_store.load_sequences(session, suite_id, interference.HISTORY_RUNS, new)
-        pending.suspects[suite_id] = interference.compute_suite(sequences, victims, windows, nodeids)
+        sigs = interference.suite_signatures(analyzer.signatures, suite_id)
+        pending.suspects[suite_id] = interference.compute_suite(sequences, victims, windows, nodeids, sigs)
     return pending
 
 

@@ -108,3 +108,31 @@ def test_random_flakes_get_no_suspect_with_module_and_template_hypotheses_too():
         for v, (found, _) in compute_suite(seqs, set(victims), {}, names).items():
             named += [(seed, v, f["members"]) for f in found]
     assert named == []
+
+
+def test_a_test_shown_to_break_a_victim_failing_the_same_way_goes_first_in_a_shared_group():
+    # 703 breaks 707 and 704 breaks 708 and 709 (module 7: each singled out by the order inside
+    # the module). Victim 1505 fails after either, so for it module 7 is one group of ten. 704 is
+    # the cause of more victims, but 1505 fails with 707's message: 703 goes first.
+    rule = {707: 703, 708: 704, 709: 704}
+
+    def fails(rng, order, pos):
+        bad = {v for v, p in rule.items() if pos[p] < pos[v]}
+        return bad | ({VICTIM} if min(pos[703], pos[704]) < pos[VICTIM] else set())
+
+    seqs = sequences(4, 40, fails)
+    victims = {*rule, VICTIM}
+    plain = compute_suite(seqs, victims, {})
+    for v, p in rule.items():
+        assert plain[v][0][0]["members"] == [p] and plain[v][0][0]["tier"] == "strong"
+    (group,), _ = plain[VICTIM]
+    assert len(group["members"]) == 10 and group["members"][0] == 704  # two victims beat one
+    signatures = {707: {"e-chdir"}, 708: {"e-cache"}, 709: {"e-cache"}, VICTIM: {"e-chdir", "e-other"}}
+    (group,), _ = compute_suite(seqs, victims, {}, None, signatures)[VICTIM]
+    assert group["members"][:2] == [703, 704]
+    assert group["same_signature"] == {"703": [707]}
+    names = {t: f"tests/test_m{t // 100}.py::test_{t % 100}" for m in MODULES for t in m}
+    suspect = to_suspect(names[VICTIM], group, names, "unit", 1)
+    assert suspect.polluters[:2] == [names[703], names[704]]
+    assert suspect.evidence["same_signature"] == {names[703]: [names[707]]}
+    assert sorted(suspect.evidence["also_breaks"][names[704]]) == [names[708], names[709]]
