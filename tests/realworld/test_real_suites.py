@@ -206,6 +206,21 @@ def test_no_false_victims_and_no_suspects_for_flakes_without_an_order_signal(
     assert accused == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pydu_victims_failing_with_the_same_message_are_linked_through_their_shared_cause(
+    request, tmp_path_factory, backend
+):
+    # The cwd victims fail with one message, test_run (a shell) with another; the stored failure
+    # signatures reach the analysis through the worker and say which victims fail the same way.
+    suspects = {s.victim: s for s in analysed(request, "pydu", backend, tmp_path_factory)}
+    cd, run = suspects["tests/test_path.py::test_cd"], suspects["tests/test_cmd.py::test_run"]
+    timers = {v for v in suspects if v.startswith("tests/test_dt.py::TestTimer::")}
+    assert len(timers) == 3
+    assert {frozenset(vs) for vs in cd.evidence["same_signature"].values()} == {frozenset(timers)}
+    assert run.evidence["same_signature"] == {}
+    assert all(len(vs) == 4 for vs in run.evidence["also_breaks"].values())
+
+
 @pytest.mark.parametrize("project", PROJECTS)
 def test_truth_was_established_by_pair_runs_on_enough_random_runs(project):
     truth = truth_of(project)
