@@ -454,13 +454,30 @@ def analyse_victim(
     survives Bonferroni in its family, otherwise *likely*. ``priors`` are tests already shown to
     break other victims: hypotheses holding one form their own, much smaller family.
     ``templates`` (test id -> ``template_of``) joins the tests of one template into one hypothesis.
+
+    Two stages: first the "ran before" hypotheses alone, as above. Only when they name nothing are
+    the last-of-module ones (``Observation.last_of_module``) added, and then a cause must survive
+    Bonferroni over every hypothesis: they are many, rare and disjoint, and a greedy union of them
+    fits a random flake's failures better than the permutation null expects of "ran before".
     """
     y = np.array([o.failed for o in obs])
     if y.sum() < MIN_FAILURES or (~y).sum() < MIN_PASSES:
         return [], None
     if len({tuple(sorted(o.before)) for o in obs}) == 1 and not any(o.concurrent for o in obs):
         return [], "fixed-order"
-    hyps = _hypotheses(obs, victim, templates)
+    every = _hypotheses(obs, victim, templates)
+    plain = [h for h in every if h.model == "before"]
+    found, note = _search(obs, victim, y, plain, priors, strict=False)
+    if found or note or len(plain) == len(every):
+        return found, note
+    return _search(obs, victim, y, every, priors, strict=True)
+
+
+def _search(
+    obs: list[Observation], victim: int, y: np.ndarray, hyps: list[_Hypothesis],
+    priors: set[int] | frozenset[int], *, strict: bool,
+) -> tuple[list[dict], str | None]:
+    """The greedy disjunctive search over HYPS; ``strict``: every cause needs q <= ALPHA, no null."""
     if not hyps:
         return [], None
     X = np.stack([h.x for h in hyps], axis=1)  # runs x hypotheses
@@ -493,10 +510,15 @@ def analyse_victim(
                       "q": min(1.0, p * float(family_size[best_i])), "x": x, "active": active.copy()})
         # Explain away: the next cause is judged on the runs this one does not explain.
         active = active & ~h.x
+    if strict:
+        steps = steps[: next((k for k, s in enumerate(steps) if s["q"] > ALPHA), len(steps))]
     if not steps:
         return [], None
-    null = _null_union_scores(X, y, family_log, MAX_CAUSES, seed=victim * 7919 + len(obs))
-    signal_p = float((1 + (null[-1] >= best_union - 1e-9).sum()) / (PERMUTATIONS + 1))
+    if strict:
+        signal_p = 1.0  # not tested: each cause stands on its own Bonferroni-corrected test
+    else:
+        null = _null_union_scores(X, y, family_log, MAX_CAUSES, seed=victim * 7919 + len(obs))
+        signal_p = float((1 + (null[-1] >= best_union - 1e-9).sum()) / (PERMUTATIONS + 1))
     if signal_p > SIGNAL_P and steps[0]["q"] > ALPHA:
         return [], None  # no order signal: a random or seed-dependent flake
     if hyps[steps[0]["i"]].kind == "cascade" and steps[0]["q"] > ALPHA:
