@@ -105,7 +105,6 @@ def _summary(rows) -> None:
             skipped[t.kind] = skipped.get(t.kind, 0) + 1
     if skipped:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
-        click.echo(f"Skipped: {kinds}. "
-                   + ("Concurrent suspects need two processes at once: run them side by side by hand "
-                      "(e.g. pytest -n 2). " if "concurrent" in skipped else "")
-                   + "The detail column says why each was skipped.")
+        click.echo(f"Skipped: {kinds}. The detail column says why each was skipped"
+                   + (" (concurrent suspects need pytest-xdist: two tests at the same time)."
+                      if "concurrent" in skipped else "."))

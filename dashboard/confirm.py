@@ -14,8 +14,9 @@ options, which pytest refuses when the plugin is off) but the recorder switches 
 upload, quarantine and job summary before it configures itself. Outcomes come from that tiny
 recorder plugin, written to a temporary directory outside the checkout, keyed by node id.
 
-A cascade (the victim fails after the suspect *failed*) is re-run like a polluter; a concurrent
-suspect needs two processes at the same time and is skipped with the command to try by hand.
+A cascade (the victim fails after the suspect *failed*) is re-run like a polluter. A concurrent
+suspect is re-run next to the victim on two pytest-xdist workers (``-n 2``), a few times, as a
+clash depends on timing; without pytest-xdist it is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from urllib.parse import quote
 
 # Plugins that would change the order or write into the checkout.
 PYTEST_FLAGS = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
-CONFIRMABLE = ("polluter", "state-setter", "cascade")
+CONFIRMABLE = ("polluter", "state-setter", "cascade", "concurrent")
+CONCURRENT_MEMBERS = 3  # members of a concurrent group paired with the victim, one at a time
+CONCURRENT_TRIES = 2  # two-worker runs per pair (a clash depends on timing)
 # Environment that would make suitehealth's plugin upload or summarise a confirm run.
 _DROPPED_ENV = ("SUITEHEALTH_URL", "SUITEHEALTH_TOKEN", "SUITEHEALTH_PROJECT", "SUITEHEALTH_SUITE",
                 "GITHUB_STEP_SUMMARY")
@@ -63,6 +66,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: its reports reach the controller, which writes the file
     with open(os.environ["SUITEHEALTH_CONFIRM_OUT"], "w") as handle:
         json.dump(_outcomes, handle)
 '''
@@ -107,12 +112,12 @@ class Runner:
         self.calls = 0
         self.problem: str | None = None  # why the last pytest run did not run the tests, if it did not
 
-    def argv(self, node_ids: Sequence[str]) -> list[str]:
-        """The pytest command line for running ``node_ids`` in this order."""
+    def argv(self, node_ids: Sequence[str], workers: int = 0) -> list[str]:
+        """The pytest command line for running ``node_ids`` in this order (on WORKERS xdist workers)."""
         return [self.python, "-m", "pytest", *PYTEST_FLAGS, "-p", "suitehealth_confirm_recorder",
-                *self.extra_args, *node_ids]
+                *(["-n", str(workers)] if workers else []), *self.extra_args, *node_ids]
 
-    def __call__(self, node_ids: Sequence[str]) -> dict[str, str]:
+    def __call__(self, node_ids: Sequence[str], workers: int = 0) -> dict[str, str]:
         self.calls += 1
         with tempfile.TemporaryDirectory(prefix="suitehealth-confirm-") as tmp:
             Path(tmp, "suitehealth_confirm_recorder.py").write_text(_RECORDER)
@@ -126,9 +131,9 @@ class Runner:
                 env.pop(name, None)
             self.problem = None
             try:
-                done = subprocess.run(self.argv(node_ids), cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                      timeout=self.timeout, check=False)
+                done = subprocess.run(self.argv(node_ids, workers), cwd=self.cwd, env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, timeout=self.timeout, check=False)
             except subprocess.TimeoutExpired as exc:
                 raise PytestTimeout(f"pytest took longer than {self.timeout:g} s") from exc
             if not out.exists() and done.returncode not in (0, 1):
@@ -142,14 +147,12 @@ class Runner:
 
 def confirm_target(target: Target, run: Callable[[Sequence[str]], dict[str, str]]) -> Outcome:
     """Re-run one suspect and return the verdict (bisecting a group down to its culprit)."""
-    if target.kind == "concurrent":
-        return Outcome(target, "skipped", detail=(
-            "a concurrent suspect needs both tests running at the same time in two processes; try "
-            "by hand, e.g. pytest -n 2 -p no:randomly with both selected"))
     if target.kind not in CONFIRMABLE:
         return Outcome(target, "skipped", detail=f"a {target.kind} suspect cannot be re-run in one process")
     if not target.polluters:
         return Outcome(target, "skipped", detail="no suspected test")
+    if target.kind == "concurrent":
+        return _confirm_concurrent(target, run)
     victim = target.victim
     # A polluter (or a cascade) makes the victim fail; a state-setter makes it pass.
     flipped = "passed" if target.kind == "state-setter" else "failed"
@@ -203,6 +206,39 @@ def confirm_target(target: Target, run: Callable[[Sequence[str]], dict[str, str]
     return outcome
 
 
+def _confirm_concurrent(target: Target, run: Callable[..., dict[str, str]]) -> Outcome:
+    """Run the victim alone, then next to each of the first members on two xdist workers at once."""
+    victim, outcome = target.victim, Outcome(target, "not-reproduced")
+
+    def problem(default: str) -> Outcome:
+        return Outcome(target, "skipped", runs=outcome.runs, detail=getattr(run, "problem", None) or default)
+
+    try:
+        outcome.runs += 1
+        alone = _simple(run([victim]).get(victim))
+        if alone == "missing":
+            return problem("the victim was not collected in this checkout")
+        if alone != "passed":
+            outcome.detail = f"the victim {alone} on its own (expected: passed)"
+            return outcome
+        members = target.polluters[:CONCURRENT_MEMBERS]
+        for member in members:
+            for _ in range(CONCURRENT_TRIES):
+                outcome.runs += 1
+                seen = run([member, victim], workers=2)
+                if not seen:
+                    return problem("pytest-xdist is needed to run two tests at the same time")
+                if _simple(seen.get(victim)) == "failed":
+                    outcome.verdict, outcome.culprits = "proven", [member]
+                    outcome.detail = f"fails next to {member} on another worker; passed alone"
+                    return outcome
+    except PytestTimeout as exc:
+        return Outcome(target, "skipped", detail=str(exc), runs=outcome.runs)
+    outcome.detail = (f"passed next to {_count(members)} on two workers, {CONCURRENT_TRIES} tries each "
+                      "(a clash depends on timing: weak evidence against it)")
+    return outcome
+
+
 def _simple(outcome: str | None) -> str:
     if outcome is None:
         return "missing"
@@ -217,6 +253,8 @@ def planned_commands(target: Target, runner: Runner) -> list[list[str]]:
     """The first pytest command lines ``confirm_target`` would run (for --dry-run)."""
     if target.kind not in CONFIRMABLE or not target.polluters:
         return []
+    if target.kind == "concurrent":
+        return [runner.argv([target.victim]), runner.argv([target.polluters[0], target.victim], workers=2)]
     return [runner.argv([target.victim]), runner.argv([*target.polluters, target.victim])]
 
 

@@ -127,7 +127,7 @@ def test_a_pytest_that_cannot_start_is_reported_with_its_reason(tmp_path, upload
     assert outcome.detail.startswith("pytest exited with 4") and "--no-such-option-anywhere" in outcome.detail
 
 
-def test_a_cascade_is_re_run_like_a_polluter_and_a_concurrent_suspect_is_skipped_with_advice(
+def test_a_cascade_is_re_run_like_a_polluter_and_a_concurrent_one_without_xdist_is_skipped_saying_why(
         tmp_path, upload_server, capsys):
     url, _ = upload_server
     root = _checkout(tmp_path, url)
@@ -138,9 +138,60 @@ def test_a_cascade_is_re_run_like_a_polluter_and_a_concurrent_suspect_is_skipped
     # The victim fails after a polluter that passed: proven, and the detail says it is no cascade.
     leaks_anyway = confirm_target(Target(VICTIM, "cascade", [POLLUTER]), run)
     assert leaks_anyway.verdict == "proven" and "whatever its outcome" in leaks_anyway.detail
-    clash = confirm_target(Target(VICTIM, "concurrent", [POLLUTER]), run)
-    assert clash.verdict == "skipped" and clash.runs == 0 and "pytest -n 2" in clash.detail
+    clash = confirm_target(Target(VICTIM, "concurrent", [POLLUTER]), run)  # QUIET has -p no:xdist
+    assert clash.verdict == "skipped" and "unrecognized arguments: -n" in clash.detail
     _summary([(o.target, o, o.verdict) for o in (cascade, leaks_anyway, clash)])
     out = capsys.readouterr().out
     assert "2 proven, 0 not reproduced, 1 skipped." in out
-    assert "Skipped: 1 concurrent. Concurrent suspects need two processes at once" in out
+    assert "Skipped: 1 concurrent. The detail column says why each was skipped (concurrent suspects need " \
+           "pytest-xdist" in out
+
+
+PORT_TESTS = """import socket
+import time
+
+
+def _bind(port):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+def test_server_holds_the_port():
+    sock = _bind(PORT)
+    time.sleep(4)
+    sock.close()
+
+
+def test_client_needs_the_port():
+    _bind(PORT).close()
+
+
+def test_quick():
+    pass
+"""
+
+
+def test_a_concurrent_clash_is_proven_on_two_xdist_workers_and_a_wrong_one_is_not_reproduced(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port free right now; the tests bind it themselves
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (tmp_path / "tests" / "test_port.py").write_text(PORT_TESTS.replace("PORT)", f"{port})"))
+    server, client, quick = (f"tests/test_port.py::{n}" for n in
+                             ("test_server_holds_the_port", "test_client_needs_the_port", "test_quick"))
+    before = _snapshot(tmp_path)
+    with_xdist = [arg for name in UNNEEDED if name != "xdist" for arg in ("-p", f"no:{name}")]
+    run = Runner(tmp_path, timeout=120, extra_args=with_xdist)
+    assert "-n" in run.argv([client], workers=2)
+    clash = confirm_target(Target(client, "concurrent", [quick, server]), run)
+    assert clash.verdict == "proven" and clash.culprits == [server], clash.detail
+    assert "on another worker" in clash.detail
+    wrong = confirm_target(Target(client, "concurrent", [quick]), run)
+    assert wrong.verdict == "not-reproduced" and "weak evidence" in wrong.detail
+    assert _snapshot(tmp_path) == before
