@@ -258,6 +258,7 @@ class _Hypothesis:
     p: float = 1.0
     q: float = 1.0
     model: str = "before"  # "before": ran before the victim; "last-of-module": no module-mate after it
+    template: str | None = None  # the template (``template_of``) whose tests this hypothesis joins
 
 
 def _groups(matrix: np.ndarray, ids: list[int]) -> list[tuple[list[int], np.ndarray]]:
@@ -338,7 +339,7 @@ def _last_of_module_hypotheses(
     for t in candidates:
         if t in templates:
             by_template[templates[t]].append(index[t])
-    for _template, cols in sorted(by_template.items()):
+    for template, cols in sorted(by_template.items()):
         if len(cols) < 2:
             continue
         x = last[:, cols].any(axis=1)
@@ -346,7 +347,8 @@ def _last_of_module_hypotheses(
         if x.all() or not x.any() or key in seen or key in mine:
             continue
         mine.add(key)
-        out.append(_Hypothesis("polluter", [candidates[j] for j in cols], x, model="last-of-module"))
+        out.append(_Hypothesis("polluter", [candidates[j] for j in cols], x, model="last-of-module",
+                               template=template))
     return out
 
 
@@ -553,6 +555,7 @@ def _search(
             {
                 "kind": h.kind,
                 "model": h.model,
+                "template": h.template,
                 "members": h.members,
                 "tier": "strong" if strong else "likely",
                 "q": s["q"],
@@ -695,6 +698,7 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
         "family": found.get("family"),
         "tier": found.get("tier", "strong"),
         "model": found.get("model", "before"),
+        "template": found.get("template"),
         "more_runs": found.get("more_runs", 0),
         "position_errors": found.get("position_errors"),
         "model_errors": found.get("model_errors"),

@@ -71,6 +71,7 @@ def test_an_inherited_polluter_undone_by_its_module_mates_is_named_with_every_cl
         (cause,) = found
         assert cause["kind"] == "polluter" and cause["model"] == "last-of-module"
         assert sorted(cause["members"]) == sorted(LEAKS)
+        assert cause["template"] == "tests/test_m7.py::test_leak"
         assert cause["tier"] == "strong" and cause["q"] <= ALPHA
         assert cause["counts"] == {"fail_with": failures, "pass_with": 0, "fail_without": 0,
                                    "pass_without": 30 - failures}
@@ -86,7 +87,7 @@ def test_a_single_polluter_with_cleaners_is_named_alone():
     names = _names()
     seqs = sequences(1, 90, _last_of_module_is({704}))
     (cause,), _ = compute_suite(seqs, {VICTIM}, {}, names)[VICTIM]
-    assert cause["model"] == "last-of-module" and cause["members"] == [704]
+    assert cause["model"] == "last-of-module" and cause["members"] == [704] and cause["template"] is None
     assert cause["counts"]["pass_with"] == 0 and cause["counts"]["fail_without"] == 0
 
 

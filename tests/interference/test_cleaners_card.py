@@ -23,11 +23,14 @@ def _card(app, suspect):
 
 
 def test_a_last_of_module_group_says_only_the_modules_last_test_counts(sqlite_app):
-    evidence = _evidence(model="last-of-module")
+    evidence = _evidence(model="last-of-module", template="tests/test_archive.py::test_extract_no_to_path")
     html = _card(sqlite_app, Suspect(VICTIM, LEAKS, "polluter", 0.99, evidence, "pytest …"))
     assert "Fails when the last test of its module to run before it was one of these 3 tests" in html
-    assert "only the last one counts" in html
+    assert "only the last one counts" in html and "one test function, run in several classes" in html
     assert "they always ran together" not in html
+    evidence = _evidence(model="last-of-module")  # a group of tests with the same pattern, no template
+    group = _card(sqlite_app, Suspect(VICTIM, LEAKS[:2], "polluter", 0.99, evidence, "pytest …"))
+    assert "one of these 2 tests (they always ran together" in group and "only the last one counts" in group
     plain = _card(sqlite_app, Suspect(VICTIM, LEAKS, "polluter", 0.99, _evidence(model="before"), "pytest …"))
     assert "Fails after one of these 3 tests (they always ran together" in plain
     assert "only the last one counts" not in plain
