@@ -24,6 +24,12 @@ Method (after iDFlakies/iFixFlakies and what they learnt about false suspects):
   another victim is analysed, and goes first inside the groups it belongs to;
 * the consistency rule: a polluter is before the victim whenever it fails and never when it
   passes; passes despite the polluter are checked for a cleaner that ran in between;
+* cleaners among module-mates: when "ran before" names nothing, a polluter may count only when
+  it was its module's last test before the victim (pytest-randomly runs a module as one block,
+  and the module's other tests may undo the leak), alone or joined with the other tests of its
+  template (an inherited method, a parametrized test); each such cause must survive Bonferroni;
+* failure signatures: inside a group, a test shown to break a victim that fails with the same
+  message goes first;
 * a victim whose "ran before" set never changed gets an "undecidable" note instead of guesses.
 """
 
