@@ -9,7 +9,7 @@ Five steps, each a sub-command, so that every number in a project's README can b
   victims list the tests that failed in some runs and passed in others, with their counts
   truth   establish truth for every victim and write truth.json: run it alone, then candidates
           followed by it in that fixed order (-p no:randomly); bisect runs no candidate explains
-  pair    the same check by hand: one victim, the candidates you name
+  pair    the same check by hand: one victim, the candidates you name (--first T: T→candidate→victim)
 
 Example:
   python tools/realsuites/make_corpus.py setup knack==0.14.0 --work /tmp/rs
@@ -154,13 +154,22 @@ def _passes(src: Path, python: str, nodeids: list[str], victim: str) -> bool:
     return f"FAILED {victim}" not in done.stdout and f"ERROR {victim}" not in done.stdout
 
 
-def pair(src: Path, python: str, victim: str, candidates: list[str]) -> dict:
-    """Run VICTIM alone, then CANDIDATE→VICTIM for each candidate; classify every candidate."""
-    alone = _passes(src, python, [victim], victim)
-    found = {"victim": victim, "alone": "passed" if alone else "failed", "candidates": {}}
+def pair(src: Path, python: str, victim: str, candidates: list[str], first: list[str] = ()) -> dict:
+    """Run VICTIM alone, then CANDIDATE→VICTIM for each candidate; classify every candidate.
+
+    With FIRST (tests run before everything else), the baseline is FIRST→VICTIM and each run is
+    FIRST→CANDIDATE→VICTIM: after a state-setter, a candidate that makes the victim fail again
+    undoes the setter's state (``kind: undoer``); after a polluter, one that makes it pass is a cleaner.
+    """
+    first = list(first)
+    alone = _passes(src, python, [*first, victim], victim)
+    found = {"victim": victim, "first": first, "alone": "passed" if alone else "failed", "candidates": {}}
     for cand in candidates:
-        after = _passes(src, python, [cand, victim], victim)
-        kind = "polluter" if alone and not after else "state-setter" if not alone and after else "none"
+        after = _passes(src, python, [*first, cand, victim], victim)
+        if first:
+            kind = "undoer" if alone and not after else "cleaner" if not alone and after else "none"
+        else:
+            kind = "polluter" if alone and not after else "state-setter" if not alone and after else "none"
         found["candidates"][cand] = kind
         print(f"{kind:13s} {cand}", flush=True)
     return found
@@ -307,6 +316,8 @@ def main() -> None:
     p.add_argument("src", type=Path)
     p.add_argument("--python", required=True)
     p.add_argument("--json", action="store_true", help="print the verdicts as one JSON object")
+    p.add_argument("--first", action="append", default=[], metavar="TEST",
+                   help="run TEST before every candidate (repeatable): finds undoers of a setter, cleaners")
     p.add_argument("victim")
     p.add_argument("candidates", nargs="+")
     # Everything after "--" goes to pytest untouched (argparse would try to read "-p ..." itself).
@@ -322,7 +333,7 @@ def main() -> None:
     elif args.cmd == "truth":
         truth(args.src, args.python, args.out)
     else:
-        found = pair(args.src, args.python, args.victim, args.candidates)
+        found = pair(args.src, args.python, args.victim, args.candidates, args.first)
         if args.json:
             print(json.dumps(found, indent=1))
 
