@@ -316,8 +316,13 @@ def main() -> None:
     p.add_argument("src", type=Path)
     p.add_argument("--python", required=True)
     p.add_argument("--json", action="store_true", help="print the verdicts as one JSON object")
-    p.add_argument("--first", action="append", default=[], metavar="TEST",
-                   help="run TEST before every candidate (repeatable): finds undoers of a setter, cleaners")
+    p.add_argument(
+        "--first",
+        action="append",
+        default=[],
+        metavar="TEST",
+        help="run TEST before every candidate (repeatable): finds undoers of a setter, cleaners",
+    )
     p.add_argument("victim")
     p.add_argument("candidates", nargs="+")
     # Everything after "--" goes to pytest untouched (argparse would try to read "-p ..." itself).
