@@ -149,24 +149,31 @@ def bounded_json(value, depth: int = 0):
 
 
 def bounded_cases(cases: Iterable[CaseRecord]) -> Iterator[CaseRecord]:
-    """Yield ``cases`` within the limits.
-
-    Cases are checked a chunk at a time, column by column in C (``map``, ``max``, ``sum``): a
-    clean chunk, the usual case, costs well under a microsecond per case; only a chunk with a
-    problem is fixed record by record.
-    """
+    """Yield ``cases`` within the limits (see ``bounded_batch``), a chunk at a time."""
     cases = iter(cases)
     while chunk := list(islice(cases, _CHUNK)):
-        if _chunk_is_clean(chunk):
-            yield from chunk
-        else:
-            yield from map(_bounded_case, chunk)
+        yield from bounded_batch(chunk)[0]
 
 
-def _chunk_is_clean(chunk: list[CaseRecord]) -> bool:
-    # Transposed once in C; every check below is then a C-level pass over one column.
-    columns = list(zip(*chunk, strict=True))
-    n = len(chunk)
+def bounded_batch(batch: list[CaseRecord]) -> tuple[list[CaseRecord], list[tuple]]:
+    """Return ``batch`` within the limits, and its columns (one tuple per CaseRecord field).
+
+    The batch is transposed once and every check runs over a whole column in C (``map``, ``max``,
+    ``sum``): a clean batch, the usual case, costs well under a microsecond per case and comes back
+    as it is; only a batch with a problem is fixed record by record. The store inserts from the
+    columns, so the transposition is paid once for both.
+    """
+    if not batch:
+        return batch, []
+    columns = list(zip(*batch, strict=True))
+    if columns_are_clean(columns, len(batch)):
+        return batch, columns
+    batch = list(map(bounded_case, batch))
+    return batch, list(zip(*batch, strict=True))
+
+
+def columns_are_clean(columns: list[tuple], n: int) -> bool:
+    """Return whether the transposed cases ``columns`` (``n`` rows) are all within the limits."""
     if max(map(len, columns[_NODEID_AT])) * 4 > NODEID_MAX_BYTES:
         return False
     for at, limit in _LIMITED_AT:
@@ -199,7 +206,7 @@ def _markers_clean(markers: tuple) -> bool:
         isinstance(m, str) and len(m) <= MARKER_CHARS and "\x00" not in m for m in markers)
 
 
-def _bounded_case(case: CaseRecord) -> CaseRecord:
+def bounded_case(case: CaseRecord) -> CaseRecord:
     """Return one case within the limits (a copy only when something changed)."""
     changes: dict = {}
     nodeid = nodeid_key(case.nodeid)

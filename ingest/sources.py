@@ -111,22 +111,28 @@ class _LimitedReader(io.RawIOBase):
         self._name = name
         self._limit = limit
         self._count = 0
+        self._readinto = getattr(inner, "readinto", None)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
         try:
-            data = self._inner.read(len(buffer))
+            if self._readinto is not None:  # straight into the caller's buffer: no second copy
+                n = self._readinto(buffer)
+            else:  # an opener's stream may offer read() only
+                data = self._inner.read(len(buffer))
+                n = len(data)
+                buffer[:n] = data
         except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip
             raise MalformedReportError(f"cannot decompress: {exc}", source=self._name) from exc
-        n = len(data)
+        if n is None:  # a non-blocking stream with nothing ready; files and gzip never do this
+            return None
         self._count += n
         if self._count > self._limit:
             raise ReportTooLargeError(
                 f"report is larger than the limit of {self._limit:,} bytes (uncompressed)", source=self._name
             )
-        buffer[:n] = data
         return n
 
     def close(self) -> None:
