@@ -293,17 +293,17 @@ class _ResultWriter:
         ph = "%s" if self.postgres else "?"
         self.cursor = session.connection().connection.driver_connection.cursor()
         # INSERT statements by their column list (see _flush).
-        self.insert_results: dict[tuple[str, ...], str] = {}
+        self.insert_results: dict[tuple, str] = {}
         self.cursor.execute(
             f"SELECT 1 FROM {Test.__tablename__} WHERE project_id = {ph} LIMIT 1", (project_id,)
         )
         self.fresh = self.cursor.fetchone() is None
-        markers = f"CAST({ph} AS JSON)" if self.postgres else ph
-        self.insert_tests = (
-            f"INSERT INTO {Test.__tablename__} (project_id, nodeid, file, classname, name, markers, "
-            f"first_seen_run_id) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {markers}, {ph}) "
-            "ON CONFLICT (project_id, nodeid) DO NOTHING"
-        )
+        # Values that are the same in every row of a batch are written into the statement, not bound
+        # per row: binding them (a bool most of all, which sqlite3 adapts row by row) cost ~10% of the
+        # inserts. The ids are ints from the database, so formatting them in is safe.
+        self.true = "TRUE" if self.postgres else "1"
+        # INSERT statements for tests by (file column all NULL, markers all empty).
+        self.insert_tests: dict[tuple[bool, bool], str] = {}
         self.ph = ph
 
     def add(self, cases: Iterable[CaseRecord]) -> None:
@@ -344,9 +344,14 @@ class _ResultWriter:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
         order = self.order
         self.order = order + n
+        # Literal SQL for the columns equal in every row (None: bound per row, from ``values``).
         columns = ["run_id", "test_id", "outcome", "order_index", "attempt", "final"]
-        values: list[Iterable] = [repeat(self.run_id, n), test_ids, outcome_col, range(order, order + n),
-                                  attempt_col, repeat(True, n)]
+        literals: list[str | None] = [str(int(self.run_id)), None, None, None, None, self.true]
+        values: list[Iterable] = [test_ids, outcome_col, range(order, order + n)]
+        if attempt_col.__class__ is repeat:  # no test of this batch repeats an earlier one
+            literals[4] = "1"
+        else:
+            values.append(attempt_col)
         # Columns that are NULL in the whole batch are left out of the INSERT: binding ~8 NULLs
         # per row was a third of the insert's cost for the common JUnit shape.
         for column, field, at in _OPTIONAL:
@@ -373,12 +378,14 @@ class _ResultWriter:
             elif field == "details":
                 col = [_clip(v, MAX_DETAILS) if v else v for v in col]
             columns.append(column)
+            literals.append(None)
             values.append(col)
-        statement = self.insert_results.get(tuple(columns))
+        key = (*columns, *literals)
+        statement = self.insert_results.get(key)
         if statement is None:
-            statement = self.insert_results[tuple(columns)] = (
+            statement = self.insert_results[key] = (
                 f"INSERT INTO {Result.__tablename__} ({', '.join(columns)}) "
-                f"VALUES ({', '.join([self.ph] * len(columns))})"
+                f"VALUES ({', '.join(self.ph if v is None else v for v in literals)})"
             )
         self.cursor.executemany(statement, zip(*values, strict=False))
         self.buffer.clear()
@@ -421,14 +428,16 @@ class _ResultWriter:
             if "" in names:
                 names = [name or n.rsplit("::", 1)[-1] for name, n in zip(names, missing, strict=True)]
             markers = list(map(_MARKERS, firsts))
-            if markers.count(()) == len(markers):
-                markers = repeat("[]")
-            else:
-                markers = [json.dumps(list(m)) if m else "[]" for m in markers]
-            self.cursor.executemany(self.insert_tests, zip(
-                repeat(self.project_id), missing, map(_FILE, firsts), map(_CLASSNAME, firsts), names,
-                markers, repeat(self.run_id),
-            ))
+            no_markers = markers.count(()) == len(markers)
+            files = list(map(_FILE, firsts))
+            no_files = files.count(None) == len(files)
+            values: list[Iterable] = [missing]
+            if not no_files:
+                values.append(files)
+            values += [map(_CLASSNAME, firsts), names]
+            if not no_markers:
+                values.append([json.dumps(list(m)) if m else "[]" for m in markers])
+            self.cursor.executemany(self._insert_tests(no_files, no_markers), zip(*values, strict=False))
             found.update(self._new_ids(missing, before))
         # Keep markers current for known tests whose markers changed (rare, so cheap).
         if found and any(map(_MARKERS, cases)):
@@ -440,6 +449,20 @@ class _ResultWriter:
             if changed:
                 self._update_markers(changed)
         return found
+
+    def _insert_tests(self, no_files: bool, no_markers: bool) -> str:
+        """Return the INSERT for new tests; a file column all NULL, or no markers, are literals."""
+        statement = self.insert_tests.get((no_files, no_markers))
+        if statement is None:
+            ph = self.ph
+            empty = "CAST('[]' AS JSON)" if self.postgres else "'[]'"
+            markers = empty if no_markers else (f"CAST({ph} AS JSON)" if self.postgres else ph)
+            statement = self.insert_tests[(no_files, no_markers)] = (
+                f"INSERT INTO {Test.__tablename__} (project_id, nodeid, file, classname, name, markers, "
+                f"first_seen_run_id) VALUES ({int(self.project_id)}, {ph}, {'NULL' if no_files else ph}, "
+                f"{ph}, {ph}, {markers}, {int(self.run_id)}) ON CONFLICT (project_id, nodeid) DO NOTHING"
+            )
+        return statement
 
     def _new_ids(self, missing: list[str], before: int) -> dict[str, int]:
         """Return the ids of the tests just inserted (their ids are all above ``before``)."""
