@@ -125,9 +125,11 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    def stats(samples: list[tuple[float, float]], scale: float = 1000, unit: str = "ms") -> str:
-        return (f"wall {median([w for w, _ in samples]) * scale:7.0f} {unit}  "
-                f"CPU {median([c for _, c in samples]) * scale:7.0f} {unit}")
+    def stats(samples: list[tuple[float, float]], total: bool = False) -> str:
+        wall, cpu = median([w for w, _ in samples]), median([c for _, c in samples])
+        if total:
+            return f"wall {wall:7.2f} s   CPU {cpu:7.2f} s"
+        return f"wall {wall * 1000:7.0f} ms  CPU {cpu * 1000:7.0f} ms"
 
     def ratio(data: dict[str, list[tuple[float, float]]]) -> str:
         ours_w, ours_c = (median([s[k] for s in data["suitehealth"]]) for k in (0, 1))
@@ -139,8 +141,8 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
         [
             (f"30 real runs (six, 200 tests each), total, median of {args.repeats}", ""),
-            ("  suitehealth ingest", stats(totals["suitehealth"], 1, "s ")),
-            ("  flakebox record", stats(totals["flakebox"], 1, "s ")),
+            ("  suitehealth ingest", stats(totals["suitehealth"], total=True)),
+            ("  flakebox record", stats(totals["flakebox"], total=True)),
             ("  ratio", ratio(totals)),
             (f"  per report, median of {len(calls['suitehealth'])}", ""),
             ("    suitehealth ingest", stats(calls["suitehealth"])),

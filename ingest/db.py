@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:  # the ORM is imported by the code that uses sessions, not by every CLI start-up
@@ -89,6 +89,18 @@ def write_transaction(engine: Engine) -> Iterator[Session]:
         try:
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
+        finally:
+            conn.info.pop("write", None)
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """Like ``write_transaction``, with a Core connection: for writers that need no ORM (the store)."""
+    with engine.connect() as conn:
+        conn.info["write"] = True
+        try:
+            with conn.begin():
+                yield conn
         finally:
             conn.info.pop("write", None)
 

@@ -18,17 +18,26 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from itertools import islice, repeat
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import JSON, DateTime, Engine, bindparam, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ingest import records as R
-from ingest.db import ensure_schema, write_transaction
+from ingest.db import ensure_schema, write_connection
 from ingest.limits import bounded_batch, bounded_report_meta, bounded_run_meta
-from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import CaseRecord, ParsedReport, ReportMeta, RunMeta
 from ingest.sources import ReportSource
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ingest.models import Project, Run, Suite
+
+# Storing a run needs SQLAlchemy's Core only: the ORM and the models (~0.13 s CPU to import and
+# configure) stay out of `suitehealth ingest`. The tables, as ingest.models names them (a test checks):
+RUNS, TESTS, RESULTS = "runs", "tests", "results"
 
 # Cases per INSERT batch: bigger batches were not faster, and each costs ~1 MB per 1,000 cases.
 BATCH_SIZE = 2000
@@ -124,14 +133,21 @@ def combined_hash(sources: Sequence[ReportSource], max_bytes: int | None = None)
 
 def find_duplicate(engine: Engine, meta: RunMeta, content_hash: str) -> IngestSummary | None:
     """Return the summary of the run already stored with this content, if any."""
-    with Session(engine) as session:
+    with engine.connect() as conn:
         # A plain id query first: in a backfill nearly every run is new, and loading nothing is cheap.
-        run_id = session.execute(
+        run_id = conn.execute(
             _DUPLICATE_SQL, {"project": meta.project, "suite": meta.suite, "hash": content_hash}
         ).scalar()
         if run_id is None:
             return None
-        return summarize(session.get(Run, run_id), duplicate=True)
+        row = conn.execute(_SUMMARY_SQL, {"run": run_id}).mappings().one()
+    started = row["started_at"]
+    return IngestSummary(
+        run_id=row["id"], project=row["project"], suite=row["suite"], tests=row["tests"],
+        passed=row["passed"], failed=row["failed"], errors=row["errors"], skipped=row["skipped"],
+        xfailed=row["xfailed"], xpassed=row["xpassed"], reruns=row["reruns"], duration_s=row["duration_s"],
+        started_at=_aware(started).isoformat(), duplicate=True, files=len(row["sources"] or []),
+    )
 
 
 def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport], *,
@@ -143,26 +159,72 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
     """
     meta = bounded_run_meta(meta)
     ensure_schema(engine)
-    with _cyclic_gc_paused(), write_transaction(engine) as session:
-        project_id, suite_id = _project_and_suite_ids(session, meta.project, meta.suite)
+    with _cyclic_gc_paused(), write_connection(engine) as conn:
+        project_id, suite_id = _project_and_suite_ids(conn, meta.project, meta.suite)
         now = datetime.now(UTC)
-        run = Run(
-            project_id=project_id, suite_id=suite_id, branch=meta.branch, commit=meta.commit,
-            build_id=meta.build_id, build_url=meta.build_url, started_at=meta.started_at or now,
-            duration_s=meta.duration_s, environment=meta.environment or {},
-            content_hash=content_hash or f"unhashed:{now.timestamp()}:{id(meta)}",
-            ingested_at=now, formats="", sources=[],
-        )
-        session.add(run)
-        session.flush()
-        writer = _ResultWriter(session, project_id, run.id)
+        run = {
+            "project_id": project_id, "suite_id": suite_id, "branch": meta.branch, "commit": meta.commit,
+            "build_id": meta.build_id, "build_url": meta.build_url, "started_at": meta.started_at or now,
+            "duration_s": meta.duration_s, "environment": meta.environment or {},
+            "content_hash": content_hash or f"unhashed:{now.timestamp()}:{id(meta)}",
+            "ingested_at": now, "formats": "", "sources": [], "test_time_s": 0.0, "workers": 1,
+            **dict.fromkeys(_COUNTS, 0),
+        }
+        run_id = _insert_run(conn, run)
+        writer = _ResultWriter(conn, project_id, run_id)
         metas: list[ReportMeta] = []
         for report in reports:
             writer.add(report.cases)
             metas.append(bounded_report_meta(report.meta_after()))
         writer.finish()
-        _finish_run(session, run, meta, metas, writer)
-        return summarize(run, duplicate=False, files=len(metas), project=meta.project, suite=meta.suite)
+        changes = _finish_run(conn, run_id, run["environment"], meta, metas, writer)
+        _update_run(conn, run_id, changes)
+        run.update(changes)
+        return IngestSummary(
+            run_id=run_id, project=meta.project, suite=meta.suite, tests=run["tests"], passed=run["passed"],
+            failed=run["failed"], errors=run["errors"], skipped=run["skipped"], xfailed=run["xfailed"],
+            xpassed=run["xpassed"], reruns=run["reruns"], duration_s=run["duration_s"],
+            started_at=run["started_at"].isoformat(), duplicate=False, files=len(metas),
+        )
+
+
+# Run columns counted from the results (all 0 until the results are in).
+_COUNTS = ("tests", "passed", "failed", "errors", "skipped", "xfailed", "xpassed", "reruns", "rerun_passed")
+# Run columns that need SQLAlchemy's type handling when bound (JSON text, UTC timestamps).
+_RUN_TYPES = {"environment": JSON(), "sources": JSON(), "warnings": JSON(), "started_at": DateTime(),
+              "ingested_at": DateTime()}
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """Return ``value`` as stored: naive UTC (what ingest.models.UTCDateTime does on the way in)."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _aware(value: datetime) -> datetime:
+    """Return a stored timestamp as UTC-aware (what ingest.models.UTCDateTime does on the way out)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _run_params(values: dict) -> tuple[dict, list]:
+    params = {k: _naive_utc(v) if isinstance(v, datetime) else v for k, v in values.items()}
+    return params, [bindparam(k, type_=_RUN_TYPES[k]) for k in values if k in _RUN_TYPES]
+
+
+def _insert_run(conn: Connection, values: dict) -> int:
+    """Insert the run row; return its id."""
+    params, types = _run_params(values)
+    columns = ", ".join(f'"{k}"' for k in values)
+    sql = f"INSERT INTO {RUNS} ({columns}) VALUES ({', '.join(':' + k for k in values)})"
+    if conn.dialect.name == "postgresql":
+        return conn.execute(text(sql + " RETURNING id").bindparams(*types), params).scalar_one()
+    return conn.execute(text(sql).bindparams(*types), params).lastrowid
+
+
+def _update_run(conn: Connection, run_id: int, values: dict) -> None:
+    params, types = _run_params(values)
+    assignments = ", ".join(f'"{k}" = :{k}' for k in values)
+    conn.execute(text(f"UPDATE {RUNS} SET {assignments} WHERE id = :run_id").bindparams(*types),
+                 {**params, "run_id": run_id})
 
 
 @contextmanager
@@ -192,8 +254,9 @@ def replace_results(session: Session, run: Run, cases: Iterable[CaseRecord], met
     Used by ``suitehealth reindex``: the run row (its id, metadata, time and content hash) stays;
     tests that the new identities name and the project does not have yet are created.
     """
-    session.execute(text(f"DELETE FROM {Result.__tablename__} WHERE run_id = :run"), {"run": run.id})
-    writer = _ResultWriter(session, run.project_id, run.id)
+    conn = session.connection()
+    conn.execute(text(f"DELETE FROM {RESULTS} WHERE run_id = :run"), {"run": run.id})
+    writer = _ResultWriter(conn, run.project_id, run.id)
     writer.add(cases)
     writer.finish()
     environment = dict(run.environment or {})
@@ -202,7 +265,8 @@ def replace_results(session: Session, run: Run, cases: Iterable[CaseRecord], met
     run.environment = environment
     run.warnings = None  # the reports' (or the caller's) warnings replace the old ones
     meta = RunMeta(project="", started_at=run.started_at, duration_s=run.duration_s)
-    _finish_run(session, run, meta, metas, writer)
+    for column, value in _finish_run(conn, run.id, environment, meta, metas, writer).items():
+        setattr(run, column, value)
 
 
 # One round trip for the common case (both exist), instead of two ORM queries per run.
@@ -214,15 +278,34 @@ _DUPLICATE_SQL = text(
     "SELECT r.id FROM runs r JOIN suites s ON s.id = r.suite_id JOIN projects p ON p.id = s.project_id "
     "WHERE p.name = :project AND s.name = :suite AND r.content_hash = :hash"
 )
+_SUMMARY_SQL = text(
+    "SELECT r.id, p.name AS project, s.name AS suite, r.tests, r.passed, r.failed, r.errors, r.skipped, "
+    "r.xfailed, r.xpassed, r.reruns, r.duration_s, r.started_at, r.sources FROM runs r "
+    "JOIN projects p ON p.id = r.project_id JOIN suites s ON s.id = r.suite_id WHERE r.id = :run"
+).columns(started_at=DateTime(), sources=JSON())
+# ON CONFLICT DO NOTHING: concurrent writers creating the same project or suite both succeed.
+_NEW_PROJECT_SQL = text(
+    "INSERT INTO projects (name, created_at) VALUES (:name, :created_at) ON CONFLICT (name) DO NOTHING"
+).bindparams(bindparam("created_at", type_=DateTime()))
+_NEW_SUITE_SQL = text(
+    "INSERT INTO suites (project_id, name) VALUES (:project_id, :name) "
+    "ON CONFLICT (project_id, name) DO NOTHING"
+)
 
 
-def _project_and_suite_ids(session: Session, project: str, suite: str) -> tuple[int, int]:
+def _project_and_suite_ids(conn: Connection, project: str, suite: str) -> tuple[int, int]:
     """Return (project id, suite id), creating whichever does not exist yet."""
-    row = session.execute(_IDS_SQL, {"project": project, "suite": suite}).first()
+    params = {"project": project, "suite": suite}
+    row = conn.execute(_IDS_SQL, params).first()
     if row is not None and row[1] is not None:
         return row[0], row[1]
-    project_id = row[0] if row is not None else get_or_create_project(session, project).id
-    return project_id, get_or_create_suite(session, project_id, suite).id
+    if row is None:
+        conn.execute(_NEW_PROJECT_SQL, {"name": project, "created_at": _naive_utc(datetime.now(UTC))})
+        row = conn.execute(_IDS_SQL, params).one()
+    if row[1] is None:
+        conn.execute(_NEW_SUITE_SQL, {"project_id": row[0], "name": suite})
+        row = conn.execute(_IDS_SQL, params).one()
+    return row[0], row[1]
 
 
 def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, fmt: str = "records",
@@ -234,6 +317,10 @@ def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, f
 
 def get_or_create_project(session: Session, name: str) -> Project:
     """Return the project named ``name``, creating it if needed (safe against concurrent writers)."""
+    from sqlalchemy import select
+
+    from ingest.models import Project
+
     query = select(Project).where(Project.name == name)
     project = session.scalars(query).first()
     if project is None:
@@ -244,6 +331,10 @@ def get_or_create_project(session: Session, name: str) -> Project:
 
 def get_or_create_suite(session: Session, project_id: int, name: str) -> Suite:
     """Return the project's suite named ``name``, creating it if needed."""
+    from sqlalchemy import select
+
+    from ingest.models import Suite
+
     query = select(Suite).where(Suite.project_id == project_id, Suite.name == name)
     suite = session.scalars(query).first()
     if suite is None:
@@ -271,8 +362,7 @@ class _ResultWriter:
     the ORM's bulk machinery cost ~25x more per row than the insert itself.
     """
 
-    def __init__(self, session: Session, project_id: int, run_id: int):
-        self.session = session
+    def __init__(self, conn: Connection, project_id: int, run_id: int):
         self.project_id = project_id
         self.run_id = run_id
         self.order = 0
@@ -289,13 +379,13 @@ class _ResultWriter:
         self.known = [False, False, False, False]  # whether any setup/call/teardown time was seen
         self.min_start: float | None = None
         self.max_stop: float | None = None
-        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.postgres = conn.dialect.name == "postgresql"
         ph = "%s" if self.postgres else "?"
-        self.cursor = session.connection().connection.driver_connection.cursor()
+        self.cursor = conn.connection.driver_connection.cursor()
         # INSERT statements by their column list (see _flush).
         self.insert_results: dict[tuple, str] = {}
         self.cursor.execute(
-            f"SELECT 1 FROM {Test.__tablename__} WHERE project_id = {ph} LIMIT 1", (project_id,)
+            f"SELECT 1 FROM {TESTS} WHERE project_id = {ph} LIMIT 1", (project_id,)
         )
         self.fresh = self.cursor.fetchone() is None
         # Values that are the same in every row of a batch are written into the statement, not bound
@@ -322,7 +412,7 @@ class _ResultWriter:
         # Earlier attempts of repeated tests are not final.
         if self.repeated:
             self.cursor.executemany(
-                f"UPDATE {Result.__tablename__} SET final = {self.ph} WHERE run_id = {self.ph} "
+                f"UPDATE {RESULTS} SET final = {self.ph} WHERE run_id = {self.ph} "
                 f"AND test_id = {self.ph} AND attempt < {self.ph}",
                 [(False, self.run_id, tid, self.attempts[tid]) for tid in self.repeated],
             )
@@ -384,7 +474,7 @@ class _ResultWriter:
         statement = self.insert_results.get(key)
         if statement is None:
             statement = self.insert_results[key] = (
-                f"INSERT INTO {Result.__tablename__} ({', '.join(columns)}) "
+                f"INSERT INTO {RESULTS} ({', '.join(columns)}) "
                 f"VALUES ({', '.join(self.ph if v is None else v for v in literals)})"
             )
         self.cursor.executemany(statement, zip(*values, strict=False))
@@ -421,7 +511,7 @@ class _ResultWriter:
         # dict() keeps the last value per key: feed it backwards to keep each test's first case.
         first = dict(zip(reversed(nodeids), reversed(cases), strict=True)) if missing or found else {}
         if missing:
-            self.cursor.execute(f"SELECT max(id) FROM {Test.__tablename__}")
+            self.cursor.execute(f"SELECT max(id) FROM {TESTS}")
             before = self.cursor.fetchone()[0] or 0
             firsts = list(map(first.__getitem__, missing))
             names = list(map(_NAME, firsts))
@@ -458,7 +548,7 @@ class _ResultWriter:
             empty = "CAST('[]' AS JSON)" if self.postgres else "'[]'"
             markers = empty if no_markers else (f"CAST({ph} AS JSON)" if self.postgres else ph)
             statement = self.insert_tests[(no_files, no_markers)] = (
-                f"INSERT INTO {Test.__tablename__} (project_id, nodeid, file, classname, name, markers, "
+                f"INSERT INTO {TESTS} (project_id, nodeid, file, classname, name, markers, "
                 f"first_seen_run_id) VALUES ({int(self.project_id)}, {ph}, {'NULL' if no_files else ph}, "
                 f"{ph}, {ph}, {markers}, {int(self.run_id)}) ON CONFLICT (project_id, nodeid) DO NOTHING"
             )
@@ -469,13 +559,13 @@ class _ResultWriter:
         if not self.postgres:
             # SQLite gives each new row max(rowid) + 1, and BEGIN IMMEDIATE holds the write lock, so
             # the ids are known without reading them back; the count check guards the assumption.
-            self.cursor.execute(f"SELECT max(id), count(*) FROM {Test.__tablename__} WHERE id > ?", (before,))
+            self.cursor.execute(f"SELECT max(id), count(*) FROM {TESTS} WHERE id > ?", (before,))
             top, count = self.cursor.fetchone()
             if count == len(missing) and top == before + len(missing):
                 return dict(zip(missing, range(before + 1, top + 1), strict=True))
         # PostgreSQL (or the unexpected): one range scan instead of a long IN list.
         self.cursor.execute(
-            f"SELECT nodeid, id FROM {Test.__tablename__} WHERE project_id = {self.ph} AND id > {self.ph}",
+            f"SELECT nodeid, id FROM {TESTS} WHERE project_id = {self.ph} AND id > {self.ph}",
             (self.project_id, before),
         )
         wanted = set(missing)
@@ -487,7 +577,7 @@ class _ResultWriter:
     def _lookup(self, nodeids: list[str]) -> dict[str, int]:
         if self.postgres:
             self.cursor.execute(
-                f"SELECT nodeid, id FROM {Test.__tablename__} WHERE project_id = %s AND nodeid = ANY(%s)",
+                f"SELECT nodeid, id FROM {TESTS} WHERE project_id = %s AND nodeid = ANY(%s)",
                 (self.project_id, nodeids),
             )
             return dict(self.cursor.fetchall())
@@ -495,18 +585,27 @@ class _ResultWriter:
         for i in range(0, len(nodeids), _SQLITE_IN_CHUNK):
             chunk = nodeids[i:i + _SQLITE_IN_CHUNK]
             self.cursor.execute(
-                f"SELECT nodeid, id FROM {Test.__tablename__} WHERE project_id = ? AND nodeid IN "
+                f"SELECT nodeid, id FROM {TESTS} WHERE project_id = ? AND nodeid IN "
                 f"({', '.join('?' * len(chunk))})", (self.project_id, *chunk),
             )
             found.update(self.cursor.fetchall())
         return found
 
     def _update_markers(self, changed: list[dict]) -> None:
+        ph = self.ph
+        current: dict[int, list] = {}
         ids = [c["tid"] for c in changed]
-        current = dict(self.session.execute(select(Test.id, Test.markers).where(Test.id.in_(ids))).all())
+        for i in range(0, len(ids), _SQLITE_IN_CHUNK):
+            chunk = ids[i:i + _SQLITE_IN_CHUNK]
+            self.cursor.execute(
+                f"SELECT id, markers FROM {TESTS} WHERE id IN ({', '.join([ph] * len(chunk))})", chunk)
+            # PostgreSQL's driver parses JSON; SQLite returns the text.
+            current.update((i, json.loads(m) if isinstance(m, str) else m) for i, m in self.cursor.fetchall())
+        markers = f"CAST({ph} AS JSON)" if self.postgres else ph
         for c in changed:
             if current.get(c["tid"]) != c["m"]:
-                self.session.execute(update(Test).where(Test.id == c["tid"]).values(markers=c["m"]))
+                self.cursor.execute(f"UPDATE {TESTS} SET markers = {markers} WHERE id = {ph}",
+                                    (json.dumps(c["m"]), c["tid"]))
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -517,56 +616,59 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:half] + f"\n… [{len(text) - limit:,} characters cut] …\n" + text[-half:]
 
 
-def _finish_run(session: Session, run: Run, meta: RunMeta, metas: list[ReportMeta],
-                writer: _ResultWriter) -> None:
-    """Fill the run's totals from its final results and its time/meta from the reports."""
+_EARLIER_SQL = text(
+    "SELECT outcome, count(*) FROM results WHERE run_id = :run AND final = :no GROUP BY outcome"
+).bindparams(no=False)
+_RERUN_PASSED_SQL = text(
+    "SELECT count(*) FROM results WHERE run_id = :run AND final = :yes AND attempt > 1 AND outcome = :passed"
+).bindparams(yes=True, passed=R.PASSED)
+
+
+def _finish_run(conn: Connection, run_id: int, environment: dict, meta: RunMeta, metas: list[ReportMeta],
+                writer: _ResultWriter) -> dict:
+    """Return the run's columns to set: totals from its final results, time and meta from the reports."""
     counts = dict(writer.outcomes)
     if writer.repeated:
         # Earlier attempts of rerun tests are not final: take their outcomes back out of the totals.
-        earlier = session.execute(
-            select(Result.outcome, func.count()).where(
-                Result.run_id == run.id, Result.final.is_(False))
-            .group_by(Result.outcome)
-        ).all()
-        for outcome, n in earlier:
+        for outcome, n in conn.execute(_EARLIER_SQL, {"run": run_id}):
             counts[outcome] -= n
     phases = zip(writer.sums[1:], writer.known[1:], strict=True)
     sums = [writer.sums[0]] + [total if seen else None for total, seen in phases]
-    run.tests = sum(counts.values())
-    run.passed = counts.get(R.PASSED, 0)
-    run.failed = counts.get(R.FAILED, 0)
-    run.errors = counts.get(R.ERROR, 0)
-    run.skipped = counts.get(R.SKIPPED, 0)
-    run.xfailed = counts.get(R.XFAILED, 0)
-    run.xpassed = counts.get(R.XPASSED, 0)
-    run.reruns = sum(n - 1 for n in writer.attempts.values())
-    run.rerun_passed = 0  # a reindexed run is recounted, not added to
-    if writer.repeated:
-        run.rerun_passed = session.scalar(
-            select(func.count()).select_from(Result).where(
-                Result.run_id == run.id, Result.final, Result.attempt > 1, Result.outcome == R.PASSED)
-        ) or 0
-    run.test_time_s = float(sums[0] or 0.0)
-    run.setup_time_s, run.call_time_s, run.teardown_time_s = sums[1], sums[2], sums[3]
-    run.workers = max(1, len(writer.workers))
-    run.formats = ",".join(sorted({m.format for m in metas}))[:200]
-    run.sources = [m.source for m in metas]
-    run.random_seed = next((m.random_seed for m in metas if m.random_seed), None)
+    run = {
+        "tests": sum(counts.values()),
+        "passed": counts.get(R.PASSED, 0),
+        "failed": counts.get(R.FAILED, 0),
+        "errors": counts.get(R.ERROR, 0),
+        "skipped": counts.get(R.SKIPPED, 0),
+        "xfailed": counts.get(R.XFAILED, 0),
+        "xpassed": counts.get(R.XPASSED, 0),
+        "reruns": sum(n - 1 for n in writer.attempts.values()),
+        # A reindexed run is recounted, not added to.
+        "rerun_passed": (conn.execute(_RERUN_PASSED_SQL, {"run": run_id}).scalar() or 0)
+        if writer.repeated else 0,
+        "test_time_s": float(sums[0] or 0.0),
+        "setup_time_s": sums[1], "call_time_s": sums[2], "teardown_time_s": sums[3],
+        "workers": max(1, len(writer.workers)),
+        "formats": ",".join(sorted({m.format for m in metas}))[:200],
+        "sources": [m.source for m in metas],
+        "random_seed": next((m.random_seed for m in metas if m.random_seed), None),
+    }
     if meta.started_at is None:
         starts = [m.started_at for m in metas if m.started_at is not None]
         if starts:
-            run.started_at = min(starts)
+            run["started_at"] = min(starts)
         elif writer.min_start is not None:
-            run.started_at = datetime.fromtimestamp(writer.min_start, UTC)
+            run["started_at"] = datetime.fromtimestamp(writer.min_start, UTC)
     if meta.duration_s is None:
-        run.duration_s = wall_time(metas, writer.min_start, writer.max_stop, run.test_time_s)
+        run["duration_s"] = wall_time(metas, writer.min_start, writer.max_stop, run["test_time_s"])
     # Every host (for Playwright: every project) of every file, not just the first one's.
     hosts = sorted({h for m in metas for h in (m.hostnames or ((m.hostname,) if m.hostname else ()))})
-    if hosts and "hostnames" not in run.environment:
-        run.environment = {**run.environment, "hostnames": hosts[:MAX_HOSTNAMES]}
+    if hosts and "hostnames" not in environment:
+        run["environment"] = {**environment, "hostnames": hosts[:MAX_HOSTNAMES]}
     warnings = [f"{m.source}: {w}" for m in metas for w in m.warnings]
     if warnings:
-        run.warnings = warnings[:MAX_WARNINGS]
+        run["warnings"] = warnings[:MAX_WARNINGS]
+    return run
 
 
 def wall_time(metas: list[ReportMeta], min_start: float | None, max_stop: float | None,
