@@ -62,7 +62,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=9, help="recordings of the generated 200-test report")
     args = ap.parse_args()
     if not Path(args.flakebox).exists():
-        raise SystemExit(f"no flakebox at {args.flakebox}; see this script's docstring")
+        # Not an error for `make bench`: flakebox is a yardstick installed by hand, never a dependency.
+        print(f"bench_vs_flakebox: skipped, no flakebox at {args.flakebox} (see this script's docstring)")
+        return
 
     from ingest.db import ensure_schema, make_engine
 
