@@ -4,13 +4,17 @@
     .venv/bin/python benchmarks/bench_pages.py --db /tmp/bench-200k.db
 
 Without --db, a 1,000-run / 200,000-result SQLite history is built in a temporary directory first.
-Each URL is requested once to warm caches, then --repeat times; the table shows the median and the
-ratio to /healthz measured in the same process (a floor: routing + one trivial query). Never asserts.
+Each URL is timed three ways: its first request (analysis cache emptied, nothing read yet), the
+median of --repeat requests with the analysis cache emptied before each (cold) and without (warm);
+the cold median's ratio to /healthz measured in the same process (a floor: routing + one trivial
+query) is shown too. Build the history, then run `suitehealth --db URL worker --once` so the stored
+analyses are filled, as a server's worker keeps them. Never asserts.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import tempfile
@@ -37,8 +41,12 @@ PAGES = [
     "/projects/{p}/tests?nodeid={nodeid}",
     "/api/v1/projects/{p}/tests?nodeid={nodeid}&limit=1000",
     "/projects/{p}/pyramid",
+    "/api/v1/projects/{p}/pyramid",
     "/projects/{p}/budget?suite={suite}",
+    "/api/v1/projects/{p}/budget?suite={suite}",
+    "/projects/{p}/budget?suite={suite}&since=2026-09-01",
     "/projects/{p}/flaky",
+    "/api/v1/projects/{p}/flaky",
     "/projects/{p}/suspects",
     "/projects/{p}/weekly",
 ]
@@ -88,13 +96,28 @@ def measure(client, path: str, repeat: int, cold: bool = False) -> tuple[float, 
     return statistics.median(times), response.status_code, len(response.get_data()), statistics.median(cpu)
 
 
+def first_request(client, path: str) -> float:
+    """Return the seconds of one request of ``path`` with the per-process analysis cache emptied.
+
+    Run before any other request of that path: the first view after a new run or in a fresh worker.
+    """
+    from dashboard.analysis import run_cache
+
+    run_cache.clear()
+    t0 = time.perf_counter()
+    client.get(path).get_data()
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", help="database URL or SQLite path (default: build a 200k-result history)")
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
     parser.add_argument("--only", help="only pages whose template contains this text")
     parser.add_argument("--cold", action="store_true",
-                        help="empty the per-process analysis cache before every timed request")
+                        help="only the cold measures (first request, cold median), not the warm median")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the app's objects in the garbage collector (serve freezes them)")
     args = parser.parse_args(argv)
 
     url = args.db
@@ -110,24 +133,32 @@ def main(argv: list[str] | None = None) -> int:
 
     picks = targets(url)
     app = create_app({"DATABASE_URL": url})
+    if not args.no_freeze:
+        gc.freeze()  # as `suitehealth serve` does after building the app in gunicorn's master
     client = app.test_client()
     baseline, _, _, _ = measure(client, "/healthz", args.repeat * 3)
+    paths = [template.format(**{k: v for k, v in picks.items() if not k.startswith("_")})
+             for template in PAGES if not args.only or args.only in template]
+    # First requests before anything else touches those pages' data: each path's first view with
+    # the analysis cache emptied (the app, templates and connection pool are already up).
+    firsts = {path: first_request(client, path) for path in paths}
     print(f"database: {picks['_runs']:,} runs, {picks['_results']:,} results; repeat={args.repeat}"
-          f"{'; cold (analysis cache emptied per request)' if args.cold else ''}")
+          f"{'; app objects not frozen' if args.no_freeze else ''}")
     print(f"baseline /healthz median: {baseline * 1000:.2f} ms\n")
-    # CPU time of this process (SQLite work included; a PostgreSQL server's is not) is steadier than
-    # wall time on a shared machine.
-    print(f"{'median ms':>10} {'x healthz':>10} {'cpu ms':>8} {'status':>6} {'KiB':>7}  page")
+    # cold: the analysis cache emptied before each request; warm: not. CPU time of this process
+    # (SQLite work included; a PostgreSQL server's is not) is steadier than wall time on a shared
+    # machine.
+    print(f"{'first ms':>9} {'cold ms':>8} {'warm ms':>8} {'cold/hz':>8} {'cold cpu':>8} {'status':>6} "
+          f"{'KiB':>7}  page")
     worst = 0.0
-    for template in PAGES:
-        if args.only and args.only not in template:
-            continue
-        path = template.format(**{k: v for k, v in picks.items() if not k.startswith("_")})
-        median, status, size, cpu = measure(client, path, args.repeat, args.cold)
-        worst = max(worst, median)
-        print(f"{median * 1000:>10.1f} {median / baseline:>10.1f} {cpu * 1000:>8.1f} {status:>6} "
-              f"{size / 1024:>7.1f}  {path}", flush=True)
-    print(f"\nslowest page median: {worst * 1000:.1f} ms (target <= 300 ms, aim <= 100 ms)")
+    for path in paths:
+        cold, status, size, cpu = measure(client, path, args.repeat, cold=True)
+        warm = float("nan") if args.cold else measure(client, path, args.repeat)[0]
+        worst = max(worst, cold, firsts[path])
+        print(f"{firsts[path] * 1000:>9.1f} {cold * 1000:>8.1f} {warm * 1000:>8.1f} {cold / baseline:>8.1f} "
+              f"{cpu * 1000:>8.1f} {status:>6} {size / 1024:>7.1f}  {path}", flush=True)
+    print(f"\nslowest page, first request or cold median: {worst * 1000:.1f} ms "
+          "(target <= 150 ms, aim <= 100 ms)")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import click
@@ -78,6 +79,10 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
             app = state["app"] = create_app({"DATABASE_URL": url})
             # create_app connected (schema check); fork with an empty pool.
             app.extensions["suitehealth_engine"].dispose()
+            # The app's modules (Flask, SQLAlchemy, plotly ...) live as long as the workers: keep them
+            # out of the cyclic garbage collector. Otherwise every full collection, which a page
+            # building a few thousand rows sets off, walks them all again (~100 ms on a busy box).
+            gc.freeze()
             return app
 
     _Gunicorn().run()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dashboard.alerts import announce
@@ -29,6 +29,7 @@ from dashboard.analysis.freshness import projects_behind
 from dashboard.analysis.updates import Refreshed, refresh_project
 from dashboard.weekly_delivery import send_due_reviews_safely
 from ingest.db import ensure_schema
+from ingest.models import Project
 
 log = logging.getLogger("suitehealth.worker")
 
@@ -36,13 +37,16 @@ log = logging.getLogger("suitehealth.worker")
 ERROR_BACKOFF_S = 10.0
 
 
-def refresh_all(engine: Engine, *, wait: bool) -> list[Refreshed]:
-    """Refresh every project with runs waiting; return what each refresh did.
+def refresh_all(engine: Engine, *, wait: bool, every_project: bool = False) -> list[Refreshed]:
+    """Refresh every project with runs waiting (``every_project``: every project); return what each did.
 
-    ``wait=False`` skips the projects another worker is refreshing right now.
+    ``wait=False`` skips the projects another worker is refreshing right now. A worker's first pass
+    looks at every project: stored analyses added by an upgrade (the pages' window statistics) are
+    filled in without waiting for a new run.
     """
     with Session(engine) as session:
-        project_ids = projects_behind(session)
+        project_ids = (list(session.scalars(select(Project.id).order_by(Project.id))) if every_project
+                       else projects_behind(session))
     done = []
     for project_id in project_ids:
         began = time.perf_counter()
@@ -64,8 +68,10 @@ def run_once(engine: Engine) -> list[Refreshed]:
     """Bring every project up to date, waiting for projects other workers hold; return the refreshes."""
     ensure_schema(engine)
     done: list[Refreshed] = []
+    first = True
     while True:
-        refreshed = refresh_all(engine, wait=True)
+        refreshed = refresh_all(engine, wait=True, every_project=first)
+        first = False
         done.extend(refreshed)
         # Runs that arrived during this pass are left to another pass, until one finds nothing.
         if not any(r.run_ids for r in refreshed):
@@ -82,9 +88,11 @@ def run_forever(engine: Engine, *, interval_s: float, stop: threading.Event,
     ensure_schema(engine)
     with _sole_sqlite_worker(engine, stop):
         log.info("watching %s for new runs", engine.url.render_as_string(hide_password=True))
+        first = True
         while not stop.is_set() and keep_going():
             try:
-                refreshed = refresh_all(engine, wait=False)
+                refreshed = refresh_all(engine, wait=False, every_project=first)
+                first = False
                 send_due_reviews_safely(engine)
             except Exception:  # a database hiccup must not end the worker; the next pass retries
                 log.exception("refreshing the analyses failed; trying again")

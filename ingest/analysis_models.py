@@ -138,3 +138,48 @@ class ConfirmVerdict(Base):
     commit: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatWindow(Base):
+    """Per-test statistics over one window of runs, stored by the refresh so pages need not scan results.
+
+    ``kind`` names the statistic (``dashboard.analysis.window_stats``); ``fingerprint`` is a hash of
+    exactly what it is computed from (the window's run ids, in the order that matters), so a page
+    that would read the same runs uses the stored rows and any other window is computed per request.
+    """
+
+    __tablename__ = "stat_windows"
+    __table_args__ = (UniqueConstraint("project_id", "kind", "fingerprint",
+                                       name="uq_stat_windows_project_kind_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TestWindowStats(Base):
+    """One test's statistics over a stored window; which columns are set depends on the window's kind.
+
+    pyramid: ``typical_s``; pyramid-trend: ``first_week``/``last_week``; slowest: ``runs``,
+    ``mean_s``, ``median_s``; regressions (only the tests that regressed): ``runs``, ``before_s``,
+    ``after_s``, ``step_run_id``.
+    """
+
+    __tablename__ = "test_window_stats"
+    __test__ = False  # not a pytest class
+
+    window_id: Mapped[int] = mapped_column(ForeignKey("stat_windows.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    test_id: Mapped[int] = mapped_column(ForeignKey("tests.id", ondelete="CASCADE"), primary_key=True)
+    runs: Mapped[int | None] = mapped_column(Integer)
+    typical_s: Mapped[float | None] = mapped_column(Float)
+    mean_s: Mapped[float | None] = mapped_column(Float)
+    median_s: Mapped[float | None] = mapped_column(Float)
+    first_week: Mapped[int | None] = mapped_column(Integer)
+    last_week: Mapped[int | None] = mapped_column(Integer)
+    before_s: Mapped[float | None] = mapped_column(Float)
+    after_s: Mapped[float | None] = mapped_column(Float)
+    step_run_id: Mapped[int | None] = mapped_column(BigId)

@@ -36,6 +36,8 @@ from ingest.analysis_models import (
     FailureSignature,
     FlakeStats,
     InterferenceSuspect,
+    StatWindow,
+    TestWindowStats,
 )
 from ingest.db import ensure_schema, write_transaction
 from ingest.models import Project, Result, Run, Suite, Test
@@ -227,3 +229,7 @@ def _clear_analyses(session: Session, project_id: int) -> None:
     session.execute(delete(InterferenceSuspect).where(InterferenceSuspect.project_id == project_id))
     session.execute(delete(AnalysedRun).where(AnalysedRun.project_id == project_id))
     session.execute(delete(AnalysisState).where(AnalysisState.project_id == project_id))
+    # Per-test window statistics are keyed by run ids, which keep their ids here: drop them too.
+    window_ids = select(StatWindow.id).where(StatWindow.project_id == project_id)
+    session.execute(delete(TestWindowStats).where(TestWindowStats.window_id.in_(window_ids)))
+    session.execute(delete(StatWindow).where(StatWindow.project_id == project_id))

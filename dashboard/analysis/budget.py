@@ -38,9 +38,11 @@ from scipy.stats import theilslopes
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dashboard.analysis import window_stats
 from dashboard.analysis.levels import load_settings
 from dashboard.analysis.pyramid import as_utc_datetime
 from dashboard.config import load_config
+from ingest.analysis_models import TestWindowStats
 from ingest.models import Result, Run, Suite, Test
 
 MAX_RUNS = 400
@@ -421,34 +423,64 @@ def slowest_tests(session: Session, project_id: int, suite: str | None, *, since
     if not runs:
         return []
     run_ids = [r[0] for r in runs]
-    # SQL ranks by mean to pick candidates; exact medians are then taken over those few tests only.
-    candidates = session.execute(
-        select(Result.test_id, func.avg(Result.duration_s).label("mean"))
-        .where(Result.run_id.in_(run_ids), Result.final, Result.duration_s.is_not(None))
-        .group_by(Result.test_id).order_by(func.avg(Result.duration_s).desc()).limit(limit * 3 + 10)
-    ).all()
-    ids = [c[0] for c in candidates]
+    # The tests with the highest mean, with their exact median and number of runs.
+    picked = window_stats.stored(
+        session, project_id, window_stats.SLOWEST, window_stats.fingerprint(sorted(run_ids)),
+        (TestWindowStats.median_s, TestWindowStats.runs),
+        order_by=(TestWindowStats.mean_s.desc(), TestWindowStats.test_id), limit=limit * 3 + 10)
+    if picked is None:
+        picked = _slow_candidates(session, run_ids, limit * 3 + 10)
+    ids = [row[0] for row in picked]
     if not ids:
         return []
-    series: dict[int, list[float]] = defaultdict(list)
-    for test_id, duration in session.connection().execute(
-        select(Result.test_id, Result.duration_s)
-        .where(Result.run_id.in_(run_ids), Result.final, Result.test_id.in_(ids),
-               Result.duration_s.is_not(None))
-    ):
-        series[test_id].append(duration)
     names = dict(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids))).all())
     per_suite_time: dict[int, list[float]] = defaultdict(list)
     for _rid, suite_id, _at, test_time in runs:
         per_suite_time[suite_id].append(test_time)
     denominator = sum(statistics.median(v) for v in per_suite_time.values())
     out = []
-    for test_id, values in series.items():
-        median = statistics.median(values)
+    for test_id, median, n in picked:
         share = median / denominator if denominator else None
-        out.append(SlowTest(names[test_id], median, len(values), share))
+        out.append(SlowTest(names[test_id], median, n, share))
     out.sort(key=lambda t: (-t.median_s, t.nodeid))
     return out[:limit]
+
+
+def _slow_candidates(session: Session, run_ids: list[int], limit: int) -> list[tuple]:
+    """Return (test id, median, runs) of the ``limit`` tests of ``run_ids`` with the highest mean.
+
+    SQL ranks by mean to pick candidates; exact medians are then taken over those few tests only.
+    """
+    candidates = session.execute(
+        select(Result.test_id, func.avg(Result.duration_s).label("mean"))
+        .where(Result.run_id.in_(run_ids), Result.final, Result.duration_s.is_not(None))
+        .group_by(Result.test_id).order_by(func.avg(Result.duration_s).desc(), Result.test_id).limit(limit)
+    ).all()
+    ids = [c[0] for c in candidates]
+    series = _durations(session, run_ids, Result.test_id.in_(ids))
+    return [(test_id, statistics.median(series[test_id]), len(series[test_id])) for test_id in ids]
+
+
+def _durations(session: Session, run_ids: list[int], *where) -> dict[int, list[float]]:
+    series: dict[int, list[float]] = defaultdict(list)
+    for test_id, duration in session.connection().execute(
+        select(Result.test_id, Result.duration_s)
+        .where(Result.run_id.in_(run_ids), Result.final, Result.duration_s.is_not(None), *where)
+    ):
+        series[test_id].append(duration)
+    return series
+
+
+def slow_stats(session: Session, run_ids: list[int]) -> list[tuple[int, float, float, int]]:
+    """Return (test id, mean, median, runs) of every test of ``run_ids``: what the refresh stores."""
+    if not run_ids:
+        return []
+    means = dict(session.execute(
+        select(Result.test_id, func.avg(Result.duration_s))
+        .where(Result.run_id.in_(run_ids), Result.final, Result.duration_s.is_not(None))
+        .group_by(Result.test_id)).all())
+    return [(test_id, float(means[test_id]), statistics.median(values), len(values))
+            for test_id, values in sorted(_durations(session, run_ids).items())]
 
 
 def step_change(values: Sequence[float], min_segment: int = MIN_SEGMENT) -> tuple[int, float, float] | None:
@@ -484,7 +516,32 @@ def duration_regressions(session: Session, project_id: int, suite: str | None, *
     if not runs:
         return []
     position = {r[0]: (i, r[2], r[1]) for i, r in enumerate(runs)}
-    passing = (Result.run_id.in_(list(position)), Result.final, Result.outcome == "passed",
+    order = [r[0] for r in runs]
+    found = window_stats.stored(
+        session, project_id, window_stats.REGRESSIONS, window_stats.fingerprint(order),
+        (TestWindowStats.before_s, TestWindowStats.after_s, TestWindowStats.step_run_id,
+         TestWindowStats.runs))
+    if found is None:
+        found = regressions_found(session, order)
+    # Ties (equal added seconds) in test id order, whichever way the rows came.
+    found = sorted(found, key=lambda f: (-(f[2] - f[1]), f[0]))[:limit]
+    ids = [f[0] for f in found]
+    names = dict(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids))).all()) if ids else {}
+    suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
+    return [
+        Regression(names[tid], before, after, after / before, run_id, position[run_id][1], n,
+                   suites.get(position[run_id][2]))
+        for tid, before, after, run_id, n in found
+    ]
+
+
+def regressions_found(session: Session, order: list[int]) -> list[tuple[int, float, float, int, int]]:
+    """Return (test id, before, after, run id the step began, runs) of each test that regressed.
+
+    ``order`` is the window's run ids, oldest first: the refresh stores what this returns.
+    """
+    position = {run_id: i for i, run_id in enumerate(order)}
+    passing = (Result.run_id.in_(order), Result.final, Result.outcome == "passed",
                Result.duration_s.is_not(None))
     # SQL keeps only tests whose range could hold such a step; most tests never leave this query.
     candidates = select(Result.test_id).where(*passing).group_by(Result.test_id).having(
@@ -497,9 +554,9 @@ def duration_regressions(session: Session, project_id: int, suite: str | None, *
         select(Result.test_id, Result.run_id, Result.duration_s)
         .where(*passing, Result.test_id.in_(candidates))
     ):
-        history[test_id].append((position[run_id][0], run_id, duration))
+        history[test_id].append((position[run_id], run_id, duration))
     found: list[tuple[int, float, float, int, int]] = []
-    for test_id, points in history.items():
+    for test_id, points in sorted(history.items()):
         if len(points) < MIN_HISTORY:
             continue
         points.sort()
@@ -514,13 +571,4 @@ def duration_regressions(session: Session, project_id: int, suite: str | None, *
         if sum(v > midpoint for v in values[k:]) < 0.8 * (len(values) - k):
             continue
         found.append((test_id, before, after, points[k][1], len(values)))
-    found.sort(key=lambda f: -(f[2] - f[1]))
-    found = found[:limit]
-    ids = [f[0] for f in found]
-    names = dict(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids))).all()) if ids else {}
-    suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
-    return [
-        Regression(names[tid], before, after, after / before, run_id, position[run_id][1], n,
-                   suites.get(position[run_id][2]))
-        for tid, before, after, run_id, n in found
-    ]
+    return found

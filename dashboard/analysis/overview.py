@@ -217,13 +217,15 @@ def failing_now(session: Session, runs: list[RunRow], limit: int = 20) -> list[P
 def _flaky_problems(session: Session, project_id: int) -> list[Problem]:
     """Return the top broken tests, then the top tests still flaky (not yet "fixed")."""
     problems: list[Problem] = []
-    for b in flaky.broken_tests(session, project_id)[:TOP_PROBLEMS]:
+    # One read of the stored states for both lists.
+    flaky_now, broken_now = flaky.flaky_and_broken(session, project_id)
+    for b in broken_now[:TOP_PROBLEMS]:
         message = (b.message or "").strip().splitlines()
         problems.append(Problem(
             kind="broken", title=b.nodeid, nodeid=b.nodeid, run_id=b.since_run_id, suite=b.suite,
             detail=f"broken: failed the last {b.consecutive_failures} runs"
             + (f" — {message[0][:200]}" if message else "")))
-    active = [f for f in flaky.flaky_tests(session, project_id) if f.status != "fixed"]
+    active = [f for f in flaky_now if f.status != "fixed"]
     for f in active[:TOP_PROBLEMS]:
         detail = "flaky" + (f" ({f.status})" if f.status != "flaky" else "")
         detail += f": {f.flakes} flaky result{'s' if f.flakes != 1 else ''} in {f.runs} runs"

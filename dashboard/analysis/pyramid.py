@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Text, case, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.analysis import window_stats
 from dashboard.analysis.levels import (
     LEVELS,
     UNKNOWN,
@@ -34,6 +35,7 @@ from dashboard.analysis.levels import (
     level_rules,
     rule_level,
 )
+from ingest.analysis_models import TestWindowStats
 from ingest.models import Result, Run, Test
 
 __all__ = ["LevelStats", "Pyramid", "TestLevel", "as_utc_datetime", "classify", "level_rules",
@@ -107,32 +109,20 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
                    until: date | datetime | None = None, rules: Rules | None = None) -> Pyramid:
     """Return tests and test time per level over the recent window, the shape and its weekly trend."""
     rules = rules or level_rules()
-    end = as_utc_datetime(until, end_of_day=True)
-    if end is None:
-        end = session.scalar(select(func.max(Run.started_at)).where(Run.project_id == project_id))
+    bounds = window_bounds(session, project_id, since, until)
     empty = {lvl: LevelStats() for lvl in LEVELS}
-    if end is None:
+    if bounds is None:
         return Pyramid(empty, "empty", None, None, 0, 0, rules=rules.describe(), rules_source=rules.source)
-    start = as_utc_datetime(since, end_of_day=False) or end - timedelta(days=WINDOW_DAYS)
+    start, end = bounds
 
-    runs = session.execute(
-        select(Run.id, Run.suite_id).where(Run.project_id == project_id, Run.started_at >= start,
-                                           Run.started_at <= end)
-        .order_by(Run.started_at.desc(), Run.id.desc())
-    ).all()
-    per_suite: dict[int, int] = defaultdict(int)
-    run_ids = []
-    for run_id, suite_id in runs:
-        if per_suite[suite_id] < RUNS_PER_SUITE:
-            per_suite[suite_id] += 1
-            run_ids.append(run_id)
+    run_ids = window_run_ids(session, project_id, start, end)
 
     classified = []
     levels = {lvl: LevelStats() for lvl in LEVELS}
     level_of: dict[int, str] = {}
     # Markers and path globs only see the test's file, class and marks: decide once per such group.
     decided: dict[tuple, tuple[str, str] | None] = {}
-    for tid, nodeid, file, classname, markers, typical in _typical_durations(session, run_ids):
+    for tid, nodeid, file, classname, markers, typical in _typical_durations(session, run_ids, project_id):
         key = (nodeid.split("::", 1)[0], file, classname, markers)
         if key not in decided:
             decided[key] = rule_level(nodeid, _markers(markers), rules, file=file, classname=classname)
@@ -159,27 +149,75 @@ def _fill_shares(levels: dict[str, LevelStats]) -> None:
         stats.share_time = stats.time_s / seconds if seconds else 0.0
 
 
-def _typical_durations(session: Session, run_ids: list[int]) -> list[tuple]:
+def window_bounds(session: Session, project_id: int, since: date | datetime | None = None,
+                  until: date | datetime | None = None) -> tuple[datetime, datetime] | None:
+    """Return the recent window's (start, end), or None when the project has no run."""
+    end = as_utc_datetime(until, end_of_day=True)
+    if end is None:
+        end = session.scalar(select(func.max(Run.started_at)).where(Run.project_id == project_id))
+    if end is None:
+        return None
+    return as_utc_datetime(since, end_of_day=False) or end - timedelta(days=WINDOW_DAYS), end
+
+
+def window_run_ids(session: Session, project_id: int, start: datetime, end: datetime) -> list[int]:
+    """Return the ids of the newest ``RUNS_PER_SUITE`` runs of each suite started in [start, end]."""
+    runs = session.execute(
+        select(Run.id, Run.suite_id).where(Run.project_id == project_id, Run.started_at >= start,
+                                           Run.started_at <= end)
+        .order_by(Run.started_at.desc(), Run.id.desc())
+    ).all()
+    per_suite: dict[int, int] = defaultdict(int)
+    run_ids = []
+    for run_id, suite_id in runs:
+        if per_suite[suite_id] < RUNS_PER_SUITE:
+            per_suite[suite_id] += 1
+            run_ids.append(run_id)
+    return run_ids
+
+
+def _typical_expression():
+    d = Result.duration_s
+    n = func.count(d)
+    return case((n >= 3, (func.sum(d) - func.max(d) - func.min(d)) / (n - 2)), else_=func.avg(d))
+
+
+def typical_by_test(session: Session, run_ids: list[int]) -> list[tuple[int, float | None]]:
+    """Return (test id, typical duration) of every test of ``run_ids``: what the refresh stores."""
+    if not run_ids:
+        return []
+    rows = session.connection().execute(
+        select(Result.test_id, _typical_expression())
+        .where(Result.run_id.in_(run_ids), Result.final).group_by(Result.test_id).order_by(Result.test_id))
+    return [(tid, float(value) if value is not None else None) for tid, value in rows]
+
+
+def _typical_durations(session: Session, run_ids: list[int], project_id: int) -> list[tuple]:
     """Return (test id, nodeid, file, classname, stored markers, typical duration) per test of ``run_ids``.
 
     The typical duration is the mean without the fastest and slowest run (equal to the median for
-    three runs), computed by the database in one GROUP BY and joined to the tests in the same
-    statement, so only one row per test comes back however many runs the window holds.
+    three runs). The refresh stores it per test for the default window (``window_stats``); any
+    other window is computed by the database in one GROUP BY joined to the tests in the same
+    statement, so only one row per test comes back however many runs the window holds. Either way
+    the rows come in test id order, so sums over them add up in the same order.
     """
     if not run_ids:
         return []
-    d = Result.duration_s
-    n = func.count(d)
-    typical = case((n >= 3, (func.sum(d) - func.max(d) - func.min(d)) / (n - 2)), else_=func.avg(d))
+    test_columns = (Test.nodeid, Test.file, Test.classname, Test.__table__.c.markers.cast(Text))
+    found = window_stats.stored(
+        session, project_id, window_stats.PYRAMID, window_stats.fingerprint(sorted(run_ids)),
+        (*test_columns, TestWindowStats.typical_s), joins=((Test, Test.id == TestWindowStats.test_id),),
+        order_by=(TestWindowStats.test_id,))
+    if found is not None:
+        return found
     per_test = (
-        select(Result.test_id.label("test_id"), typical.label("typical"))
+        select(Result.test_id.label("test_id"), _typical_expression().label("typical"))
         .where(Result.run_id.in_(run_ids), Result.final).group_by(Result.test_id).subquery()
     )
     # markers are read as stored text: most tests have none, and json.loads per row adds up.
     rows = session.connection().execute(
-        select(Test.id, Test.nodeid, Test.file, Test.classname, Test.__table__.c.markers.cast(Text),
-               per_test.c.typical)
-        .join(per_test, per_test.c.test_id == Test.id)
+        select(Test.id, *test_columns, per_test.c.typical)
+        .join(per_test, per_test.c.test_id == Test.id).order_by(Test.id)
     )
     return [(tid, nodeid, file, classname, markers, float(value) if value is not None else None)
             for tid, nodeid, file, classname, markers, value in rows]
@@ -199,37 +237,10 @@ def _weekly_trend(session: Session, project_id: int, end: datetime, level_of: di
     the level they have now; tests gone before the window are left out (the trend shows the growth
     of the current suite, and the share each level held as it grew).
     """
-    first_week = (end - timedelta(weeks=TREND_WEEKS)).date()
-    first_week -= timedelta(days=first_week.weekday())
-    runs = session.execute(
-        select(Run.id, Run.suite_id, Run.started_at)
-        .where(Run.project_id == project_id,
-               Run.started_at >= datetime.combine(first_week, time.min, UTC), Run.started_at <= end)
-        .order_by(Run.started_at, Run.id)
-    ).all()
-    last: dict[tuple[date, int], int] = {}
-    for run_id, suite_id, started_at in runs:
-        last[(_week(started_at), suite_id)] = run_id  # ordered by time, so the last assignment wins
-    if not last or not level_of:
+    weeks, index_of = trend_sample(session, project_id, end)
+    if not index_of or not level_of:
         return []
-    weeks = sorted({week for week, _suite in last})
-    index_of = {run_id: weeks.index(week) for (week, _suite), run_id in last.items()}
-    by_id = [index_of[run_id] for run_id in sorted(index_of)]
-    if all(a <= b for a, b in zip(by_id, by_id[1:], strict=False)):
-        # Runs stored in time order (the usual case): a test's first and last run id are its first
-        # and last week, and the database need not map every row through a CASE of all the runs.
-        rows = ((test_id, index_of[first], index_of[final]) for test_id, first, final in
-                session.connection().execute(
-                    select(Result.test_id, func.min(Result.run_id), func.max(Result.run_id))
-                    .where(Result.run_id.in_(list(index_of)), Result.final).group_by(Result.test_id)))
-    else:
-        # The database maps each sampled run to its week's index and keeps the first and last per test.
-        week_index = case(index_of, value=Result.run_id)
-        rows = session.connection().execute(
-            select(Result.test_id, func.min(week_index), func.max(week_index))
-            .where(Result.run_id.in_(list(index_of)), Result.final)
-            .group_by(Result.test_id)
-        )
+    rows = trend_spans(session, project_id, index_of)
     # Difference arrays: +1 in a test's first week, -1 after its last, then running sums.
     steps = {lvl: [0] * (len(weeks) + 1) for lvl in (*LEVELS, UNKNOWN)}
     for test_id, first, final in rows:
@@ -250,6 +261,56 @@ def _weekly_trend(session: Session, project_id: int, end: datetime, level_of: di
             "shape": pyramid_shape(row["unit"], row["integration"], row["e2e"]),
         })
     return trend
+
+
+def trend_sample(session: Session, project_id: int, end: datetime) -> tuple[list[date], dict[int, int]]:
+    """Return the trend's weeks and {run id: week index} of each suite's last run of each week."""
+    first_week = (end - timedelta(weeks=TREND_WEEKS)).date()
+    first_week -= timedelta(days=first_week.weekday())
+    runs = session.execute(
+        select(Run.id, Run.suite_id, Run.started_at)
+        .where(Run.project_id == project_id,
+               Run.started_at >= datetime.combine(first_week, time.min, UTC), Run.started_at <= end)
+        .order_by(Run.started_at, Run.id)
+    ).all()
+    last: dict[tuple[date, int], int] = {}
+    for run_id, suite_id, started_at in runs:
+        last[(_week(started_at), suite_id)] = run_id  # ordered by time, so the last assignment wins
+    weeks = sorted({week for week, _suite in last})
+    position = {week: i for i, week in enumerate(weeks)}
+    return weeks, {run_id: position[week] for (week, _suite), run_id in last.items()}
+
+
+def trend_key(index_of: dict[int, int]) -> str:
+    return window_stats.fingerprint(sorted(index_of.items()))
+
+
+def trend_spans(session: Session, project_id: int, index_of: dict[int, int], *,
+                stored: bool = True) -> list[tuple[int, int, int]]:
+    """Return (test id, first week index, last week index) per test of the sampled runs ``index_of``.
+
+    Read from the refresh's stored rows when it stored this sample (``stored``), else from results.
+    """
+    if stored:
+        found = window_stats.stored(session, project_id, window_stats.PYRAMID_TREND, trend_key(index_of),
+                                    (TestWindowStats.first_week, TestWindowStats.last_week))
+        if found is not None:
+            return found
+    by_id = [index_of[run_id] for run_id in sorted(index_of)]
+    if all(a <= b for a, b in zip(by_id, by_id[1:], strict=False)):
+        # Runs stored in time order (the usual case): a test's first and last run id are its first
+        # and last week, and the database need not map every row through a CASE of all the runs.
+        return [(test_id, index_of[first], index_of[final]) for test_id, first, final in
+                session.connection().execute(
+                    select(Result.test_id, func.min(Result.run_id), func.max(Result.run_id))
+                    .where(Result.run_id.in_(list(index_of)), Result.final).group_by(Result.test_id))]
+    # The database maps each sampled run to its week's index and keeps the first and last per test.
+    week_index = case(index_of, value=Result.run_id)
+    return [tuple(row) for row in session.connection().execute(
+        select(Result.test_id, func.min(week_index), func.max(week_index))
+        .where(Result.run_id.in_(list(index_of)), Result.final)
+        .group_by(Result.test_id)
+    )]
 
 
 def _week(moment: datetime) -> date:

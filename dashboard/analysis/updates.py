@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import interference, quarantine_policy
+from dashboard.analysis import interference, quarantine_policy, window_refresh
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.freshness import LATE_RUN_WINDOW
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, load_commit_outcomes
@@ -94,19 +94,27 @@ def refresh_project(engine: Engine, project_id: int, *, wait: bool = True) -> Re
     with _one_analyser(engine, project_id, wait=wait) as mine:
         if not mine:
             return None
-        for attempt in range(OPTIMISTIC_ATTEMPTS):
-            pending = analyse_pending(engine, project_id)
-            if pending is None:
-                return Refreshed(project_id, (), attempt)
-            log.info("project %s: storing the analysis of %d run(s)", project_id, len(pending.runs))
-            if apply_pending(engine, pending):
-                return Refreshed(project_id, _run_ids(pending), attempt)
-        with write_transaction(engine) as session:
-            watermark = _lock_watermark(session, project_id)
-            pending = _compute(session, project_id, (watermark.last_run_id, watermark.updated_at))
-            if pending is not None:
-                _store(session, pending, watermark)
-        return Refreshed(project_id, _run_ids(pending) if pending else (), OPTIMISTIC_ATTEMPTS)
+        refreshed = _refresh(engine, project_id)
+        # The pages' per-test window statistics (pyramid, slowest tests, regressions) follow.
+        window_refresh.refresh_windows(engine, project_id)
+        return refreshed
+
+
+def _refresh(engine: Engine, project_id: int) -> Refreshed:
+    """Store the analysis of the runs not analysed yet; the caller holds ``_one_analyser``."""
+    for attempt in range(OPTIMISTIC_ATTEMPTS):
+        pending = analyse_pending(engine, project_id)
+        if pending is None:
+            return Refreshed(project_id, (), attempt)
+        log.info("project %s: storing the analysis of %d run(s)", project_id, len(pending.runs))
+        if apply_pending(engine, pending):
+            return Refreshed(project_id, _run_ids(pending), attempt)
+    with write_transaction(engine) as session:
+        watermark = _lock_watermark(session, project_id)
+        pending = _compute(session, project_id, (watermark.last_run_id, watermark.updated_at))
+        if pending is not None:
+            _store(session, pending, watermark)
+    return Refreshed(project_id, _run_ids(pending) if pending else (), OPTIMISTIC_ATTEMPTS)
 
 
 def _run_ids(pending: PendingRefresh) -> tuple[int, ...]:
