@@ -176,20 +176,34 @@ def window_run_ids(session: Session, project_id: int, start: datetime, end: date
     return run_ids
 
 
-def _typical_expression():
+# What the pyramid reads of a test; markers as stored text: most tests have none, and json.loads
+# per row adds up.
+_TEST_COLUMNS = (Test.nodeid, Test.file, Test.classname, Test.__table__.c.markers.cast(Text))
+
+
+def _typical_statement(run_ids: list[int]):
+    """Return the statement of (test id, *_TEST_COLUMNS, typical duration) per test of ``run_ids``.
+
+    One GROUP BY joined to the tests, in test id order. The refresh runs this very statement for
+    what it stores, so the database adds each test's durations up in the same order either way.
+    """
     d = Result.duration_s
     n = func.count(d)
-    return case((n >= 3, (func.sum(d) - func.max(d) - func.min(d)) / (n - 2)), else_=func.avg(d))
+    typical = case((n >= 3, (func.sum(d) - func.max(d) - func.min(d)) / (n - 2)), else_=func.avg(d))
+    per_test = (
+        select(Result.test_id.label("test_id"), typical.label("typical"))
+        .where(Result.run_id.in_(run_ids), Result.final).group_by(Result.test_id).subquery()
+    )
+    return (select(Test.id, *_TEST_COLUMNS, per_test.c.typical)
+            .join(per_test, per_test.c.test_id == Test.id).order_by(Test.id))
 
 
 def typical_by_test(session: Session, run_ids: list[int]) -> list[tuple[int, float | None]]:
     """Return (test id, typical duration) of every test of ``run_ids``: what the refresh stores."""
     if not run_ids:
         return []
-    rows = session.connection().execute(
-        select(Result.test_id, _typical_expression())
-        .where(Result.run_id.in_(run_ids), Result.final).group_by(Result.test_id).order_by(Result.test_id))
-    return [(tid, float(value) if value is not None else None) for tid, value in rows]
+    return [(row[0], float(row[-1]) if row[-1] is not None else None)
+            for row in session.connection().execute(_typical_statement(run_ids))]
 
 
 def _typical_durations(session: Session, run_ids: list[int], project_id: int) -> list[tuple]:
@@ -203,24 +217,15 @@ def _typical_durations(session: Session, run_ids: list[int], project_id: int) ->
     """
     if not run_ids:
         return []
-    test_columns = (Test.nodeid, Test.file, Test.classname, Test.__table__.c.markers.cast(Text))
     found = window_stats.stored(
         session, project_id, window_stats.PYRAMID, window_stats.fingerprint(sorted(run_ids)),
-        (*test_columns, TestWindowStats.typical_s), joins=((Test, Test.id == TestWindowStats.test_id),),
+        (*_TEST_COLUMNS, TestWindowStats.typical_s), joins=((Test, Test.id == TestWindowStats.test_id),),
         order_by=(TestWindowStats.test_id,))
     if found is not None:
         return found
-    per_test = (
-        select(Result.test_id.label("test_id"), _typical_expression().label("typical"))
-        .where(Result.run_id.in_(run_ids), Result.final).group_by(Result.test_id).subquery()
-    )
-    # markers are read as stored text: most tests have none, and json.loads per row adds up.
-    rows = session.connection().execute(
-        select(Test.id, *test_columns, per_test.c.typical)
-        .join(per_test, per_test.c.test_id == Test.id).order_by(Test.id)
-    )
     return [(tid, nodeid, file, classname, markers, float(value) if value is not None else None)
-            for tid, nodeid, file, classname, markers, value in rows]
+            for tid, nodeid, file, classname, markers, value
+            in session.connection().execute(_typical_statement(run_ids))]
 
 
 def _markers(stored: str | None) -> list[str]:
