@@ -163,7 +163,7 @@ class StatWindow(Base):
 class TestWindowStats(Base):
     """One test's statistics over a stored window; which columns are set depends on the window's kind.
 
-    pyramid: ``typical_s``; pyramid-trend: ``first_week``/``last_week``; slowest: ``runs``,
+    pyramid: ``typical_s`` and the trend's ``first_week``/``last_week``; slowest: ``runs``,
     ``mean_s``, ``median_s``; regressions (only the tests that regressed): ``runs``, ``before_s``,
     ``after_s``, ``step_run_id``.
     """

@@ -116,13 +116,16 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
     start, end = bounds
 
     run_ids = window_run_ids(session, project_id, start, end)
+    weeks, index_of = trend_sample(session, project_id, end)
+    rows, spans = _window_tests(session, project_id, run_ids, index_of)
 
     classified = []
     levels = {lvl: LevelStats() for lvl in LEVELS}
     level_of: dict[int, str] = {}
     # Markers and path globs only see the test's file, class and marks: decide once per such group.
     decided: dict[tuple, tuple[str, str] | None] = {}
-    for tid, nodeid, file, classname, markers, typical in _typical_durations(session, run_ids, project_id):
+    for row in rows:
+        tid, nodeid, file, classname, markers, typical = row[0], row[1], row[2], row[3], row[4], row[5]
         key = (nodeid.split("::", 1)[0], file, classname, markers)
         if key not in decided:
             decided[key] = rule_level(nodeid, _markers(markers), rules, file=file, classname=classname)
@@ -135,7 +138,7 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
     _fill_shares(levels)
     classified.sort(key=lambda t: (LEVELS.index(t.level) if t.level in LEVELS else 9, t.nodeid))
     shape = pyramid_shape(levels["unit"].tests, levels["integration"].tests, levels["e2e"].tests)
-    trend = _weekly_trend(session, project_id, end, level_of)
+    trend = _weekly_trend(weeks, spans, level_of)
     return Pyramid(levels, shape, start, end, len(run_ids), len(classified), trend, rules.describe(),
                    rules.source, classified)
 
@@ -198,34 +201,58 @@ def _typical_statement(run_ids: list[int]):
             .join(per_test, per_test.c.test_id == Test.id).order_by(Test.id))
 
 
-def typical_by_test(session: Session, run_ids: list[int]) -> list[tuple[int, float | None]]:
-    """Return (test id, typical duration) of every test of ``run_ids``: what the refresh stores."""
+def window_key(run_ids: list[int], index_of: dict[int, int]) -> str:
+    """Return the fingerprint of a pyramid window: its runs and its trend's sampled runs and weeks."""
+    return window_stats.fingerprint([sorted(run_ids), sorted(index_of.items())])
+
+
+def default_window(session: Session, project_id: int) -> tuple[list[int], dict[int, int]] | None:
+    """Return the run ids and trend sample of the window the page shows without ?since= / ?until=."""
+    bounds = window_bounds(session, project_id)
+    if bounds is None:
+        return None
+    start, end = bounds
+    return window_run_ids(session, project_id, start, end), trend_sample(session, project_id, end)[1]
+
+
+def window_rows(session: Session, run_ids: list[int], index_of: dict[int, int]) -> list[dict]:
+    """Return per test of ``run_ids`` its typical duration and trend span: what the refresh stores."""
     if not run_ids:
         return []
-    return [(row[0], float(row[-1]) if row[-1] is not None else None)
-            for row in session.connection().execute(_typical_statement(run_ids))]
+    spans = {tid: (first, last) for tid, first, last in trend_spans(session, index_of)} if index_of else {}
+    out = []
+    for row in session.connection().execute(_typical_statement(run_ids)):
+        first, last = spans.get(row[0], (None, None))
+        out.append({"test_id": row[0], "typical_s": float(row[-1]) if row[-1] is not None else None,
+                    "first_week": first, "last_week": last})
+    return out
 
 
-def _typical_durations(session: Session, run_ids: list[int], project_id: int) -> list[tuple]:
-    """Return (test id, nodeid, file, classname, stored markers, typical duration) per test of ``run_ids``.
+def _window_tests(session: Session, project_id: int, run_ids: list[int],
+                  index_of: dict[int, int]) -> tuple[list, list]:
+    """Return the window's tests and their trend spans.
 
-    The typical duration is the mean without the fastest and slowest run (equal to the median for
-    three runs). The refresh stores it per test for the default window (``window_stats``); any
-    other window is computed by the database in one GROUP BY joined to the tests in the same
-    statement, so only one row per test comes back however many runs the window holds. Either way
-    the rows come in test id order, so sums over them add up in the same order.
+    Tests: (test id, nodeid, file, classname, stored markers, typical duration) per test of
+    ``run_ids``, in test id order, so sums over them add up in the same order. The typical
+    duration is the mean without the fastest and slowest run (equal to the median for three runs).
+    Spans: (test id, first week index, last week index) in the trend sample ``index_of``.
+
+    The refresh stores both per test for the default window (``window_stats``); any other window
+    is computed by the database: one GROUP BY joined to the tests, so only one row per test comes
+    back however many runs the window holds, and one GROUP BY for the spans.
     """
     if not run_ids:
-        return []
+        return [], []
     found = window_stats.stored(
-        session, project_id, window_stats.PYRAMID, window_stats.fingerprint(sorted(run_ids)),
-        (*_TEST_COLUMNS, TestWindowStats.typical_s), joins=((Test, Test.id == TestWindowStats.test_id),),
-        order_by=(TestWindowStats.test_id,))
+        session, project_id, window_stats.PYRAMID, window_key(run_ids, index_of),
+        (*_TEST_COLUMNS, TestWindowStats.typical_s, TestWindowStats.first_week, TestWindowStats.last_week),
+        joins=((Test, Test.id == TestWindowStats.test_id),), order_by=(TestWindowStats.test_id,))
     if found is not None:
-        return found
-    return [(tid, nodeid, file, classname, markers, float(value) if value is not None else None)
+        return found, [(row[0], row[6], row[7]) for row in found if row[6] is not None]
+    rows = [(tid, nodeid, file, classname, markers, float(value) if value is not None else None)
             for tid, nodeid, file, classname, markers, value
             in session.connection().execute(_typical_statement(run_ids))]
+    return rows, trend_spans(session, index_of) if index_of else []
 
 
 def _markers(stored: str | None) -> list[str]:
@@ -234,18 +261,18 @@ def _markers(stored: str | None) -> list[str]:
     return json.loads(stored) or []
 
 
-def _weekly_trend(session: Session, project_id: int, end: datetime, level_of: dict[int, str]) -> list[dict]:
+def _weekly_trend(weeks: list[date], spans: list[tuple[int, int, int]],
+                  level_of: dict[int, str]) -> list[dict]:
     """Return per ISO week the window's tests per level, counted from the week each first ran to its last.
 
-    Each suite's last run of each week is sampled; the database returns one (first, last) week pair
-    per test, so the work on the Python side is one row per test, not per result. Tests are counted with
-    the level they have now; tests gone before the window are left out (the trend shows the growth
-    of the current suite, and the share each level held as it grew).
+    Each suite's last run of each week is sampled (``trend_sample``); ``spans`` holds one (first,
+    last) week pair per test, so the work on the Python side is one row per test, not per result.
+    Tests are counted with the level they have now; tests gone before the window are left out (the
+    trend shows the growth of the current suite, and the share each level held as it grew).
     """
-    weeks, index_of = trend_sample(session, project_id, end)
-    if not index_of or not level_of:
+    if not weeks or not level_of:
         return []
-    rows = trend_spans(session, project_id, index_of)
+    rows = spans
     # Difference arrays: +1 in a test's first week, -1 after its last, then running sums.
     steps = {lvl: [0] * (len(weeks) + 1) for lvl in (*LEVELS, UNKNOWN)}
     for test_id, first, final in rows:
@@ -286,21 +313,8 @@ def trend_sample(session: Session, project_id: int, end: datetime) -> tuple[list
     return weeks, {run_id: position[week] for (week, _suite), run_id in last.items()}
 
 
-def trend_key(index_of: dict[int, int]) -> str:
-    return window_stats.fingerprint(sorted(index_of.items()))
-
-
-def trend_spans(session: Session, project_id: int, index_of: dict[int, int], *,
-                stored: bool = True) -> list[tuple[int, int, int]]:
-    """Return (test id, first week index, last week index) per test of the sampled runs ``index_of``.
-
-    Read from the refresh's stored rows when it stored this sample (``stored``), else from results.
-    """
-    if stored:
-        found = window_stats.stored(session, project_id, window_stats.PYRAMID_TREND, trend_key(index_of),
-                                    (TestWindowStats.first_week, TestWindowStats.last_week))
-        if found is not None:
-            return found
+def trend_spans(session: Session, index_of: dict[int, int]) -> list[tuple[int, int, int]]:
+    """Return (test id, first week index, last week index) per test of the sampled runs ``index_of``."""
     by_id = [index_of[run_id] for run_id in sorted(index_of)]
     if all(a <= b for a, b in zip(by_id, by_id[1:], strict=False)):
         # Runs stored in time order (the usual case): a test's first and last run id are its first

@@ -1,7 +1,7 @@
 """Store the per-test window statistics that pages show by default (the writer of ``window_stats``).
 
 Run by the refresh (``updates.refresh_project``) after the flakiness analysis: for the project's
-default pyramid window and trend sample, and each suite's slowest-tests and regression windows, the
+default pyramid window (with its trend sample), and each suite's slowest-tests and regression windows, the
 statistics are computed from the results once and stored under the window's fingerprint. Windows
 stored before and no longer current are deleted; a window already stored is not computed again
 (the results of a run never change, and ``reindex``, which rewrites them, deletes the windows).
@@ -34,17 +34,11 @@ class Window:
 
 def current_windows(session: Session, project_id: int) -> Iterator[Window]:
     """Yield the windows the pages of the project show by default, as they would choose them now."""
-    bounds = pyramid.window_bounds(session, project_id)
-    if bounds is not None:
-        start, end = bounds
-        run_ids = pyramid.window_run_ids(session, project_id, start, end)
-        if run_ids:
-            yield Window(window_stats.PYRAMID, window_stats.fingerprint(sorted(run_ids)), len(run_ids),
-                         tuple(run_ids))
-        _weeks, index_of = pyramid.trend_sample(session, project_id, end)
-        if index_of:
-            yield Window(window_stats.PYRAMID_TREND, pyramid.trend_key(index_of), len(index_of),
-                         tuple(sorted(index_of.items())))
+    default = pyramid.default_window(session, project_id)
+    if default is not None and default[0]:
+        run_ids, index_of = default
+        yield Window(window_stats.PYRAMID, pyramid.window_key(run_ids, index_of), len(run_ids),
+                     (tuple(run_ids), tuple(sorted(index_of.items()))))
     for suite in session.scalars(select(Suite.name).where(Suite.project_id == project_id).order_by(Suite.id)):
         slow = [r[0] for r in budget._window_runs(session, project_id, suite, None, None, budget.SLOW_RUNS)]
         if slow:
@@ -58,11 +52,8 @@ def current_windows(session: Session, project_id: int) -> Iterator[Window]:
 def window_rows(session: Session, project_id: int, window: Window) -> list[dict]:
     """Return the test rows of ``window``, computed from the results."""
     if window.kind == window_stats.PYRAMID:
-        return [{"test_id": tid, "typical_s": typical}
-                for tid, typical in pyramid.typical_by_test(session, list(window.inputs))]
-    if window.kind == window_stats.PYRAMID_TREND:
-        spans = pyramid.trend_spans(session, project_id, dict(window.inputs), stored=False)
-        return [{"test_id": tid, "first_week": first, "last_week": last} for tid, first, last in spans]
+        run_ids, index_of = window.inputs
+        return pyramid.window_rows(session, list(run_ids), dict(index_of))
     if window.kind == window_stats.SLOWEST:
         return [{"test_id": tid, "mean_s": mean, "median_s": median, "runs": n}
                 for tid, mean, median, n in budget.slow_stats(session, list(window.inputs))]

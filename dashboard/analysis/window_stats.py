@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from ingest.analysis_models import StatWindow, TestWindowStats
 
 PYRAMID = "pyramid"
-PYRAMID_TREND = "pyramid-trend"
 SLOWEST = "slowest"
 REGRESSIONS = "regressions"
 

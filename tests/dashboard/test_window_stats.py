@@ -1,4 +1,4 @@
-"""The per-test window statistics the refresh stores (pyramid, its trend, slowest tests, regressions)
+"""The per-test window statistics the refresh stores (pyramid and its trend, slowest tests, regressions)
 equal a computation from the results: after many incremental worker passes, after one pass from
 scratch, and as the pages show them with and without the stored rows. Both backends.
 """
@@ -95,10 +95,9 @@ def test_windows_after_incremental_worker_passes_equal_one_pass_from_scratch(eng
         run_once(engine)
     pid = _project_id(engine)
     incremental = stored_windows(engine, pid)
-    # Only the current windows are kept: the pyramid and its trend, two windows per suite.
+    # Only the current windows are kept: the pyramid (with its trend), two windows per suite.
     per_suite = [window_stats.SLOWEST, window_stats.REGRESSIONS] * 2
-    assert sorted(kind for kind, _key in incremental) == sorted(
-        [window_stats.PYRAMID, window_stats.PYRAMID_TREND, *per_suite])
+    assert sorted(kind for kind, _key in incremental) == sorted([window_stats.PYRAMID, *per_suite])
     assert all(rows for (kind, _key), (_runs, rows) in incremental.items()
                if kind != window_stats.REGRESSIONS)
     regressed = [row[0] for (kind, _key), (_runs, rows) in incremental.items()
@@ -123,7 +122,7 @@ def test_pages_show_the_same_numbers_from_stored_windows_as_from_the_results(eng
     computed = page_numbers(engine, pid)  # nothing stored yet: from the results
     run_once(engine)
     with Session(engine) as s:
-        assert s.scalar(select(func.count()).select_from(StatWindow)) == 6
+        assert s.scalar(select(func.count()).select_from(StatWindow)) == 5
     assert page_numbers(engine, pid) == computed
     assert computed["regressions e2e"][0].nodeid == GROWS
     assert {t.nodeid for t in computed["slowest unit"]} >= {SHARED}
@@ -176,6 +175,6 @@ def test_json_twins_agree_before_and_after_the_worker_stored_the_windows(engine,
     after = client.get(url).get_json()
     assert after == before
     with Session(engine) as s:
-        assert s.scalar(select(func.count()).select_from(StatWindow)) == 6
+        assert s.scalar(select(func.count()).select_from(StatWindow)) == 5
     html = client.get(url.replace("/api/v1", ""))
     assert html.status_code == 200
