@@ -136,7 +136,8 @@ def pyramid_levels(session: Session, project_id: int, *, since: date | datetime 
         stats.tests += 1
         stats.time_s += typical or 0.0
     _fill_shares(levels)
-    classified.sort(key=lambda t: (LEVELS.index(t.level) if t.level in LEVELS else 9, t.nodeid))
+    rank = {lvl: i for i, lvl in enumerate(LEVELS)}
+    classified.sort(key=lambda t: (rank.get(t.level, 9), t.nodeid))
     shape = pyramid_shape(levels["unit"].tests, levels["integration"].tests, levels["e2e"].tests)
     trend = _weekly_trend(weeks, spans, level_of)
     return Pyramid(levels, shape, start, end, len(run_ids), len(classified), trend, rules.describe(),

@@ -178,3 +178,15 @@ def test_json_twins_agree_before_and_after_the_worker_stored_the_windows(engine,
         assert s.scalar(select(func.count()).select_from(StatWindow)) == 5
     html = client.get(url.replace("/api/v1", ""))
     assert html.status_code == 200
+
+
+def test_a_worker_fills_in_missing_windows_without_waiting_for_a_new_run(engine):
+    """A database upgraded to stored windows (or whose windows were dropped) gets them on the next pass."""
+    _store_runs(engine, range(0, 20), random.Random(13))
+    run_once(engine)
+    pid = _project_id(engine)
+    stored = stored_windows(engine, pid)
+    _drop_windows(engine, pid)
+    refreshed = run_once(engine)
+    assert [r.run_ids for r in refreshed] == [()]  # no run to analyse, yet the windows are back
+    assert stored_windows(engine, pid) == stored
