@@ -76,15 +76,30 @@ def may_read(project: str) -> bool:
     return reader is not None and reader.may_read(project)
 
 
+def is_loopback(host: str) -> bool:
+    """Return whether ``host`` is reachable only from this machine (a host name counts as not)."""
+    try:
+        return host in ("localhost", "") or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_mode(host: str) -> str:
+    """The sign-in mode `serve` uses when SUITEHEALTH_AUTH is not set: off only on loopback."""
+    return "none" if is_loopback(host) else "token"
+
+
 def open_to_the_network_warning(host: str, auth: str | None) -> str | None:
     """The warning `serve` prints when it listens beyond loopback with no sign-in, else None."""
-    if (auth or "none").lower() != "none":
+    if (auth or "none").lower() != "none" or is_loopback(host):
         return None
-    try:
-        if host in ("localhost", "") or ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass  # a host name: assume it is reachable from elsewhere
     return (f"WARNING: listening on {host} with SUITEHEALTH_AUTH=none: anyone who can reach this port "
             "can read every project, failure message and build URL. Set SUITEHEALTH_AUTH=token (sign-in with "
             "read tokens), SUITEHEALTH_AUTH=proxy behind an authenticating proxy, or bind to 127.0.0.1.")
+
+
+def signin_default_note(host: str) -> str:
+    """What `serve` says when it turned sign-in on by itself because it listens beyond loopback."""
+    return (f"suitehealth: listening on {host}, so sign-in is on (SUITEHEALTH_AUTH=token by default beyond "
+            "127.0.0.1). Give readers a read token: suitehealth token create --read --all-projects --label NAME "
+            "(or --project NAME). To turn sign-in off, set SUITEHEALTH_AUTH=none explicitly.")

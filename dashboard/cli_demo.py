@@ -67,9 +67,10 @@ def demo(app: AppContext, then_serve: bool, host: str, port: int, workers: int |
     if not then_serve:
         click.echo(f"Serve it with: suitehealth serve --port {port}   then open {url}")
         return
-    from dashboard.cli_serve import serve_app
+    from dashboard.cli_serve import resolve_sign_in, serve_app
     from dashboard.worker_process import worker_beside
 
+    resolve_sign_in(host)
     click.echo(f"Serving the dashboard: open {url}  (Ctrl+C stops)")
     with worker_beside(app.url):  # like `serve`: runs uploaded later get analysed
         serve_app(app.url, host=host, port=port, workers=workers)

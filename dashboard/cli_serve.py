@@ -88,6 +88,28 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
     _Gunicorn().run()
 
 
+def resolve_sign_in(host: str) -> str:
+    """Settle SUITEHEALTH_AUTH for a server on ``host`` before its app is built; print what it means."""
+    from dashboard.auth import MODES, default_mode, open_to_the_network_warning, signin_default_note
+    from dashboard.config import load_config
+
+    if os.environ.get("SUITEHEALTH_AUTH", "").strip():
+        auth = str(load_config().get("AUTH") or "none").lower()
+    else:
+        # Sign-in is off by default only on loopback: a dashboard reachable from the network shows every
+        # failure message, build URL and CI host name, so reading there needs a token unless said otherwise.
+        auth = default_mode(host)
+        os.environ["SUITEHEALTH_AUTH"] = auth  # the app is built from the environment, in this process
+        if auth != "none":
+            click.echo(signin_default_note(host), err=True)
+    if auth not in MODES:
+        raise click.ClickException(f"SUITEHEALTH_AUTH must be one of {', '.join(MODES)}, not {auth!r}")
+    warning = open_to_the_network_warning(host, auth)
+    if warning:
+        click.secho(warning, err=True, fg="yellow")
+    return auth
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
@@ -105,15 +127,7 @@ def serve(app: AppContext, host: str, port: int, workers: int | None, no_worker:
       suitehealth --db sqlite:///suitehealth.db serve --host 0.0.0.0 --port 8000 --workers 4
     """
     click.echo(f"suitehealth: serving {app.safe_url} on http://{host}:{port}/", err=True)
-    from dashboard.auth import MODES, open_to_the_network_warning
-    from dashboard.config import load_config
-
-    auth = str(load_config().get("AUTH") or "none").lower()
-    if auth not in MODES:
-        raise click.ClickException(f"SUITEHEALTH_AUTH must be one of {', '.join(MODES)}, not {auth!r}")
-    warning = open_to_the_network_warning(host, auth)
-    if warning:
-        click.secho(warning, err=True, fg="yellow")
+    resolve_sign_in(host)
     if no_worker:
         serve_app(app.url, host=host, port=port, workers=workers)
         return

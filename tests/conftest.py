@@ -181,12 +181,12 @@ class Server:
     """A `suitehealth serve` process (real gunicorn) on a loopback port (a free one unless given)."""
 
     def __init__(self, db_url: str, workers: int = 2, env: dict | None = None, port: int | None = None,
-                 no_worker: bool = False):
+                 no_worker: bool = False, host: str = "127.0.0.1"):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         exe = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
         self.proc = subprocess.Popen(
-            [exe, "--db", db_url, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            [exe, "--db", db_url, "serve", "--host", host, "--port", str(self.port),
              "--workers", str(workers), *(["--no-worker"] if no_worker else [])],
             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             # Its own process group: stop() ends gunicorn's workers and the analysis worker too,
@@ -233,13 +233,14 @@ def _kill_group(pgid: int) -> None:
 def server_factory():
     """Start real servers: server_factory(db_url, workers=4); all are stopped after the test.
 
-    ``port`` restarts a server where a stopped one listened; ``no_worker`` starts no analysis worker.
+    ``port`` restarts a server where a stopped one listened; ``no_worker`` starts no analysis worker;
+    ``host`` is the address it binds (it is always reached on 127.0.0.1).
     """
     started: list[Server] = []
 
     def start(db_url: str, workers: int = 2, env: dict | None = None, port: int | None = None,
-              no_worker: bool = False) -> Server:
-        server = Server(db_url, workers, env, port, no_worker)
+              no_worker: bool = False, host: str = "127.0.0.1") -> Server:
+        server = Server(db_url, workers, env, port, no_worker, host)
         started.append(server)
         return server
 
