@@ -101,5 +101,6 @@ def open_to_the_network_warning(host: str, auth: str | None) -> str | None:
 def signin_default_note(host: str) -> str:
     """What `serve` says when it turned sign-in on by itself because it listens beyond loopback."""
     return (f"suitehealth: listening on {host}, so sign-in is on (SUITEHEALTH_AUTH=token by default beyond "
-            "127.0.0.1). Give readers a read token: suitehealth token create --read --all-projects --label NAME "
-            "(or --project NAME). To turn sign-in off, set SUITEHEALTH_AUTH=none explicitly.")
+            "127.0.0.1). Give readers a read token: "
+            "suitehealth token create --read --all-projects --label NAME (or --project NAME). "
+            "To turn sign-in off, set SUITEHEALTH_AUTH=none explicitly.")
