@@ -70,7 +70,7 @@ def demo(app: AppContext, then_serve: bool, host: str, port: int, workers: int |
     from dashboard.cli_serve import resolve_sign_in, serve_app
     from dashboard.worker_process import worker_beside
 
-    resolve_sign_in(host)
+    auth = resolve_sign_in(host)
     click.echo(f"Serving the dashboard: open {url}  (Ctrl+C stops)")
     with worker_beside(app.url):  # like `serve`: runs uploaded later get analysed
-        serve_app(app.url, host=host, port=port, workers=workers)
+        serve_app(app.url, host=host, port=port, workers=workers, auth=auth)

@@ -19,7 +19,8 @@ def default_workers() -> int:
     return min(8, 2 * (os.cpu_count() or 1) + 1)
 
 
-def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None) -> None:
+def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
+              auth: str | None = None) -> None:
     """Migrate ``db_url``, then run gunicorn with ``dashboard:create_app()`` on it (blocking)."""
     from gunicorn.app.base import BaseApplication
 
@@ -76,7 +77,7 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
         def load(self):
             from dashboard import create_app
 
-            app = state["app"] = create_app({"DATABASE_URL": url})
+            app = state["app"] = create_app({"DATABASE_URL": url, **({"AUTH": auth} if auth else {})})
             # create_app connected (schema check); fork with an empty pool.
             app.extensions["suitehealth_engine"].dispose()
             # The app's modules (Flask, SQLAlchemy, plotly ...) live as long as the workers: keep them
@@ -89,7 +90,8 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
 
 
 def resolve_sign_in(host: str) -> str:
-    """Settle SUITEHEALTH_AUTH for a server on ``host`` before its app is built; print what it means."""
+    """Return the sign-in mode of a server on ``host`` (SUITEHEALTH_AUTH, else the default for the host)
+    and print what it means."""
     from dashboard.auth import MODES, default_mode, open_to_the_network_warning, signin_default_note
     from dashboard.config import load_config
 
@@ -99,7 +101,6 @@ def resolve_sign_in(host: str) -> str:
         # Sign-in is off by default only on loopback: a dashboard reachable from the network shows every
         # failure message, build URL and CI host name, so reading there needs a token unless said otherwise.
         auth = default_mode(host)
-        os.environ["SUITEHEALTH_AUTH"] = auth  # the app is built from the environment, in this process
         if auth != "none":
             click.echo(signin_default_note(host), err=True)
     if auth not in MODES:
@@ -127,12 +128,12 @@ def serve(app: AppContext, host: str, port: int, workers: int | None, no_worker:
       suitehealth --db sqlite:///suitehealth.db serve --host 0.0.0.0 --port 8000 --workers 4
     """
     click.echo(f"suitehealth: serving {app.safe_url} on http://{host}:{port}/", err=True)
-    resolve_sign_in(host)
+    auth = resolve_sign_in(host)
     if no_worker:
-        serve_app(app.url, host=host, port=port, workers=workers)
+        serve_app(app.url, host=host, port=port, workers=workers, auth=auth)
         return
     from dashboard.worker_process import worker_beside
 
     app.engine  # noqa: B018  (migrate first: the worker and gunicorn's master must not race through Alembic)
     with worker_beside(app.url):
-        serve_app(app.url, host=host, port=port, workers=workers)
+        serve_app(app.url, host=host, port=port, workers=workers, auth=auth)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -57,12 +58,21 @@ def test_image_command_migrates_a_new_database_and_serves_with_a_passing_healthc
     command = _on_port(_exec_form("CMD"), port)
     assert command[:2] == ["suitehealth", "serve"]  # not bare gunicorn: serve sets preload, timeouts, worker
     command[0] = shutil.which("suitehealth") or str(Path(sys.executable).parent / "suitehealth")
-    env = {**os.environ, "SUITEHEALTH_DATABASE_URL": db_url}
+    env = {k: v for k, v in os.environ.items() if k != "SUITEHEALTH_AUTH"}  # the image sets no mode
+    env["SUITEHEALTH_DATABASE_URL"] = db_url
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", proc)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/projects", timeout=10) as resp:
+        # The image listens on 0.0.0.0, so sign-in is on by default: reading needs a read token.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/projects", timeout=10)
+        assert refused.value.code == 401
+        token = subprocess.run([command[0], "token", "create", "--read", "--all-projects"], env=env,
+                               capture_output=True, text=True, check=True).stdout.split()[-1]
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/projects",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
             assert json.load(resp) == {"projects": []}  # a fresh, migrated, empty database
         check = _on_port(_exec_form("HEALTHCHECK"), port)
         assert check[0] == "python"
