@@ -26,13 +26,18 @@ from ingest.cli import AppContext, pass_app
               help="Seconds one pytest run may take.")
 @click.option("--again", is_flag=True, help="Also re-run suspects that already have a verdict.")
 @click.option("--dry-run", is_flag=True, help="Print the pytest commands; run and record nothing.")
+@click.option("--unexplained", is_flag=True,
+              help="Instead of suspects, take flaky tests that have none: rebuild the order that ran before "
+                   "the victim in a stored run, re-run it and bisect it (ddmin) down to the test that flips "
+                   "it. The history is read from --db.")
+@click.option("--victim", metavar="NODEID", help="With --unexplained: only this flaky test.")
 @click.option("--pytest-arg", "pytest_args", multiple=True, metavar="ARG",
               help="Extra argument for every pytest run (repeatable), e.g. --pytest-arg=-p "
                    "--pytest-arg=no:xdist.")
 @pass_app
 def confirm(app: AppContext, project: str, server: str | None, token: str | None, checkout: str,
             python: str | None, limit: int, timeout: float, again: bool, dry_run: bool,
-            pytest_args: tuple[str, ...]) -> None:
+            pytest_args: tuple[str, ...], unexplained: bool, victim: str | None) -> None:
     """Re-run the project's interference suspects with pytest and record what happened.
 
     A polluter is proven when the victim passes alone and fails after it; a state-setter when the
@@ -43,6 +48,7 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
     Example:
       cd ~/src/shop && suitehealth --db sqlite:///suitehealth.db confirm --project shop --limit 5
       suitehealth confirm --project shop --server https://health.example.com --token "$SUITEHEALTH_TOKEN"
+      suitehealth --db sqlite:///suitehealth.db confirm --project shop --unexplained --limit 3
     """
     from dashboard import confirm as lib
 
@@ -55,6 +61,12 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
         raise click.ClickException(str(exc)) from exc
     if server and not token and not dry_run:
         raise click.UsageError("recording on a server needs --token (or SUITEHEALTH_TOKEN)")
+    if victim is not None and not unexplained:
+        raise click.UsageError("--victim goes with --unexplained")
+    if unexplained:
+        _confirm_unexplained(app, project, server, token, checkout, python, limit, timeout, again, dry_run,
+                             pytest_args, victim, {t.victim for t in targets})
+        return
     todo = [t for t in targets if again or not t.verdict][:limit]
     if not todo:
         click.echo(f"Nothing to confirm: {len(targets)} suspects of {project!r}, "
@@ -82,6 +94,60 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
             raise click.ClickException(f"could not record the verdict: {exc}") from exc
         click.echo(f" {text} ({outcome.runs} pytest runs)")
         rows.append((t, outcome, text))
+    _summary(rows)
+
+
+def _confirm_unexplained(app: AppContext, project: str, server: str | None, token: str | None, checkout: str,
+                         python: str | None, limit: int, timeout: float, again: bool, dry_run: bool,
+                         pytest_args: tuple[str, ...], only: str | None, explained: set[str]) -> None:
+    import time
+
+    from dashboard import confirm as lib
+    from dashboard import confirm_unexplained as unx
+
+    try:
+        victims = unx.unexplained_victims(app.engine, project, explained, only=only, again=again)[:limit]
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not victims:
+        click.echo(f"Nothing to confirm: every flaky test of {project!r} has a suspect or a verdict "
+                   "(--again re-runs those with a verdict).")
+        return
+    runner = lib.Runner(checkout, python=python, timeout=timeout, extra_args=pytest_args)
+    if dry_run:
+        for i, v in enumerate(victims, 1):
+            click.echo(f"[{i}/{len(victims)}] flaky, no suspect: {v.nodeid}")
+            click.echo("  " + shlex.join(runner.argv([v.nodeid])) + f"   (x{unx.ALONE_RUNS})")
+            for stored, when in ((v.passed_run, "if it fails alone"), (v.failed_run, "if it passes alone")):
+                if stored is not None and stored.before:
+                    click.echo(f"  {when}: the {len(stored.before)} tests before it in run #{stored.run_id} "
+                               f"(it {stored.outcome} there), then it, then ddmin:")
+                    click.echo("    " + shlex.join(runner.argv([*stored.before, v.nodeid])))
+        click.echo("Dry run: nothing was run or recorded.")
+        return
+    commit = lib.current_commit(checkout)
+    rows = []
+    for i, v in enumerate(victims, 1):
+        click.echo(f"[{i}/{len(victims)}] flaky, no suspect: {v.nodeid} …", nl=False)
+        started = time.monotonic()
+        outcome = unx.confirm_unexplained(v, runner)
+        seconds = time.monotonic() - started
+        try:
+            if server:
+                text = lib.record_to_server(server, project, token or "", outcome, commit)
+            else:
+                text = lib.record_to_db(app.engine, project, outcome, commit)
+        except lib.ServerError as exc:
+            raise click.ClickException(f"could not record the verdict: {exc}") from exc
+        if outcome.verdict == "proven":
+            click.echo(f" {outcome.target.kind}: {text} ({outcome.runs} pytest runs, {seconds:.1f} s)")
+        elif outcome.verdict == "not-reproduced":
+            click.echo(f" not order-dependent here (not reproduced) ({outcome.runs} pytest runs, "
+                       f"{seconds:.1f} s)")
+        else:
+            click.echo(f" skipped ({outcome.runs} pytest runs, {seconds:.1f} s)")
+        click.echo(f"    {outcome.detail}")
+        rows.append((outcome.target, outcome, text))
     _summary(rows)
 
 

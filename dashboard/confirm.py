@@ -300,8 +300,18 @@ def targets_from_server(server: str, project: str, token: str | None, *, limit: 
 
 def verdict_payload(outcome: Outcome, commit: str | None) -> dict:
     t = outcome.target
-    return {"victim": t.victim, "kind": t.kind, "tested": list(t.polluters), "culprits": outcome.culprits,
+    return {"victim": t.victim, "kind": t.kind, "tested": _bounded(t.polluters, outcome.culprits),
+            "culprits": outcome.culprits,
             "verdict": outcome.verdict, "commit": commit, "detail": outcome.detail}
+
+
+def _bounded(tested: Sequence[str], culprits: Sequence[str], most: int = 1000) -> list[str]:
+    """At most ``most`` tested node ids (a verdict's bound), the culprits always among them."""
+    if len(tested) <= most:
+        return list(tested)
+    keep = set(culprits)
+    room = set([t for t in tested if t not in keep][: max(0, most - len(keep))])
+    return [t for t in tested if t in keep or t in room]
 
 
 def record_to_db(engine, project: str, outcome: Outcome, commit: str | None) -> str:

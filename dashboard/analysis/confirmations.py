@@ -112,3 +112,22 @@ def attach_verdicts(suspects: list, verdicts: list[Verdict]) -> list:
                     s.tier = "proven"
                 break
     return suspects
+
+
+def unmatched_proofs(suspects: list, verdicts: list[Verdict]) -> list[Verdict]:
+    """Return the newest proven verdict of each (victim, kind) that no suspect carries.
+
+    ``suitehealth confirm --unexplained`` proves causes of flaky tests the history could not name:
+    such a verdict is shown as a suspect of its own, with the re-runs as its evidence.
+    """
+    carried = {(s.victim, s.kind) for s in suspects if s.verdict and s.verdict.get("verdict") == "proven"}
+    has_suspect = {(s.victim, s.kind) for s in suspects}
+    out, seen = [], set()
+    for v in verdicts:  # newest first
+        key = (v.victim, v.kind)
+        if key in seen:
+            continue
+        seen.add(key)
+        if v.verdict == "proven" and v.culprits and key not in carried and key not in has_suspect:
+            out.append(v)
+    return out

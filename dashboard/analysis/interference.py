@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from dashboard import shell
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
-from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts
+from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts, unmatched_proofs
 from dashboard.analysis.history import analyse_until
 from ingest.models import Suite, Test
 
@@ -786,8 +786,27 @@ def suspects_and_notes(
     if since is not None:
         since_dt = _as_datetime(since)
         suspects = [s for s in suspects if s.last_seen_at is None or s.last_seen_at >= since_dt]
-    attach_verdicts(suspects, latest_verdicts(session, project_id))
+    verdicts = latest_verdicts(session, project_id)
+    attach_verdicts(suspects, verdicts)
+    # Causes `suitehealth confirm --unexplained` proved for victims the history could not explain.
+    proofs = [proven_suspect(v) for v in unmatched_proofs(suspects, verdicts)]
+    if since is not None:
+        proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at >= _as_datetime(since)]
+    suspects.extend(proofs)
+    notes = [n for n in notes if n.victim not in {s.victim for s in proofs}]
     return _order(suspects), notes
+
+
+def proven_suspect(verdict) -> Suspect:
+    """A suspect made of a confirm verdict alone: the re-runs are its evidence, not the history."""
+    v = verdict.as_dict()
+    evidence = {"model": "confirm", "proof": v["detail"], "tested": len(v["tested"]), "commit": v["commit"],
+                "recorded_at": v["recorded_at"], "example_runs": {"failed_with": [], "passed_without": []}}
+    reproduce = reproduce_command(verdict.culprits, verdict.victim, verdict.kind)
+    return Suspect(victim=verdict.victim, polluters=list(verdict.culprits), kind=verdict.kind, confidence=1.0,
+                   evidence=evidence, reproduce=reproduce,
+                   first_seen_at=verdict.recorded_at, last_seen_at=verdict.recorded_at, tier="proven",
+                   verdict=v)
 
 
 TIER_ORDER = {"proven": 0, "strong": 1, "likely": 2}

@@ -1,0 +1,224 @@
+"""``suitehealth confirm --unexplained``: find the cause of a flaky test that has no suspect, actively.
+
+Passive detection cannot always separate a cause (a brittle test with fifty setters and a hundred
+"undoers", where the last writer wins, decides each run differently). A stored run still holds a
+cause: the tests that ran before the victim in the same process. So, for each flaky test without
+a suspect and without a verdict:
+
+1. run the victim alone, twice. If it failed both times it may be brittle (something must set its
+   state first): take the newest stored run where it *passed*. If it passed both times, take the
+   newest stored run where it *failed*. If it did both, it is not order-dependent here: stop.
+2. rebuild the order of the tests that ran before it in that run, on the same worker, and run
+   them then the victim (``-p no:randomly``: pytest runs node ids in the order given). If the
+   victim does not come out as it did in the stored run, stop: not reproduced.
+3. shrink that prefix with delta debugging (ddmin, Zeller & Hildebrandt 2002), keeping the tests'
+   relative order, to a 1-minimal set that still flips the victim; then run that set then the
+   victim twice more and the victim alone once more. Only when all of these agree is the cause
+   proven: a polluter (alone passes, after it fails) or a state-setter (alone fails, after it
+   passes). Nothing is ever inferred without a run that shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dashboard.confirm import Outcome, PytestTimeout, Target, _simple
+
+ALONE_RUNS = 2  # the victim on its own before anything else
+VERIFY_RUNS = 2  # extra runs of the minimal set then the victim (on top of the ddmin run that found it)
+MAX_DDMIN_RUNS = 120  # pytest runs one bisection may take (ddmin is quadratic at worst)
+KIND = "unexplained"  # the kind of a verdict that proved nothing (no suspect kind shares it)
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    """The tests that ran before the victim in one stored run, on its worker, in their order."""
+
+    run_id: int
+    outcome: str  # the victim's stored outcome in that run: passed | failed
+    before: list[str]
+
+
+@dataclass(frozen=True)
+class Victim:
+    """A flaky test without a suspect, and the newest stored run of each outcome."""
+
+    nodeid: str
+    suite: str | None
+    passed_run: StoredOrder | None
+    failed_run: StoredOrder | None
+
+
+def ddmin(items: Sequence[str], flips: Callable[[Sequence[str]], bool], *, max_tests: int = MAX_DDMIN_RUNS
+          ) -> list[str]:
+    """Return a 1-minimal subsequence of ``items`` (order kept) for which ``flips`` still holds.
+
+    ``flips(items)`` is assumed true. Subsets, then complements, of n chunks are tried; n doubles
+    when none holds (Zeller's ddmin). Answers are memoised; after ``max_tests`` calls the smallest
+    set found so far is returned (then it may not be 1-minimal).
+    """
+    current, n, seen = list(items), 2, {}
+
+    def test(candidate: list[str]) -> bool:
+        key = tuple(candidate)
+        if key not in seen:
+            if len(seen) >= max_tests:
+                raise _Budget
+            seen[key] = flips(candidate)
+        return seen[key]
+
+    try:
+        while len(current) >= 2:
+            size = len(current)
+            bounds = [size * i // n for i in range(n + 1)]
+            chunks = [current[bounds[i]:bounds[i + 1]] for i in range(n)]
+            chunks = [c for c in chunks if c]
+            reduced = False
+            for chunk in chunks:
+                if test(chunk):
+                    current, n, reduced = chunk, 2, True
+                    break
+            if not reduced and len(chunks) > 2:
+                for i in range(len(chunks)):
+                    rest = [t for j, c in enumerate(chunks) if j != i for t in c]
+                    if test(rest):
+                        current, n, reduced = rest, max(n - 1, 2), True
+                        break
+            if not reduced:
+                if n >= len(current):
+                    break
+                n = min(len(current), 2 * n)
+    except _Budget:
+        pass
+    return current
+
+
+class _Budget(Exception):
+    pass
+
+
+def confirm_unexplained(victim: Victim, run: Callable[[Sequence[str]], dict[str, str]]) -> Outcome:
+    """Re-run one flaky test without a suspect; prove a polluter/state-setter or say it did not reproduce."""
+    node = victim.nodeid
+    target = Target(node, KIND, [], "unexplained", victim.suite)
+    outcome = Outcome(target, "not-reproduced")
+
+    def victim_after(tests: Sequence[str]) -> str:
+        outcome.runs += 1
+        return _simple(run([*tests, node]).get(node))
+
+    try:
+        alone = [victim_after([]) for _ in range(ALONE_RUNS)]
+        if "missing" in alone:
+            problem = getattr(run, "problem", None) or "the victim was not collected in this checkout"
+            return Outcome(target, "skipped", runs=outcome.runs, detail=problem)
+        if len(set(alone)) > 1 or alone[0] not in ("passed", "failed"):
+            outcome.detail = (f"not order-dependent here: on its own it {' then '.join(alone)}; "
+                              "no cause can be proven by re-running")
+            return outcome
+        brittle = alone[0] == "failed"
+        kind, flipped = ("state-setter", "passed") if brittle else ("polluter", "failed")
+        stored = victim.passed_run if brittle else victim.failed_run
+        alone_word = "fails" if brittle else "passes"
+        if stored is None or not stored.before:
+            outcome.detail = (f"it {alone_word} on its own and no stored run has it {flipped} after other "
+                              "tests in its process: not order-dependent here (not reproduced)")
+            return outcome
+        prefix = stored.before
+        where = f"the {len(prefix)} tests that ran before it in run #{stored.run_id}"
+        first = victim_after(prefix)
+        if first != flipped:
+            outcome.detail = (f"not order-dependent here (not reproduced): it {alone_word} on its own and "
+                              f"{first} after {where} (stored: {flipped})")
+            return outcome
+        culprits = ddmin(prefix, lambda tests: victim_after(tests) == flipped)
+        checks = [victim_after(culprits) for _ in range(VERIFY_RUNS)] + [victim_after([])]
+        if checks[:-1] != [flipped] * VERIFY_RUNS or checks[-1] != alone[0]:
+            outcome.detail = (f"not reproduced: {_names(culprits)} then the victim flipped it during the "
+                              f"bisection but not again ({', '.join(checks[:-1])} after it, "
+                              f"{checks[-1]} alone)")
+            return outcome
+    except PytestTimeout as exc:
+        return Outcome(target, "skipped", detail=str(exc), runs=outcome.runs)
+    proven = Target(node, kind, list(prefix), "proven", victim.suite)
+    then = "passes" if brittle else "fails"
+    return Outcome(proven, "proven", culprits=list(culprits), runs=outcome.runs,
+                   detail=(f"{_names(culprits)} then victim {then} ({1 + VERIFY_RUNS}/{1 + VERIFY_RUNS}); "
+                           f"victim alone {alone_word} ({ALONE_RUNS + 1}/{ALONE_RUNS + 1}); narrowed from "
+                           f"{where}"))
+
+
+def _names(tests: Sequence[str]) -> str:
+    if len(tests) == 1:
+        return tests[0]
+    return f"{len(tests)} tests ({', '.join(tests[:3])}{' …' if len(tests) > 3 else ''})"
+
+
+# ---- where the victims and their stored orders come from ----------------------------------
+
+
+def unexplained_victims(engine, project: str, explained: set[str], *, only: str | None = None,
+                        again: bool = False) -> list[Victim]:
+    """Flaky tests of ``project`` without a suspect (not in ``explained``) or a verdict, with stored orders.
+
+    ``only`` picks one node id (it must be flaky); ``again`` keeps those that already have a verdict.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from dashboard.analysis.confirmations import latest_verdicts
+    from dashboard.analysis.flaky import flaky_tests
+    from dashboard.analysis.updates import refresh_project
+    from ingest.models import Project
+
+    with Session(engine) as session:
+        project_id = session.scalar(select(Project.id).where(Project.name == project))
+    if project_id is None:
+        raise LookupError(f"no project {project!r} in the database")
+    refresh_project(engine, project_id)
+    with Session(engine) as session:
+        flaky = flaky_tests(session, project_id)
+        judged = set() if again else {v.victim for v in latest_verdicts(session, project_id)}
+        out, seen = [], set()
+        for f in flaky:
+            if f.nodeid in seen or (only is not None and f.nodeid != only):
+                continue
+            seen.add(f.nodeid)
+            if only is None and (f.nodeid in explained or f.nodeid in judged):
+                continue
+            out.append(Victim(f.nodeid, f.suite, *_stored_orders(session, project_id, f.suite, f.nodeid)))
+    if only is not None and not out:
+        raise LookupError(f"{only!r} is not a flaky test of {project!r}")
+    return out
+
+
+def _stored_orders(session, project_id: int, suite: str, nodeid: str) -> tuple[StoredOrder | None, ...]:
+    """The newest stored run where the victim passed, and the newest where it failed."""
+    from sqlalchemy import select
+
+    from ingest.models import Result, Run, Suite, Test
+
+    rows = session.execute(
+        select(Result.run_id, Result.outcome, Result.order_index, Result.worker_id)
+        .join(Run, Run.id == Result.run_id).join(Suite, Suite.id == Run.suite_id)
+        .join(Test, Test.id == Result.test_id)
+        .where(Run.project_id == project_id, Suite.name == suite, Test.nodeid == nodeid, Result.final)
+        .order_by(Run.started_at.desc(), Run.id.desc())
+    ).all()
+    found: dict[str, StoredOrder] = {}
+    for run_id, result, order_index, worker in rows:
+        simple = {"passed": "passed", "failed": "failed", "error": "failed"}.get(result)
+        if simple is None or simple in found:
+            continue
+        same_worker = Result.worker_id.is_(None) if worker is None else Result.worker_id == worker
+        before = session.scalars(
+            select(Test.nodeid).join(Result, Result.test_id == Test.id)
+            .where(Result.run_id == run_id, Result.order_index < order_index, same_worker)
+            .order_by(Result.order_index)
+        ).all()
+        names = list(dict.fromkeys(n for n in before if n != nodeid))  # a rerun appears once, first time
+        found[simple] = StoredOrder(run_id, simple, names)
+        if len(found) == 2:
+            break
+    return found.get("passed"), found.get("failed")
