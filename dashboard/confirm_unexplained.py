@@ -13,7 +13,7 @@ a suspect and without a verdict:
    victim does not come out as it did in the stored run, stop: not reproduced.
 3. shrink that prefix with delta debugging (ddmin, Zeller & Hildebrandt 2002), keeping the tests'
    relative order, to a 1-minimal set that still flips the victim; then run that set then the
-   victim twice more and the victim alone once more. Only when all of these agree is the cause
+   victim three times more and the victim alone twice more. Only when all of these agree is the cause
    proven: a polluter (alone passes, after it fails) or a state-setter (alone fails, after it
    passes). Nothing is ever inferred without a run that shows it.
 """
@@ -25,8 +25,11 @@ from dataclasses import dataclass
 
 from dashboard.confirm import Outcome, PytestTimeout, Target, _simple
 
+# A random flake must not end "proven": it would need to agree with itself in every one of these runs
+# (alone twice, the prefix, ddmin's steps, VERIFY_RUNS after the culprits, RECHECK_RUNS alone).
 ALONE_RUNS = 2  # the victim on its own before anything else
-VERIFY_RUNS = 2  # extra runs of the minimal set then the victim (on top of the ddmin run that found it)
+VERIFY_RUNS = 3  # extra runs of the minimal set then the victim (on top of the ddmin run that found it)
+RECHECK_RUNS = 2  # the victim alone again at the end
 MAX_DDMIN_RUNS = 120  # pytest runs one bisection may take (ddmin is quadratic at worst)
 KIND = "unexplained"  # the kind of a verdict that proved nothing (no suspect kind shares it)
 
@@ -133,20 +136,21 @@ def confirm_unexplained(victim: Victim, run: Callable[[Sequence[str]], dict[str,
                               f"{first} after {where} (stored: {flipped})")
             return outcome
         culprits = ddmin(prefix, lambda tests: victim_after(tests) == flipped)
-        checks = [victim_after(culprits) for _ in range(VERIFY_RUNS)] + [victim_after([])]
-        if checks[:-1] != [flipped] * VERIFY_RUNS or checks[-1] != alone[0]:
+        after = [victim_after(culprits) for _ in range(VERIFY_RUNS)]
+        again = [victim_after([]) for _ in range(RECHECK_RUNS)]
+        if after != [flipped] * VERIFY_RUNS or again != alone[:1] * RECHECK_RUNS:
             outcome.detail = (f"not reproduced: {_names(culprits)} then the victim flipped it during the "
-                              f"bisection but not again ({', '.join(checks[:-1])} after it, "
-                              f"{checks[-1]} alone)")
+                              f"bisection but not every time again ({', '.join(after)} after it; "
+                              f"{', '.join(again)} alone)")
             return outcome
     except PytestTimeout as exc:
         return Outcome(target, "skipped", detail=str(exc), runs=outcome.runs)
     proven = Target(node, kind, list(prefix), "proven", victim.suite)
     then = "passes" if brittle else "fails"
+    n_after, n_alone = 1 + VERIFY_RUNS, ALONE_RUNS + RECHECK_RUNS
     return Outcome(proven, "proven", culprits=list(culprits), runs=outcome.runs,
-                   detail=(f"{_names(culprits)} then victim {then} ({1 + VERIFY_RUNS}/{1 + VERIFY_RUNS}); "
-                           f"victim alone {alone_word} ({ALONE_RUNS + 1}/{ALONE_RUNS + 1}); narrowed from "
-                           f"{where}"))
+                   detail=(f"{_names(culprits)} then victim {then} ({n_after}/{n_after}); "
+                           f"victim alone {alone_word} ({n_alone}/{n_alone}); narrowed from {where}"))
 
 
 def _names(tests: Sequence[str]) -> str:
