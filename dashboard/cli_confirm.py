@@ -116,7 +116,8 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
     runner = lib.Runner(checkout, python=python, timeout=timeout, extra_args=pytest_args)
     if dry_run:
         for i, v in enumerate(victims, 1):
-            click.echo(f"[{i}/{len(victims)}] flaky, no suspect: {v.nodeid}")
+            label = "flaky, has a suspect" if v.nodeid in explained else "flaky, no suspect"
+            click.echo(f"[{i}/{len(victims)}] {label}: {v.nodeid}")
             click.echo("  " + shlex.join(runner.argv([v.nodeid])) + f"   (x{unx.ALONE_RUNS})")
             for stored, when in ((v.passed_run, "if it fails alone"), (v.failed_run, "if it passes alone")):
                 if stored is not None and stored.before:
@@ -128,7 +129,8 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
     commit = lib.current_commit(checkout)
     rows = []
     for i, v in enumerate(victims, 1):
-        click.echo(f"[{i}/{len(victims)}] flaky, no suspect: {v.nodeid} …", nl=False)
+        label = "flaky, has a suspect" if v.nodeid in explained else "flaky, no suspect"
+        click.echo(f"[{i}/{len(victims)}] {label}: {v.nodeid} …", nl=False)
         started = time.monotonic()
         outcome = unx.confirm_unexplained(v, runner)
         seconds = time.monotonic() - started
