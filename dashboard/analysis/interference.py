@@ -790,6 +790,8 @@ def suspects_and_notes(
     attach_verdicts(suspects, verdicts)
     # Causes `suitehealth confirm --unexplained` proved for victims the history could not explain.
     proofs = [proven_suspect(v) for v in unmatched_proofs(suspects, verdicts)]
+    if until is not None:  # a view of the past shows only what had been proven by then
+        proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at < _as_datetime(until)]
     if since is not None:
         proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at >= _as_datetime(since)]
     suspects.extend(proofs)

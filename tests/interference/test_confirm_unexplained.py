@@ -236,3 +236,28 @@ def test_ddmin_keeps_the_order_and_returns_a_one_minimal_set():
     # Two tests needed together: both stay, in their order.
     both = ddmin(["a", "x", "b", "y"], lambda t: "a" in t and "b" in t and t.index("a") < t.index("b"))
     assert both == ["a", "b"]
+
+
+def test_with_server_the_proof_goes_through_the_token_guarded_api(history, sqlite_engine, server_factory):
+    import json
+    import urllib.request
+
+    from ingest.tokens import create_token
+
+    root, reports = history
+    _ingest(sqlite_engine, reports)
+    _, secret = create_token(sqlite_engine, "lastwriter", "confirm")
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    server = server_factory(url, workers=1)
+    args = ["--db", url, "confirm", "--project", "lastwriter", "--unexplained", "--victim", VICTIM,
+            "--checkout", str(root), "--server", server.url, *[f"--pytest-arg={a}" for a in QUIET]]
+    no_token = CliRunner().invoke(main, args, env={"SUITEHEALTH_TOKEN": ""})
+    assert no_token.exit_code == 2 and "needs --token" in no_token.output
+    done = CliRunner().invoke(main, [*args, "--token", secret], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert f"polluter: narrowed to {POLLUTER} (proven on " in done.output
+    with urllib.request.urlopen(f"{server.url}/api/v1/projects/lastwriter/suspects") as response:
+        suspects = json.loads(response.read())["suspects"]
+    (shown,) = [s for s in suspects if s["victim"] == VICTIM]
+    assert shown["tier"] == "proven" and shown["polluters"] == [POLLUTER]
+    assert shown["evidence"]["model"] == "confirm" and shown["verdict"]["culprits"] == [POLLUTER]
