@@ -131,3 +131,31 @@ def unmatched_proofs(suspects: list, verdicts: list[Verdict]) -> list[Verdict]:
         if v.verdict == "proven" and v.culprits and key not in carried and key not in has_suspect:
             out.append(v)
     return out
+
+
+def flaky_suites(session: Session, project_id: int, nodeids: Iterable[str]
+                 ) -> dict[str, tuple[str, datetime | None]]:
+    """Return {node id: (suite, last flake)} for those of ``nodeids`` still flaky (not yet "fixed").
+
+    A proof is shown as a suspect while its victim is still flaky: once it has run clean long enough
+    to count as fixed, the cause was fixed with it.
+    """
+    from dashboard.analysis import flakestate
+    from ingest.analysis_models import FlakeStats
+    from ingest.models import Suite, Test
+
+    names = sorted(set(nodeids))
+    if not names:
+        return {}
+    rows = session.execute(
+        select(Test.nodeid, Suite.name, FlakeStats.state)
+        .join(FlakeStats, FlakeStats.test_id == Test.id).join(Suite, Suite.id == FlakeStats.suite_id)
+        .where(Test.project_id == project_id, FlakeStats.project_id == project_id,
+               Test.nodeid.in_(names[:MAX_NAMES]), FlakeStats.flakes > 0)
+    ).all()
+    out: dict[str, tuple[str, datetime | None]] = {}
+    for nodeid, suite, state in rows:
+        view = flakestate.effective(state)
+        if view["flakes"] and flakestate.status(view) != "fixed":
+            out.setdefault(nodeid, (suite, flakestate.parse_ts(view["last_flake"])))
+    return out

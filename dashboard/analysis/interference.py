@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 from dashboard import shell
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
-from dashboard.analysis.confirmations import attach_verdicts, latest_verdicts, unmatched_proofs
+from dashboard.analysis.confirmations import attach_verdicts, flaky_suites, latest_verdicts, unmatched_proofs
 from dashboard.analysis.history import analyse_until
 from ingest.models import Suite, Test
 
@@ -789,9 +789,12 @@ def suspects_and_notes(
     verdicts = latest_verdicts(session, project_id)
     attach_verdicts(suspects, verdicts)
     # Causes `suitehealth confirm --unexplained` proved for victims the history could not explain.
-    proofs = [proven_suspect(v) for v in unmatched_proofs(suspects, verdicts)]
+    # Shown while the victim is still flaky (a fixed victim's cause was fixed with it).
+    unmatched = unmatched_proofs(suspects, verdicts)
+    flaky = flaky_suites(session, project_id, [v.victim for v in unmatched]) if unmatched else {}
+    proofs = [proven_suspect(v, *flaky[v.victim]) for v in unmatched if v.victim in flaky]
     if until is not None:  # a view of the past shows only what had been proven by then
-        proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at < _as_datetime(until)]
+        proofs = [s for s in proofs if s.first_seen_at is None or s.first_seen_at < _as_datetime(until)]
     if since is not None:
         proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at >= _as_datetime(since)]
     suspects.extend(proofs)
@@ -799,7 +802,7 @@ def suspects_and_notes(
     return _order(suspects), notes
 
 
-def proven_suspect(verdict) -> Suspect:
+def proven_suspect(verdict, suite: str | None = None, last_flake: datetime | None = None) -> Suspect:
     """A suspect made of a confirm verdict alone: the re-runs are its evidence, not the history."""
     v = verdict.as_dict()
     evidence = {"model": "confirm", "proof": v["detail"], "tested": len(v["tested"]), "commit": v["commit"],
@@ -807,8 +810,8 @@ def proven_suspect(verdict) -> Suspect:
     reproduce = reproduce_command(verdict.culprits, verdict.victim, verdict.kind)
     return Suspect(victim=verdict.victim, polluters=list(verdict.culprits), kind=verdict.kind, confidence=1.0,
                    evidence=evidence, reproduce=reproduce,
-                   first_seen_at=verdict.recorded_at, last_seen_at=verdict.recorded_at, tier="proven",
-                   verdict=v)
+                   first_seen_at=verdict.recorded_at, last_seen_at=last_flake or verdict.recorded_at,
+                   tier="proven", verdict=v, suite=suite)
 
 
 TIER_ORDER = {"proven": 0, "strong": 1, "likely": 2}

@@ -261,3 +261,36 @@ def test_with_server_the_proof_goes_through_the_token_guarded_api(history, sqlit
     (shown,) = [s for s in suspects if s["victim"] == VICTIM]
     assert shown["tier"] == "proven" and shown["polluters"] == [POLLUTER]
     assert shown["evidence"]["model"] == "confirm" and shown["verdict"]["culprits"] == [POLLUTER]
+
+
+def test_a_proof_shows_while_its_victim_is_flaky_and_goes_once_it_runs_clean(
+        history, sqlite_engine, tmp_path):
+    from dashboard.analysis.confirmations import record_verdict
+    from dashboard.analysis.flakestate import FIXED_AFTER
+
+    root, reports = history
+    project_id = _ingest(sqlite_engine, reports)
+    with Session(sqlite_engine) as s, s.begin():
+        record_verdict(s, project_id, victim=VICTIM, kind="polluter", tested=[COIN, POLLUTER],
+                       culprits=[POLLUTER], verdict="proven", commit="abc", detail="re-run by hand")
+    with Session(sqlite_engine) as s:
+        (shown,) = [x for x in suspects_and_notes(s, project_id)[0] if x.victim == VICTIM]
+        assert shown.suite == "tests" and shown.tier == "proven" and shown.evidence["model"] == "confirm"
+        # A view of the past, before the proof was recorded, does not show it.
+        past = suspects_and_notes(s, project_id, until=datetime(2026, 11, 2, tzinfo=UTC))[0]
+        assert VICTIM not in {x.victim for x in past}
+    # The polluter is fixed: the victim passes in every later run.
+    clean = []
+    for i in range(FIXED_AFTER):
+        report = tmp_path / f"clean-{i:02d}.xml"
+        subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *QUIET,
+                        f"--junitxml={report}", "-q", VICTIM], cwd=root, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=True, timeout=300)
+        clean.append(report)
+    for i, path in enumerate(clean):
+        meta = RunMeta(project="lastwriter", suite="tests", branch="main", commit="c1",
+                       started_at=datetime(2026, 11, 3, tzinfo=UTC) + timedelta(hours=i))
+        ingest_sources(sqlite_engine, [ReportSource.from_path(path)], meta)
+    refresh_project(sqlite_engine, project_id)
+    with Session(sqlite_engine) as s:
+        assert VICTIM not in {x.victim for x in suspects_and_notes(s, project_id)[0]}
