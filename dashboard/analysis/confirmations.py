@@ -19,6 +19,7 @@ from ingest.analysis_models import ConfirmVerdict
 VERDICTS = ("proven", "not-reproduced", "skipped")
 MAX_NAMES = 1000  # node ids per verdict (a group bigger than this is not confirmed by hand)
 MAX_TEXT = 4000
+PROOF_KINDS = ("polluter", "state-setter")  # what a proof without a detector suspect can show as
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def unmatched_proofs(suspects: list, verdicts: list[Verdict]) -> list[Verdict]:
         if key in seen:
             continue
         seen.add(key)
-        if v.verdict == "proven" and v.culprits and key not in carried and key not in has_suspect:
+        if (v.verdict == "proven" and v.kind in PROOF_KINDS and v.culprits and key not in carried
+                and key not in has_suspect):
             out.append(v)
     return out
 
