@@ -273,7 +273,11 @@ def test_a_proof_shows_while_its_victim_is_flaky_and_goes_once_it_runs_clean(
     with Session(sqlite_engine) as s, s.begin():
         record_verdict(s, project_id, victim=VICTIM, kind="polluter", tested=[COIN, POLLUTER],
                        culprits=[POLLUTER], verdict="proven", commit="abc", detail="re-run by hand")
+        # A kind no suspect has (hostile or from a newer client) is stored but not shown as a suspect.
+        record_verdict(s, project_id, victim=BRITTLE, kind="<b>odd</b>", tested=[POLLUTER],
+                       culprits=[POLLUTER], verdict="proven")
     with Session(sqlite_engine) as s:
+        assert BRITTLE not in {x.victim for x in suspects_and_notes(s, project_id)[0]}
         (shown,) = [x for x in suspects_and_notes(s, project_id)[0] if x.victim == VICTIM]
         assert shown.suite == "tests" and shown.tier == "proven" and shown.evidence["model"] == "confirm"
         # A view of the past, before the proof was recorded, does not show it.
