@@ -70,10 +70,27 @@ FILES = {
        for i in range(2)},
     "tests/test_render.py": (
         "from app.state import Shared\n\n\ndef test_render_without_debug():\n    assert not Shared.debug\n"),
-    "tests/test_coin.py": "import random\n\n\ndef test_coin():\n    assert random.random() < 0.7\n",
+    # Random in the shuffled history (pytest-randomly seeds it per test). Under confirm (see _coin_turns)
+    # it passes and fails in turn, so the test never depends on luck: no order can explain it.
+    "tests/test_coin.py": (
+        "import os\nimport random\nfrom pathlib import Path\n\n\ndef test_coin():\n"
+        "    turns = os.environ.get('COIN_TURNS')\n"
+        "    if turns:\n"
+        "        path = Path(turns)\n"
+        "        n = int(path.read_text()) if path.exists() else 0\n"
+        "        path.write_text(str(n + 1))\n"
+        "        assert n % 2 == 0\n"
+        "    else:\n"
+        "        assert random.random() < 0.7\n"),
     **{f"tests/test_filler{m}.py": "".join(f"def test_{j}():\n    pass\n\n\n" for j in range(3))
        for m in range(4)},
 }
+
+
+@pytest.fixture(autouse=True)
+def _coin_turns(tmp_path, monkeypatch):
+    """Make the coin alternate in confirm's pytest runs (its counter lives outside the checkout)."""
+    monkeypatch.setenv("COIN_TURNS", str(tmp_path / "coin-turns"))
 
 
 def _write_checkout(root: Path) -> Path:
