@@ -12,14 +12,17 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from ingest.cli import AppContext, main, parse_started_at, pass_app
 from ingest.errors import IngestError, MetadataError
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _KEYS = ("project", "suite", "branch", "commit", "build_id", "build_url", "started_at")
 

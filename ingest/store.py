@@ -20,23 +20,30 @@ from itertools import islice, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, DateTime, Engine, bindparam, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
-
 from ingest import records as R
-from ingest.db import ensure_schema, write_connection
+from ingest.db import ensure_schema
 from ingest.limits import bounded_batch, bounded_report_meta, bounded_run_meta
 from ingest.records import CaseRecord, ParsedReport, ReportMeta, RunMeta
 from ingest.sources import ReportSource
+from ingest.sqlexec import (
+    DATETIME,
+    JSON,
+    CoreExecutor,
+    Executor,
+    SqliteExecutor,
+    stored_datetime,
+    stored_json,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from ingest.models import Project, Run, Suite
 
-# Storing a run needs SQLAlchemy's Core only: the ORM and the models (~0.13 s CPU to import and
-# configure) stay out of `suitehealth ingest`. The tables, as ingest.models names them (a test checks):
+# Storing a run needs neither the ORM nor the models (~0.13 s CPU to import and configure), nor, on
+# an up-to-date SQLite file, SQLAlchemy at all: the SQL below is text with :name parameters that
+# runs on either (ingest.sqlexec). The tables, as ingest.models names them (a test checks):
 RUNS, TESTS, RESULTS = "runs", "tests", "results"
 
 # Cases per INSERT batch: bigger batches were not faster, and each costs ~1 MB per 1,000 cases.
@@ -93,18 +100,20 @@ class IngestSummary:
 ParseFn = Callable[[str, object], ParsedReport]
 
 
-def ingest_sources(engine: Engine, sources: Sequence[ReportSource], meta: RunMeta, *,
+def ingest_sources(engine: Engine | SqliteExecutor, sources: Sequence[ReportSource], meta: RunMeta, *,
                    max_bytes: int | None = None, parse: ParseFn | None = None) -> IngestSummary:
     """Parse ``sources`` as ONE run and store it; return the existing run if the content is known.
 
-    Raises an IngestError subclass (naming the file) on bad input; nothing is stored then.
+    ``engine`` is a SQLAlchemy engine (any database, migrated first if behind) or a bare sqlite3
+    connection to a file at the newest schema (``ingest.db.open_current_sqlite``). Raises an
+    IngestError subclass (naming the file) on bad input; nothing is stored then.
     """
     if parse is None:
         from ingest.formats import parse
     if not sources:
         raise ValueError("no report files given")
     meta = bounded_run_meta(meta)
-    ensure_schema(engine)
+    _ensure_schema(engine)
     content_hash = combined_hash(sources, max_bytes)
     existing = find_duplicate(engine, meta, content_hash)
     if existing is not None:
@@ -117,7 +126,7 @@ def ingest_sources(engine: Engine, sources: Sequence[ReportSource], meta: RunMet
 
     try:
         return store_reports(engine, meta, reports(), content_hash=content_hash)
-    except IntegrityError:
+    except _integrity_errors(engine):
         # Another writer stored the same content between our check and our insert.
         existing = find_duplicate(engine, meta, content_hash)
         if existing is None:
@@ -131,26 +140,61 @@ def combined_hash(sources: Sequence[ReportSource], max_bytes: int | None = None)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def find_duplicate(engine: Engine, meta: RunMeta, content_hash: str) -> IngestSummary | None:
+def find_duplicate(engine: Engine | SqliteExecutor, meta: RunMeta, content_hash: str) -> IngestSummary | None:
     """Return the summary of the run already stored with this content, if any."""
-    with engine.connect() as conn:
+    with _reading(engine) as db:
         # A plain id query first: in a backfill nearly every run is new, and loading nothing is cheap.
-        run_id = conn.execute(
-            _DUPLICATE_SQL, {"project": meta.project, "suite": meta.suite, "hash": content_hash}
-        ).scalar()
+        params = {"project": meta.project, "suite": meta.suite, "hash": content_hash}
+        run_id = db.scalar(_DUPLICATE_SQL, params)
         if run_id is None:
             return None
-        row = conn.execute(_SUMMARY_SQL, {"run": run_id}).mappings().one()
-    started = row["started_at"]
+        row = dict(zip(_SUMMARY_COLUMNS, db.rows(_SUMMARY_SQL, {"run": run_id})[0], strict=True))
     return IngestSummary(
         run_id=row["id"], project=row["project"], suite=row["suite"], tests=row["tests"],
         passed=row["passed"], failed=row["failed"], errors=row["errors"], skipped=row["skipped"],
         xfailed=row["xfailed"], xpassed=row["xpassed"], reruns=row["reruns"], duration_s=row["duration_s"],
-        started_at=_aware(started).isoformat(), duplicate=True, files=len(row["sources"] or []),
+        started_at=_aware(stored_datetime(row["started_at"])).isoformat(), duplicate=True,
+        files=len(stored_json(row["sources"]) or []),
     )
 
 
-def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport], *,
+def _ensure_schema(engine: Engine | SqliteExecutor) -> None:
+    # A bare sqlite3 connection is only ever opened on a file already at the newest schema.
+    if not isinstance(engine, SqliteExecutor):
+        ensure_schema(engine)
+
+
+def _integrity_errors(engine: Engine | SqliteExecutor) -> tuple[type[Exception], ...]:
+    if isinstance(engine, SqliteExecutor):
+        return (sqlite3.IntegrityError,)
+    from sqlalchemy.exc import IntegrityError
+
+    return (IntegrityError,)
+
+
+@contextmanager
+def _reading(engine: Engine | SqliteExecutor) -> Iterator[Executor]:
+    if isinstance(engine, SqliteExecutor):
+        yield engine
+        return
+    with engine.connect() as conn:
+        yield CoreExecutor(conn)
+
+
+@contextmanager
+def _writing(engine: Engine | SqliteExecutor) -> Iterator[Executor]:
+    """One write transaction (BEGIN IMMEDIATE on SQLite), committed on success, else rolled back."""
+    if isinstance(engine, SqliteExecutor):
+        with engine.transaction():
+            yield engine
+        return
+    from ingest.db import write_connection
+
+    with write_connection(engine) as conn:
+        yield CoreExecutor(conn)
+
+
+def store_reports(engine: Engine | SqliteExecutor, meta: RunMeta, reports: Iterable[ParsedReport], *,
                   content_hash: str | None = None) -> IngestSummary:
     """Store the cases of ``reports`` as one run of ``meta.project``/``meta.suite``, in ONE transaction.
 
@@ -158,8 +202,8 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
     half-way through any file rolls back everything.
     """
     meta = bounded_run_meta(meta)
-    ensure_schema(engine)
-    with _cyclic_gc_paused(), write_connection(engine) as conn:
+    _ensure_schema(engine)
+    with _cyclic_gc_paused(), _writing(engine) as conn:
         project_id, suite_id = _project_and_suite_ids(conn, meta.project, meta.suite)
         now = datetime.now(UTC)
         run = {
@@ -190,9 +234,9 @@ def store_reports(engine: Engine, meta: RunMeta, reports: Iterable[ParsedReport]
 
 # Run columns counted from the results (all 0 until the results are in).
 _COUNTS = ("tests", "passed", "failed", "errors", "skipped", "xfailed", "xpassed", "reruns", "rerun_passed")
-# Run columns that need SQLAlchemy's type handling when bound (JSON text, UTC timestamps).
-_RUN_TYPES = {"environment": JSON(), "sources": JSON(), "warnings": JSON(), "started_at": DateTime(),
-              "ingested_at": DateTime()}
+# Run columns whose values are encoded when bound (JSON text, UTC timestamps).
+_RUN_TYPES = {"environment": JSON, "sources": JSON, "warnings": JSON, "started_at": DATETIME,
+              "ingested_at": DATETIME}
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -205,26 +249,23 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _run_params(values: dict) -> tuple[dict, list]:
+def _run_params(values: dict) -> tuple[dict, dict]:
     params = {k: _naive_utc(v) if isinstance(v, datetime) else v for k, v in values.items()}
-    return params, [bindparam(k, type_=_RUN_TYPES[k]) for k in values if k in _RUN_TYPES]
+    return params, {k: _RUN_TYPES[k] for k in values if k in _RUN_TYPES}
 
 
-def _insert_run(conn: Connection, values: dict) -> int:
+def _insert_run(conn: Executor, values: dict) -> int:
     """Insert the run row; return its id."""
     params, types = _run_params(values)
     columns = ", ".join(f'"{k}"' for k in values)
-    sql = f"INSERT INTO {RUNS} ({columns}) VALUES ({', '.join(':' + k for k in values)})"
-    if conn.dialect.name == "postgresql":
-        return conn.execute(text(sql + " RETURNING id").bindparams(*types), params).scalar_one()
-    return conn.execute(text(sql).bindparams(*types), params).lastrowid
+    return conn.insert(f"INSERT INTO {RUNS} ({columns}) VALUES ({', '.join(':' + k for k in values)})",
+                       params, types)
 
 
-def _update_run(conn: Connection, run_id: int, values: dict) -> None:
+def _update_run(conn: Executor, run_id: int, values: dict) -> None:
     params, types = _run_params(values)
     assignments = ", ".join(f'"{k}" = :{k}' for k in values)
-    conn.execute(text(f"UPDATE {RUNS} SET {assignments} WHERE id = :run_id").bindparams(*types),
-                 {**params, "run_id": run_id})
+    conn.execute(f"UPDATE {RUNS} SET {assignments} WHERE id = :run_id", {**params, "run_id": run_id}, types)
 
 
 @contextmanager
@@ -254,8 +295,8 @@ def replace_results(session: Session, run: Run, cases: Iterable[CaseRecord], met
     Used by ``suitehealth reindex``: the run row (its id, metadata, time and content hash) stays;
     tests that the new identities name and the project does not have yet are created.
     """
-    conn = session.connection()
-    conn.execute(text(f"DELETE FROM {RESULTS} WHERE run_id = :run"), {"run": run.id})
+    conn = CoreExecutor(session.connection())
+    conn.execute(f"DELETE FROM {RESULTS} WHERE run_id = :run", {"run": run.id})
     writer = _ResultWriter(conn, run.project_id, run.id)
     writer.add(cases)
     writer.finish()
@@ -270,46 +311,50 @@ def replace_results(session: Session, run: Run, cases: Iterable[CaseRecord], met
 
 
 # One round trip for the common case (both exist), instead of two ORM queries per run.
-_IDS_SQL = text(
+_IDS_SQL = (
     "SELECT p.id, s.id FROM projects p LEFT JOIN suites s ON s.project_id = p.id AND s.name = :suite "
     "WHERE p.name = :project"
 )
-_DUPLICATE_SQL = text(
+_DUPLICATE_SQL = (
     "SELECT r.id FROM runs r JOIN suites s ON s.id = r.suite_id JOIN projects p ON p.id = s.project_id "
     "WHERE p.name = :project AND s.name = :suite AND r.content_hash = :hash"
 )
-_SUMMARY_SQL = text(
-    "SELECT r.id, p.name AS project, s.name AS suite, r.tests, r.passed, r.failed, r.errors, r.skipped, "
+_SUMMARY_COLUMNS = ("id", "project", "suite", "tests", "passed", "failed", "errors", "skipped", "xfailed",
+                    "xpassed", "reruns", "duration_s", "started_at", "sources")
+_SUMMARY_SQL = (
+    "SELECT r.id, p.name, s.name, r.tests, r.passed, r.failed, r.errors, r.skipped, "
     "r.xfailed, r.xpassed, r.reruns, r.duration_s, r.started_at, r.sources FROM runs r "
     "JOIN projects p ON p.id = r.project_id JOIN suites s ON s.id = r.suite_id WHERE r.id = :run"
-).columns(started_at=DateTime(), sources=JSON())
+)
 # ON CONFLICT DO NOTHING: concurrent writers creating the same project or suite both succeed.
-_NEW_PROJECT_SQL = text(
+_NEW_PROJECT_SQL = (
     "INSERT INTO projects (name, created_at) VALUES (:name, :created_at) ON CONFLICT (name) DO NOTHING"
-).bindparams(bindparam("created_at", type_=DateTime()))
-_NEW_SUITE_SQL = text(
+)
+_NEW_SUITE_SQL = (
     "INSERT INTO suites (project_id, name) VALUES (:project_id, :name) "
     "ON CONFLICT (project_id, name) DO NOTHING"
 )
 
 
-def _project_and_suite_ids(conn: Connection, project: str, suite: str) -> tuple[int, int]:
+def _project_and_suite_ids(conn: Executor, project: str, suite: str) -> tuple[int, int]:
     """Return (project id, suite id), creating whichever does not exist yet."""
     params = {"project": project, "suite": suite}
-    row = conn.execute(_IDS_SQL, params).first()
-    if row is not None and row[1] is not None:
-        return row[0], row[1]
-    if row is None:
-        conn.execute(_NEW_PROJECT_SQL, {"name": project, "created_at": _naive_utc(datetime.now(UTC))})
-        row = conn.execute(_IDS_SQL, params).one()
-    if row[1] is None:
-        conn.execute(_NEW_SUITE_SQL, {"project_id": row[0], "name": suite})
-        row = conn.execute(_IDS_SQL, params).one()
-    return row[0], row[1]
+    found = conn.rows(_IDS_SQL, params)
+    if found and found[0][1] is not None:
+        return found[0]
+    if not found:
+        conn.execute(_NEW_PROJECT_SQL, {"name": project, "created_at": _naive_utc(datetime.now(UTC))},
+                     {"created_at": DATETIME})
+        found = conn.rows(_IDS_SQL, params)
+    if found[0][1] is None:
+        conn.execute(_NEW_SUITE_SQL, {"project_id": found[0][0], "name": suite})
+        found = conn.rows(_IDS_SQL, params)
+    (project_id, suite_id), = found
+    return project_id, suite_id
 
 
-def store_cases(engine: Engine, meta: RunMeta, cases: Iterable[CaseRecord], *, fmt: str = "records",
-                content_hash: str | None = None) -> IngestSummary:
+def store_cases(engine: Engine | SqliteExecutor, meta: RunMeta, cases: Iterable[CaseRecord], *,
+                fmt: str = "records", content_hash: str | None = None) -> IngestSummary:
     """Store already-built records as one run (used by the demo generator and tests)."""
     report = ParsedReport(ReportMeta(format=fmt, source=fmt), iter(cases))
     return store_reports(engine, meta, [report], content_hash=content_hash)
@@ -362,7 +407,7 @@ class _ResultWriter:
     the ORM's bulk machinery cost ~25x more per row than the insert itself.
     """
 
-    def __init__(self, conn: Connection, project_id: int, run_id: int):
+    def __init__(self, conn: Executor, project_id: int, run_id: int):
         self.project_id = project_id
         self.run_id = run_id
         self.order = 0
@@ -379,9 +424,9 @@ class _ResultWriter:
         self.known = [False, False, False, False]  # whether any setup/call/teardown time was seen
         self.min_start: float | None = None
         self.max_stop: float | None = None
-        self.postgres = conn.dialect.name == "postgresql"
+        self.postgres = conn.postgres
         ph = "%s" if self.postgres else "?"
-        self.cursor = conn.connection.driver_connection.cursor()
+        self.cursor = conn.cursor()
         # INSERT statements by their column list (see _flush).
         self.insert_results: dict[tuple, str] = {}
         self.cursor.execute(
@@ -616,21 +661,19 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:half] + f"\n… [{len(text) - limit:,} characters cut] …\n" + text[-half:]
 
 
-_EARLIER_SQL = text(
-    "SELECT outcome, count(*) FROM results WHERE run_id = :run AND final = :no GROUP BY outcome"
-).bindparams(no=False)
-_RERUN_PASSED_SQL = text(
+_EARLIER_SQL = "SELECT outcome, count(*) FROM results WHERE run_id = :run AND final = :no GROUP BY outcome"
+_RERUN_PASSED_SQL = (
     "SELECT count(*) FROM results WHERE run_id = :run AND final = :yes AND attempt > 1 AND outcome = :passed"
-).bindparams(yes=True, passed=R.PASSED)
+)
 
 
-def _finish_run(conn: Connection, run_id: int, environment: dict, meta: RunMeta, metas: list[ReportMeta],
+def _finish_run(conn: Executor, run_id: int, environment: dict, meta: RunMeta, metas: list[ReportMeta],
                 writer: _ResultWriter) -> dict:
     """Return the run's columns to set: totals from its final results, time and meta from the reports."""
     counts = dict(writer.outcomes)
     if writer.repeated:
         # Earlier attempts of rerun tests are not final: take their outcomes back out of the totals.
-        for outcome, n in conn.execute(_EARLIER_SQL, {"run": run_id}):
+        for outcome, n in conn.rows(_EARLIER_SQL, {"run": run_id, "no": False}):
             counts[outcome] -= n
     phases = zip(writer.sums[1:], writer.known[1:], strict=True)
     sums = [writer.sums[0]] + [total if seen else None for total, seen in phases]
@@ -644,7 +687,8 @@ def _finish_run(conn: Connection, run_id: int, environment: dict, meta: RunMeta,
         "xpassed": counts.get(R.XPASSED, 0),
         "reruns": sum(n - 1 for n in writer.attempts.values()),
         # A reindexed run is recounted, not added to.
-        "rerun_passed": (conn.execute(_RERUN_PASSED_SQL, {"run": run_id}).scalar() or 0)
+        "rerun_passed": (conn.scalar(_RERUN_PASSED_SQL, {"run": run_id, "yes": True, "passed": R.PASSED})
+                         or 0)
         if writer.repeated else 0,
         "test_time_s": float(sums[0] or 0.0),
         "setup_time_s": sums[1], "call_time_s": sums[2], "teardown_time_s": sums[3],
