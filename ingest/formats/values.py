@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 
 # Test durations above this many seconds are nanoseconds in disguise (container-structure-test).
 _NANOSECONDS_ABOVE = 1e7
@@ -57,6 +56,9 @@ def parse_timestamp(value: str | None) -> datetime | None:
         return None
     parsed = _iso(text)
     if parsed is None:
+        # Imported here: email.utils costs ~10 ms CPU of every start-up, and RFC 2822 dates are rare.
+        from email.utils import parsedate_to_datetime
+
         try:
             parsed = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
