@@ -16,6 +16,8 @@ a shared machine hits both alike:
 2. one generated 200-test pytest report (a new variant each time, so each is really stored) into a
    store that already holds those runs, ``--runs`` times.
 
+Our modules are compiled to bytecode first, as ``pip install`` does (flakebox's were when it was
+installed); ``--no-compile`` times an editable checkout as is (see _common.compile_bytecode).
 Prints medians of wall time and of CPU time (user + system of the child) and the ratio
 suitehealth / flakebox. Never asserts on time.
 """
@@ -35,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import generate_pytest_junit, median, print_table  # noqa: E402
+from _common import compile_bytecode, generate_pytest_junit, median, print_table  # noqa: E402
 
 REAL_RUNS = Path(__file__).resolve().parents[1] / "tests" / "data" / "realsuites" / "six"
 
@@ -60,6 +62,8 @@ def main() -> None:
     ap.add_argument("--flakebox", default="/tmp/flakebox-venv/bin/flakebox", help="flakebox executable")
     ap.add_argument("--repeats", type=int, default=3, help="times the 30 runs are recorded (fresh stores)")
     ap.add_argument("--runs", type=int, default=9, help="recordings of the generated 200-test report")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="time the checkout as is, without compiling our modules first (see _common.py)")
     args = ap.parse_args()
     if not Path(args.flakebox).exists():
         # Not an error for `make bench`: flakebox is a yardstick installed by hand, never a dependency.
@@ -68,6 +72,7 @@ def main() -> None:
 
     from ingest.db import ensure_schema, make_engine
 
+    bytecode = compile_bytecode(skip=args.no_compile)
     exe = str(Path(sys.executable).parent / "suitehealth")
     version = subprocess.run([args.flakebox, "--version"], capture_output=True, text=True).stdout.strip()
     tmp = Path(tempfile.mkdtemp(prefix="suitehealth-vs-flakebox-"))
@@ -140,7 +145,7 @@ def main() -> None:
 
     print_table(
         f"suitehealth ingest vs {version or 'flakebox'} record, one process per report; load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {bytecode}",
         [
             (f"30 real runs (six, 200 tests each), total, median of {args.repeats}", ""),
             ("  suitehealth ingest", stats(totals["suitehealth"], total=True)),

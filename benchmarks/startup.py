@@ -9,7 +9,8 @@ each time, so every run is really stored), and `upload` of the 10-test report to
 receiver that answers like the server. Prints the median wall and CPU (user + system of the child)
 time of each and its ratio to the baseline measured in the same process, interleaved so that load
 on a shared machine hits all alike, plus whether pandas, scipy, plotly or flask were imported.
-Never asserts on time.
+Our modules are compiled to bytecode first, as installing the package does; ``--no-compile``
+times an editable checkout as is (see _common.compile_bytecode). Never asserts on time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import generate_pytest_junit, median, print_table  # noqa: E402
+from _common import compile_bytecode, generate_pytest_junit, median, print_table  # noqa: E402
 
 from ingest.db import ensure_schema, make_engine  # noqa: E402
 
@@ -80,7 +81,10 @@ def _variant(folder: Path, source: Path, n: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="runs of each command (interleaved)")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="time the checkout as is, without compiling our modules first (see _common.py)")
     args = parser.parse_args()
+    bytecode = compile_bytecode(skip=args.no_compile)
 
     exe = str(Path(sys.executable).parent / "suitehealth")
     tmp = Path(tempfile.mkdtemp(prefix="suitehealth-startup-"))
@@ -130,7 +134,8 @@ def main() -> None:
                                          f"{c / median(cpu[base]):.2f}x CPU of the baseline)")
         loaded = f"  heavy modules: {heavy[name]}" if name in heavy else ""
         rows.append((name, f"wall {w * 1000:6.0f} ms  CPU {c * 1000:6.0f} ms{ratio}{loaded}"))
-    print_table(f"CLI start-up, median of {args.runs} interleaved runs (one process each)", rows)
+    print_table(f"CLI start-up, median of {args.runs} interleaved runs (one process each); load average "
+                f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {bytecode}", rows)
     receiver.shutdown()
 
 
