@@ -84,7 +84,7 @@ def open_current_sqlite(url: str) -> SqliteExecutor | None:
     head = head_revision()
     if match is None or head is None:
         return None
-    path = Path(match.group(1)).expanduser()
+    path = Path(match.group(1))  # as SQLAlchemy opens it: relative to the working folder, no ~ expansion
     if not path.is_file():
         return None
     conn = None

@@ -270,3 +270,16 @@ def test_a_fresh_or_outdated_file_is_migrated_by_the_sqlalchemy_path(tmp_path, s
     other.write_bytes(SMALL.read_bytes() + b"\n<!-- another run -->\n")
     proc, loaded = _cli("--db", f"sqlite:///{db}", "ingest", str(other), "--project", "shop", cwd=tmp_path)
     assert proc.returncode == 0 and "Stored run 2 (shop/default)" in proc.stdout and loaded == [], proc.stderr
+
+
+@pytest.mark.parametrize("name", ["with space/a.db", "u@h:1/a.db", "a+b/=c.db"])
+def test_the_fast_path_opens_the_file_sqlalchemy_opens_for_the_same_url(tmp_path, name):
+    path = tmp_path / name
+    url = _migrated(path)  # make_engine creates the folder, SQLAlchemy creates and migrates the file
+    assert path.is_file()
+    fast = open_current_sqlite(url)
+    assert fast is not None
+    try:
+        assert fast.conn.execute("PRAGMA database_list").fetchone()[2] == str(path)
+    finally:
+        fast.close()
