@@ -13,6 +13,7 @@ storing a 200-test report does. This module imports only the standard library.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -120,6 +121,8 @@ class SqliteExecutor:
 
 
 _TEXT_CACHE: dict[tuple, Any] = {}
+# A :name parameter, as text() finds them (not a "::" cast).
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 class CoreExecutor:
@@ -141,7 +144,7 @@ class CoreExecutor:
             statement = text(sql)
             if types:
                 # Only the names the statement has (a dict of values may carry more).
-                names = set(statement._bindparams)
+                names = set(_PARAM.findall(sql))
                 statement = statement.bindparams(
                     *(bindparam(n, type_=kinds[k]()) for n, k in types.items() if n in names))
             _TEXT_CACHE[key] = statement
