@@ -283,3 +283,17 @@ def test_the_fast_path_opens_the_file_sqlalchemy_opens_for_the_same_url(tmp_path
         assert fast.conn.execute("PRAGMA database_list").fetchone()[2] == str(path)
     finally:
         fast.close()
+
+
+def test_concurrent_fast_path_ingests_of_one_report_store_it_once(tmp_path):
+    db = tmp_path / "existing.db"
+    url = _migrated(db)
+    argv = [sys.executable, "-m", "dashboard.cli", "--db", url, "ingest", str(SMALL), "--project", "shop"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+             for _ in range(4)]
+    outputs = [(*p.communicate(timeout=120), p.returncode) for p in procs]
+    assert [code for _, _, code in outputs] == [0] * 4, outputs
+    said = sorted(out.split(":")[0].strip() for out, _, _ in outputs)
+    already = "Already stored as run 1 (shop/default); nothing added."
+    assert said == [already] * 3 + ["Stored run 1 (shop/default)"]
+    assert (_count(db, "runs"), _count(db, "tests"), _count(db, "results")) == (1, 10, 10)
