@@ -1,41 +1,17 @@
 """Charts of the budget page: wall time against the budget, phases, and the parallel what-if.
 
-Figures are built as plain plotly figure dicts on the house layout (``themed``, computed once):
-constructing validated ``go.Figure`` objects for hundreds of points cost more than the page's queries.
+Figures are plain plotly figure dicts on the house theme (``dashboard.charts.theme``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from functools import lru_cache
 
-import plotly.graph_objects as go
-
-from dashboard.charts import BUDGET_COLOR, SERIES_COLOR, TREND_COLOR, themed
+from dashboard.charts.theme import BUDGET_COLOR, PHASE_COLORS, SERIES_COLOR, TREND_COLOR, house_figure
 
 _EXCLUDED_COLORS = {"skip-surge": "#a0a7b4", "outlier": "#b8336a", "failure-surge": "#d64545",
                     "no-duration": "#6b7385"}
-
-
-@lru_cache(maxsize=1)
-def _house_layout() -> dict:
-    return themed(go.Figure()).to_plotly_json()["layout"]
-
-
-def house_figure(traces: list[dict], title: str, height: int = 320, **layout) -> dict:
-    """Return a figure dict with the house layout, the title above the legend, and ``layout`` merged in."""
-    # A shallow copy is enough: nested values are replaced below, never changed in place.
-    merged = dict(_house_layout())
-    merged.update(height=height,
-                  title={"text": title, "x": 0, "y": 0.98, "yanchor": "top", "font": {"size": 14}})
-    merged["margin"] = {**merged.get("margin", {}), "t": 78}
-    for key, value in layout.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return {"data": traces, "layout": merged}
 
 
 def wall_time_figure(runs: Sequence[Mapping], budget_s: float, forecast: date | None) -> dict:
@@ -88,8 +64,9 @@ def phases_figure(runs: Sequence[Mapping]) -> dict:
     traces = [
         {"type": "bar", "name": name, "x": [r["started_at"] for r in runs], "y": [r[key] or 0 for r in runs],
          "marker": {"color": color}, "hovertemplate": f"{name}: %{{y:.1f}} s<extra></extra>"}
-        for key, name, color in (("setup_s", "setup", "#8e5cc2"), ("call_s", "call", SERIES_COLOR),
-                                 ("teardown_s", "teardown", "#e09c2b"))
+        for key, name, color in (("setup_s", "setup", PHASE_COLORS["setup"]),
+                                 ("call_s", "call", PHASE_COLORS["call"]),
+                                 ("teardown_s", "teardown", PHASE_COLORS["teardown"]))
     ]
     return house_figure(traces, "Setup vs call vs teardown per run", barmode="stack",
                         yaxis={"title": {"text": "seconds (sum over tests)"}})

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from dashboard.charts import LEVEL_COLORS
-from dashboard.charts.budget import house_figure
+from dashboard.charts.theme import LEVEL_COLORS, MUTED_COLOR, house_figure
 
 _ORDER = ("e2e", "integration", "unit")  # top to bottom, as the pyramid is drawn
 
@@ -13,7 +12,7 @@ _ORDER = ("e2e", "integration", "unit")  # top to bottom, as the pyramid is draw
 def levels_figure(levels: Mapping[str, Mapping]) -> dict:
     """A horizontal bar per level (e2e on top): tests on the left, test time on the right."""
     names = [lvl for lvl in _ORDER if lvl in levels] + (["unknown"] if levels.get("unknown") else [])
-    colors = [LEVEL_COLORS.get(n, "#a0a7b4") for n in names]
+    colors = [LEVEL_COLORS.get(n, MUTED_COLOR) for n in names]
     traces = [
         {"type": "bar", "orientation": "h", "y": names, "x": [levels[n]["tests"] for n in names],
          "marker": {"color": colors}, "name": "tests", "xaxis": "x", "yaxis": "y",

@@ -1,39 +1,13 @@
 """Charts of runs: suite wall time over runs, a page of runs, one run's per-worker timeline.
 
-Figures are built as plain plotly dicts: constructing ``plotly.graph_objects`` figures validates
-every property and costs 100+ ms per chart, more than a whole page may take. The house theme is
-applied by ``plain_themed`` from the same settings as ``dashboard.charts.themed``.
+Figures are plain plotly figure dicts on the house theme (``dashboard.charts.theme``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
-from dashboard.charts import _LAYOUT, OUTCOME_COLORS, SERIES_COLOR
-
-_SUITE_PALETTE = ("#3b7dd8", "#e09c2b", "#8e5cc2", "#2e9e5b", "#d64545", "#17a2b8", "#6b7385")
-
-
-@lru_cache(maxsize=4)
-def _template(name: str) -> dict:
-    """The named plotly template as a plain dict (plotly.js cannot resolve template names itself)."""
-    import plotly.io as pio
-
-    return pio.templates[name].to_plotly_json()
-
-
-def plain_themed(data: list[dict], layout: dict | None = None, *, title: str | None = None,
-                 height: int = 320) -> dict:
-    """Return a plain-dict figure with the house style (same settings as ``dashboard.charts.themed``)."""
-    base = {k: v for k, v in _LAYOUT.items() if k != "template"}
-    base["template"] = _template(_LAYOUT.get("template", "plotly_white"))
-    # Title at the very top, the horizontal legend between it and the plot: they never overlap.
-    base.update(height=height, title={"text": title or "", "x": 0, "xref": "paper", "y": 0.98,
-                                      "yanchor": "top", "font": {"size": 14}})
-    base["margin"] = {**base.get("margin", {}), "t": 72}
-    base.update(layout or {})
-    return {"data": data, "layout": base}
+from dashboard.charts.theme import OUTCOME_COLORS, PALETTE, SERIES_COLOR, house_figure
 
 
 def suite_trend_figure(rows: Sequence[Mapping], budgets: Mapping[str, float | None]) -> dict:
@@ -42,7 +16,7 @@ def suite_trend_figure(rows: Sequence[Mapping], budgets: Mapping[str, float | No
     suites = list(dict.fromkeys(r["suite"] for r in rows))
     for i, suite in enumerate(suites):
         mine = [r for r in rows if r["suite"] == suite]
-        color = _SUITE_PALETTE[i % len(_SUITE_PALETTE)]
+        color = PALETTE[i % len(PALETTE)]
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": suite,
             "x": [r["started_at"] for r in mine], "y": [r["duration_s"] for r in mine],
@@ -60,8 +34,8 @@ def suite_trend_figure(rows: Sequence[Mapping], budgets: Mapping[str, float | No
                 "x": [mine[0]["started_at"], mine[-1]["started_at"]], "y": [budget, budget],
                 "line": {"color": color, "dash": "dash", "width": 1}, "hoverinfo": "skip",
             })
-    return plain_themed(data, {"yaxis": {"title": {"text": "wall time (s)"}, "rangemode": "tozero"}},
-                        title="Suite wall time per run (dashed: budget, when within reach)")
+    return house_figure(data, "Suite wall time per run (dashed: budget, when within reach)",
+                        yaxis={"title": {"text": "wall time (s)"}, "rangemode": "tozero"})
 
 
 def runs_figure(runs: Sequence) -> dict:
@@ -79,8 +53,8 @@ def runs_figure(runs: Sequence) -> dict:
                 "hovertemplate": "run %{customdata[0]} (%{customdata[1]})<br>%{y:.1f} s · "
                                  "%{customdata[2]} tests, %{customdata[3]} failed<extra></extra>",
             })
-    return plain_themed(data, {"yaxis": {"title": {"text": "wall time (s)"}, "rangemode": "tozero"}},
-                        title="Wall time of these runs", height=260)
+    return house_figure(data, "Wall time of these runs", 260,
+                        yaxis={"title": {"text": "wall time (s)"}, "rangemode": "tozero"})
 
 
 def worker_timeline_figure(bars: Sequence[Mapping]) -> dict:
@@ -105,4 +79,4 @@ def worker_timeline_figure(bars: Sequence[Mapping]) -> dict:
         "yaxis": {"type": "category", "categoryorder": "array", "categoryarray": workers[::-1],
                   "title": {"text": "worker"}},
     }
-    return plain_themed(data, layout, title="Per-worker timeline", height=max(220, 80 + 36 * len(workers)))
+    return house_figure(data, "Per-worker timeline", max(220, 80 + 36 * len(workers)), **layout)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dashboard.charts import OUTCOME_COLORS, SERIES_COLOR
-from dashboard.charts.runs import plain_themed
-
-PHASE_COLORS = {"setup": "#9bbbe8", "call": SERIES_COLOR, "teardown": "#c9a7e6"}
+from dashboard.charts.theme import OUTCOME_COLORS, PHASE_COLORS, SERIES_COLOR, house_figure
 
 
 def duration_figure(runs: Sequence) -> dict:
@@ -40,4 +37,4 @@ def duration_figure(runs: Sequence) -> dict:
         "xaxis": {"type": "category", "title": {"text": "run"}, "showticklabels": len(runs) <= 40},
         "yaxis": {"title": {"text": "seconds"}, "rangemode": "tozero"},
     }
-    return plain_themed(data, layout, title="Time per run (setup / call / teardown)", height=300)
+    return house_figure(data, "Time per run (setup / call / teardown)", 300, **layout)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from dashboard.charts import OUTCOME_COLORS, SERIES_COLOR
-from dashboard.charts.runs import plain_themed
+from dashboard.charts.theme import OUTCOME_COLORS, SERIES_COLOR, house_figure
 
 
 def week_days_figure(days: Sequence[Mapping]) -> dict:
@@ -27,4 +26,4 @@ def week_days_figure(days: Sequence[Mapping]) -> dict:
         "yaxis2": {"title": {"text": "pass rate %"}, "overlaying": "y", "side": "right", "range": [0, 100.5],
                    "showgrid": False},
     }
-    return plain_themed(data, layout, title="Runs per day", height=280)
+    return house_figure(data, "Runs per day", 280, **layout)
