@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, flaky, interference
 from dashboard.analysis.levels import ConfigError
-from dashboard.analysis.weekly import project_path, test_path
 from dashboard.notify import Delivery, Destinations, Message, deliver, destinations
+from dashboard.urls import Urls, report_urls
 from ingest.analysis_models import AlertSent
 from ingest.db import write_transaction
 from ingest.models import Project
@@ -36,6 +36,8 @@ log = logging.getLogger("suitehealth.alerts")
 ALERT_MODES = ("webhooks", "all", "off")
 # An announcement claimed but not marked sent after this long is retried (its delivery failed).
 RETRY_AFTER = timedelta(minutes=5)
+# Events keep relative paths; a message puts them under its base URL.
+LINKS = Urls()
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def current_events(session: Session, project_id: int, project: str, *, settings:
     events = [
         Event("flaky", f"flaky\0{t.suite}\0{t.nodeid}",
               f"{t.nodeid} ({t.suite}) is flaky: {t.flakes} flaky result{'s' if t.flakes != 1 else ''} "
-              f"in {t.runs} runs", test_path(project, t.nodeid))
+              f"in {t.runs} runs", LINKS.test(project, t.nodeid))
         for t in flaky.flaky_tests(session, project_id) if t.status != "fixed"
     ]
     for s in interference.find_suspects(session, project_id):
@@ -65,13 +67,13 @@ def current_events(session: Session, project_id: int, project: str, *, settings:
             "suspect", f"suspect\0{s.suite}\0{s.victim}\0{s.kind}\0" + "\0".join(sorted(s.polluters)),
             f"{s.victim} fails when {causes} ran before it ({s.kind})" if s.kind == "polluter"
             else f"{s.victim}: suspect {causes} ({s.kind})",
-            project_path(project, "suspects")))
+            LINKS.project(project, "suspects")))
     for b in budget.suite_budgets(session, project_id, settings=settings, default_budget_s=default_budget_s):
         if b.status == "over":
             median = f"median {b.median_s:.0f} s" if b.median_s else "over"
             events.append(Event("budget", f"budget\0{b.suite}",
                                  f"suite {b.suite} is over its {b.budget_s:.0f} s budget ({median})",
-                                 project_path(project, "budget", suite=b.suite)))
+                                 LINKS.budget(project, b.suite)))
     return events
 
 
@@ -119,20 +121,20 @@ def claim_new(session: Session, project_id: int, events: list[Event], now: datet
 
 
 def alert_message(project: str, events: list[Event], base_url: str) -> Message:
-    base = base_url.rstrip("/")
+    urls = Urls(base_url)
     kinds = {"flaky": "new flaky test", "suspect": "new interference suspect", "budget": "suite over budget"}
     lines = [f"**suitehealth: {len(events)} new problem{'s' if len(events) != 1 else ''} in {project}**", ""]
     for e in events:
-        lines.append(f"- {kinds[e.kind]}: {e.title} — {base}{e.path}")
+        lines.append(f"- {kinds[e.kind]}: {e.title} — {urls.path(e.path)}")
     markdown = "\n".join(lines) + "\n"
     html_items = "".join(f"<li>{_html(kinds[e.kind])}: {_html(e.title)} — "
-                         f"<a href=\"{_html(base + e.path)}\">evidence</a></li>" for e in events)
+                         f"<a href=\"{_html(urls.path(e.path))}\">evidence</a></li>" for e in events)
     return Message(
         subject=f"suitehealth: {len(events)} new problem{'s' if len(events) != 1 else ''} in {project}",
         markdown=markdown, html=f"<!doctype html><html><body><ul>{html_items}</ul></body></html>",
         data={"project": project, "events": [
-            {"kind": e.kind, "title": e.title, "url": base + e.path} for e in events]},
-        url=base + project_path(project), event="alert")
+            {"kind": e.kind, "title": e.title, "url": urls.path(e.path)} for e in events]},
+        url=urls.project(project), event="alert")
 
 
 def _html(text: str) -> str:
@@ -198,7 +200,7 @@ def announce(engine: Engine, project_id: int, config: Mapping | None = None) -> 
     try:
         settings = load_settings(config.get("CONFIG_FILE"))
         outcomes = send_alerts(engine, project_id, settings=settings,
-                               base_url=config.get("BASE_URL") or "http://localhost:8000",
+                               base_url=report_urls(configured=config.get("BASE_URL")).base,
                                default_budget_s=config.get("BUDGET_S"))
     except Exception:  # alerts must never stop the analyses
         log.exception("project %s: sending alerts failed", project_id)

@@ -32,10 +32,11 @@ def demo(app: AppContext, then_serve: bool, host: str, port: int, workers: int |
       suitehealth demo --serve --port 8000
     """
     from dashboard.demo import write_demo
+    from dashboard.urls import Urls
 
     began = time.perf_counter()
     summary = write_demo(app.engine, project=project, force=force, days=days)
-    url = f"http://{host}:{port}/projects/{project}"
+    url = Urls(f"http://{host}:{port}").project(project)
     if summary is None:
         click.echo(f"Project {project!r} already exists in {app.safe_url}; nothing written "
                    "(--force replaces it).")

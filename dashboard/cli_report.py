@@ -8,10 +8,11 @@ import click
 
 from dashboard.analysis.weeks import parse_week
 from dashboard.config import load_config
+from dashboard.urls import DEFAULT_REPORT_BASE_URL, report_urls
 from ingest.cli import AppContext, pass_app
 
 # Links need an absolute base; without --base-url or SUITEHEALTH_BASE_URL we point at `suitehealth serve`.
-DEFAULT_BASE_URL = "http://localhost:8000"
+DEFAULT_BASE_URL = DEFAULT_REPORT_BASE_URL
 
 
 @click.group()
@@ -62,7 +63,7 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
     from dashboard.weekly_render import render_html, render_markdown, review_json
 
     config = load_config()
-    base_url = (base_url or config.get("BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    base_url = report_urls(base_url, config.get("BASE_URL")).base
     with Session(app.engine) as session:
         proj = find_project(session, project)
         if proj is None:

@@ -13,7 +13,6 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, func, select
@@ -23,6 +22,7 @@ from dashboard.alerts import Event, claim_new, mark_sent
 from dashboard.analysis.levels import ConfigError
 from dashboard.analysis.weeks import Week, last_complete_week
 from dashboard.notify import Delivery, Message, deliver, destinations
+from dashboard.urls import report_urls
 from ingest.analysis_models import AlertSent
 from ingest.db import write_transaction
 from ingest.models import Project, Run
@@ -35,9 +35,10 @@ DEFAULT_AT = "Mon 08:00"
 
 def weekly_message(review, base_url: str) -> Message:
     """The review as one Message: Markdown for chat and mail text, HTML for mail, JSON for hooks."""
+    from dashboard.urls import Urls
     from dashboard.weekly_render import render_html, render_markdown, review_json
 
-    url = f"{base_url}/projects/{quote(review.project, safe='')}/weekly?week={review.week}"
+    url = Urls(base_url).weekly(review.project, review.week)
     return Message(subject=f"Suite health {review.week}: {review.project}",
                    markdown=render_markdown(review, base_url), html=render_html(review, base_url),
                    data={"review": review_json(review, base_url)}, url=url)
@@ -84,7 +85,7 @@ def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
         return []
     week = due_week(now, *when)
     dest = destinations(settings)
-    base_url = (config.get("BASE_URL") or "http://localhost:8000").rstrip("/")
+    base_url = report_urls(configured=config.get("BASE_URL")).base
     week_start = datetime.combine(week.first_day, datetime.min.time(), UTC)
     since, until = week_start - timedelta(days=7), week_start + timedelta(days=7)
     sent: list[tuple[str, Delivery]] = []

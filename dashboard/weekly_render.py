@@ -11,17 +11,13 @@ from importlib import resources
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dashboard.analysis.weekly import WeeklyReview, plural, test_path
+from dashboard.analysis.weekly import WeeklyReview, plural
 from dashboard.filters import duration, percent, register, visible
+from dashboard.urls import Urls
 from dashboard.views.common import jsonable
 
 _MD_SPECIAL = "\\`*_[]<>#|"
 _BACKTICKS = re.compile("`+")
-
-
-def absolute(base_url: str, path: str) -> str:
-    """Join the public base URL and a dashboard path."""
-    return base_url.rstrip("/") + path if base_url else path
 
 
 def review_json(review: WeeklyReview, base_url: str = "") -> dict:
@@ -84,8 +80,10 @@ def _delta_pts(now, before) -> str:
 def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     """Return the review as GitHub-flavoured Markdown with absolute links."""
     r = review
-    url = lambda path: absolute(base_url, path)  # noqa: E731
-    test = lambda nodeid, path=None: md_link(md_code(nodeid), url(path or test_path(r.project, nodeid)))  # noqa: E731
+    urls = Urls(base_url)
+    url = urls.path
+    test = lambda nodeid, path=None: md_link(  # noqa: E731
+        md_code(nodeid), url(path) if path else urls.test(r.project, nodeid))
     out = [f"# Weekly review: {md_text(r.project)}, {r.week}", "",
            f"{r.week_start} to {r.week_end} (UTC) · "
            f"{md_link('open in the dashboard', url(r.links['review']))} · "
@@ -231,7 +229,7 @@ def render_html(review: WeeklyReview, base_url: str = "") -> str:
     """Return one self-contained HTML document: inline CSS, no scripts, fonts or remote assets."""
     base_css = resources.files("dashboard").joinpath("static/style.css").read_text(encoding="utf-8")
     return _environment().get_template("weekly/standalone.html").render(
-        r=review, base=base_url.rstrip("/"), nav=True, test_path=test_path, base_css=base_css)
+        r=review, urls=Urls(base_url), nav=True, base_css=base_css)
 
 
 def _kind(s: dict) -> str:

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlencode
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from dashboard.analysis.levels import Rules, classify, level_rules, load_setting
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
+from dashboard.urls import Urls
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -35,23 +35,8 @@ REGRESSION_LOOKBACK_WEEKS = 6
 
 # ---- links ----------------------------------------------------------------------------------
 
-def project_path(project: str, page: str = "", **query) -> str:
-    """Dashboard path of a project page (relative; renderers prefix the base URL)."""
-    path = f"/projects/{quote(project, safe='')}" + (f"/{page}" if page else "")
-    query = {k: v for k, v in query.items() if v not in (None, "")}
-    return path + ("?" + urlencode(query) if query else "")
-
-
-def test_path(project: str, nodeid: str) -> str:
-    return project_path(project, "tests", nodeid=nodeid)
-
-
-def run_path(project: str, run_id: int) -> str:
-    return project_path(project, f"runs/{run_id}")
-
-
-def weekly_path(project: str, week: Week) -> str:
-    return project_path(project, "weekly", week=week.label)
+# The review stores relative links; renderers put them under the base URL (``Urls(base).path``).
+LINKS = Urls()
 
 
 # ---- the review's parts ----------------------------------------------------------------------
@@ -225,12 +210,12 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
         no_longer_flaky=no_longer, broken=broken, new_suspects=new_suspects, skip_surges=surges,
         count_drops=drops, pyramid=pyramid_drift, actions=[],
         links={
-            "review": weekly_path(name, week), "previous": weekly_path(name, prev),
-            "next": weekly_path(name, week.next), "runs": project_path(
-                name, "runs", since=week.first_day.isoformat(), until=week.last_day.isoformat()),
-            "budget": project_path(name, "budget"), "flaky": project_path(name, "flaky"),
-            "suspects": project_path(name, "suspects"), "pyramid": project_path(name, "pyramid"),
-            **({"latest": weekly_path(name, latest)} if latest else {}),
+            "review": LINKS.weekly(name, week), "previous": LINKS.weekly(name, prev),
+            "next": LINKS.weekly(name, week.next), "runs": LINKS.runs(
+                name, since=week.first_day.isoformat(), until=week.last_day.isoformat()),
+            "budget": LINKS.project(name, "budget"), "flaky": LINKS.project(name, "flaky"),
+            "suspects": LINKS.project(name, "suspects"), "pyramid": LINKS.project(name, "pyramid"),
+            **({"latest": LINKS.weekly(name, latest)} if latest else {}),
         },
     )
     if not review.empty:
@@ -324,7 +309,7 @@ def _suite_weeks(session: Session, project: Project, week: Week) -> list[SuiteWe
             pass_rate_before=tb.pass_rate, median_tests=_median(counts, whole=True),
             median_wall_s=_median(walls), median_wall_s_before=_median(walls_b),
             failed=t.failed, skipped=t.skipped,
-            link=project_path(project.name, "runs", suite=suite, since=week.first_day.isoformat(),
+            link=LINKS.runs(project.name, suite=suite, since=week.first_day.isoformat(),
                               until=week.last_day.isoformat()),
         ))
     return result
@@ -403,27 +388,27 @@ def _regression(r: budget.Regression, project: str) -> dict:
     return {
         "nodeid": r.nodeid, "before_s": r.before_s, "after_s": r.after_s, "ratio": r.ratio,
         "began_run_id": r.began_run_id, "began_at": _iso(r.began_at), "suite": r.suite,
-        "link": test_path(project, r.nodeid), "run_link": run_path(project, r.began_run_id),
+        "link": LINKS.test(project, r.nodeid), "run_link": LINKS.run(project, r.began_run_id),
     }
 
 
 def _slow(t: budget.SlowTest, project: str) -> dict:
     return {"nodeid": t.nodeid, "median_s": t.median_s, "runs": t.runs, "share_of_suite": t.share_of_suite,
-            "link": test_path(project, t.nodeid)}
+            "link": LINKS.test(project, t.nodeid)}
 
 
 def _flaky(f: flaky.FlakyTest, project: str, failures: dict[str, int]) -> dict:
     return {"nodeid": f.nodeid, "score": f.score, "failure_rate": f.failure_rate, "flip_rate": f.flip_rate,
             "runs": f.runs, "failures": f.failures, "failures_this_week": failures.get(f.nodeid, 0),
             "status": f.status, "first_seen": _iso(f.first_seen), "last_flake": _iso(f.last_flake),
-            "link": test_path(project, f.nodeid)}
+            "link": LINKS.test(project, f.nodeid)}
 
 
 def _broken(b: flaky.BrokenTest, project: str, new: bool, failures: dict[str, int]) -> dict:
     return {"nodeid": b.nodeid, "new": new, "since_run_id": b.since_run_id, "since_at": _iso(b.since_at),
             "consecutive_failures": b.consecutive_failures, "message": b.message,
-            "failures_this_week": failures.get(b.nodeid, 0), "link": test_path(project, b.nodeid),
-            "run_link": run_path(project, b.since_run_id)}
+            "failures_this_week": failures.get(b.nodeid, 0), "link": LINKS.test(project, b.nodeid),
+            "run_link": LINKS.run(project, b.since_run_id)}
 
 
 def _suspect_key(s: interference.Suspect) -> tuple:
@@ -442,7 +427,7 @@ def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) ->
             "tier": s.tier, "verdict": s.verdict,
             "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": _iso(s.first_seen_at),
             "last_seen_at": _iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
-            "link": test_path(project, s.victim), "suspects_link": project_path(project, "suspects")}
+            "link": LINKS.test(project, s.victim), "suspects_link": LINKS.project(project, "suspects")}
 
 
 def _pyramid_drift(session: Session, project_id: int, week: Week, rules: Rules) -> dict:
@@ -519,7 +504,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
             evidence=f"{plural(n, 'failure')} of {plural(len(victims), 'test')} this week; it {verb} "
                      + ", ".join(victims[:3]) + (" …" if len(victims) > 3 else "") + _verdict_note(found[0])
                      + new,
-            link=test_path(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
+            link=LINKS.test(p, polluter), payoff=float(n), kind="suspect", subject=polluter))
 
     for b in review.broken or []:
         if b["nodeid"] in covered:
@@ -580,7 +565,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
                         + (f", +{s.trend_s_per_week:.0f} s/week" if s.trend_s_per_week else "")
                         + (f"; forecast to cross on {s.forecast_breach_date}"
                            if s.forecast_breach_date else ""))
-        actions.append(Action(title=title, evidence=evidence, link=project_path(p, "budget", suite=s.suite),
+        actions.append(Action(title=title, evidence=evidence, link=LINKS.project(p, "budget", suite=s.suite),
                               payoff=max(over_min, 0.5), kind="budget"))
 
     for r in review.slower_tests or []:
@@ -600,7 +585,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
 
 
 def _week_runs_path(review: WeeklyReview, suite: str | None) -> str:
-    return project_path(review.project, "runs", suite=suite, since=review.week_start, until=review.week_end)
+    return LINKS.runs(review.project, suite=suite, since=review.week_start, until=review.week_end)
 
 
 def find_project(session: Session, name: str) -> Project | None:

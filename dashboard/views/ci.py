@@ -3,15 +3,14 @@ uploaded it (summary and gate of `suitehealth upload`); needs the project's uplo
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Blueprint, current_app, jsonify
 
 from dashboard.analysis.levels import load_settings
 from dashboard.analysis.run_verdicts import run_verdicts
 from dashboard.db import get_session
 from dashboard.errors import NotFound
-from dashboard.views.quarantine import base_url, project_token
+from dashboard.urls import caller_urls
+from dashboard.views.quarantine import project_token
 
 bp = Blueprint("ci", __name__)
 
@@ -27,5 +26,5 @@ def verdicts(project: str, run_id: int):
                              default_budget_s=float(current_app.config["BUDGET_S"]))
     except LookupError as exc:
         raise NotFound(str(exc)) from None
-    url = f"{base_url()}/projects/{quote(verified.project, safe='')}/runs/{run_id}"
+    url = caller_urls().run(verified.project, run_id)
     return jsonify(found.as_dict(url))

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from dashboard.analysis.levels import load_settings
 from dashboard.analysis.quarantine_policy import policy_from_settings
 from dashboard.db import get_engine, get_session
+from dashboard.urls import caller_urls
 from dashboard.views.common import page, project_or_404
 from ingest.quarantine import default_evidence, entries, export_document, history
 from ingest.quarantine_list import safe_url
@@ -48,10 +49,6 @@ def project_token(project: str):
     return verified, None
 
 
-def base_url() -> str:
-    return (current_app.config.get("BASE_URL") or request.host_url).rstrip("/")
-
-
 # POST, not GET: a credentialed call, not a page (every GET page and twin answers without a token).
 @bp.post("/api/v1/projects/<path:project>/quarantine/export")
 def quarantine_export(project: str):
@@ -59,4 +56,4 @@ def quarantine_export(project: str):
     verified, refusal = project_token(project)
     if refusal:
         return refusal
-    return jsonify(export_document(get_session(), verified.project_id, verified.project, base_url()))
+    return jsonify(export_document(get_session(), verified.project_id, verified.project, caller_urls().base))

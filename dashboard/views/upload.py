@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import Blueprint, current_app, jsonify, request
 
 from dashboard.db import get_engine
 from dashboard.errors import BadRequest
 from dashboard.openapi import openapi_document
-from dashboard.urls import absolute_url
+from dashboard.urls import public_urls
 from ingest.cli import parse_started_at
 from ingest.records import RunMeta
 from ingest.sources import ExpansionBudget, ReportSource, expand_to_file
@@ -73,7 +72,7 @@ def upload_run(project: str):
 
 def run_url(project: str, run_id: int) -> str:
     """Return the dashboard URL of a run (absolute when the public base URL is known)."""
-    return absolute_url(f"/projects/{quote(project, safe='')}/runs/{run_id}")
+    return public_urls().run(project, run_id)
 
 
 def _bearer_token() -> str | None:

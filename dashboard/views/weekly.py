@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from dashboard.analysis.weekly import cached_weekly_review, test_path
+from dashboard.analysis.weekly import cached_weekly_review
 from dashboard.analysis.weeks import Week, parse_week
 from dashboard.charts import figure_json
 from dashboard.charts.weekly import week_days_figure
@@ -40,7 +40,3 @@ def weekly(project: str) -> dict:
     review = cached_weekly_review(get_session(), proj, week_arg(), config=current_app.config)
     return {"project": proj.name, **review_json(review, public_base_url()), "_r": review}
 
-
-@bp.app_template_global("weekly_test_path")
-def _weekly_test_path(project: str, nodeid: str) -> str:
-    return test_path(project, nodeid)
