@@ -29,8 +29,12 @@ from dashboard.analysis.budget import (  # noqa: E402
     suite_budgets,
 )
 from dashboard.analysis.pyramid import pyramid_levels  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
 from ingest.db import make_engine  # noqa: E402
 from ingest.models import Run  # noqa: E402
+
+# The app's default budget and no config file: the numbers do not depend on the cwd.
+NO_FILE = Settings(file_table={})
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -66,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
         cases = {
             "baseline: 400 runs' totals": baseline,
-            "suite_budget (with what-if)": lambda: suite_budget(session, 1, suite, settings={}),
-            "suite_budgets (all suites)": lambda: suite_budgets(session, 1, settings={}),
+            "suite_budget (with what-if)": lambda: suite_budget(session, 1, suite, settings=NO_FILE),
+            "suite_budgets (all suites)": lambda: suite_budgets(session, 1, settings=NO_FILE),
             "slowest_tests": lambda: slowest_tests(session, 1, suite),
             "duration_regressions": lambda: duration_regressions(session, 1, suite),
             "pyramid_levels": lambda: pyramid_levels(session, 1),

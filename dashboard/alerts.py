@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import budget, flaky, interference
 from dashboard.analysis.levels import ConfigError
 from dashboard.notify import Delivery, Destinations, Message, deliver, destinations
-from dashboard.urls import Urls, report_urls
+from dashboard.settings import Settings
+from dashboard.urls import Urls
 from ingest.analysis_models import AlertSent
 from ingest.db import write_transaction
 from ingest.models import Project
@@ -52,8 +53,8 @@ class Event:
         return hashlib.sha256(self.key.encode()).hexdigest()
 
 
-def current_events(session: Session, project_id: int, project: str, *, settings: Mapping | None = None,
-                   default_budget_s: float | None = None) -> list[Event]:
+def current_events(session: Session, project_id: int, project: str, *,
+                   settings: Settings | None = None) -> list[Event]:
     """Every alert-worthy condition true now, read from the stored analyses."""
     events = [
         Event("flaky", f"flaky\0{t.suite}\0{t.nodeid}",
@@ -68,7 +69,7 @@ def current_events(session: Session, project_id: int, project: str, *, settings:
             f"{s.victim} fails when {causes} ran before it ({s.kind})" if s.kind == "polluter"
             else f"{s.victim}: suspect {causes} ({s.kind})",
             LINKS.project(project, "suspects")))
-    for b in budget.suite_budgets(session, project_id, settings=settings, default_budget_s=default_budget_s):
+    for b in budget.suite_budgets(session, project_id, settings=settings):
         if b.status == "over":
             median = f"median {b.median_s:.0f} s" if b.median_s else "over"
             events.append(Event("budget", f"budget\0{b.suite}",
@@ -154,26 +155,26 @@ def alert_destinations(settings: Mapping) -> Destinations:
     return dest if mode == "all" else Destinations(dest.webhooks)
 
 
-def send_alerts(engine: Engine, project_id: int, *, settings: Mapping, base_url: str,
-                default_budget_s: float | None = None, now: datetime | None = None) -> list[Delivery]:
+def send_alerts(engine: Engine, project_id: int, *, settings: Settings, base_url: str | None = None,
+                now: datetime | None = None) -> list[Delivery]:
     """Announce what is new in ``project_id`` (one message); return the deliveries made (may be none).
 
     Reads the stored analyses, claims the new events in a short write transaction (BEGIN IMMEDIATE
     on SQLite, the unique constraint on PostgreSQL), sends after the commit, then marks them sent.
     """
-    dest = alert_destinations(settings)
+    dest = alert_destinations(settings.table)
     if not dest:
         return []
     now = now or datetime.now(UTC)
     with Session(engine) as session:
         project = session.get(Project, project_id).name
-        events = current_events(session, project_id, project, settings=settings,
-                                default_budget_s=default_budget_s)
+        events = current_events(session, project_id, project, settings=settings)
     with write_transaction(engine) as session:
         fresh = claim_new(session, project_id, events, now)
     if not fresh:
         return []
-    outcomes = deliver(dest, alert_message(project, fresh, base_url))
+    base = settings.report_urls().base if base_url is None else base_url
+    outcomes = deliver(dest, alert_message(project, fresh, base))
     if any(o.ok for o in outcomes):
         mark_sent(engine, project_id, fresh, now)
     return outcomes
@@ -187,21 +188,15 @@ def mark_sent(engine: Engine, project_id: int, events: list[Event], now: datetim
         ).values(sent_at=now))
 
 
-def announce(engine: Engine, project_id: int, config: Mapping | None = None) -> list[Delivery]:
+def announce(engine: Engine, project_id: int, settings: Settings | None = None) -> list[Delivery]:
     """The worker's hook after it analysed new runs: send this project's alerts, never raise.
 
-    ``config`` is the app's (``dashboard.config.load_config()`` by default): its CONFIG_FILE holds
-    the destinations, BASE_URL makes the links absolute, BUDGET_S is the default budget.
+    ``settings`` (default: from the environment): the config file holds the destinations, the base
+    URL makes the links absolute, the app's budget is the default budget.
     """
-    from dashboard.analysis.levels import load_settings
-    from dashboard.config import load_config
-
-    config = load_config() if config is None else config
     try:
-        settings = load_settings(config.get("CONFIG_FILE"))
-        outcomes = send_alerts(engine, project_id, settings=settings,
-                               base_url=report_urls(configured=config.get("BASE_URL")).base,
-                               default_budget_s=config.get("BUDGET_S"))
+        settings = settings or Settings.from_environment()
+        outcomes = send_alerts(engine, project_id, settings=settings)
     except Exception:  # alerts must never stop the analyses
         log.exception("project %s: sending alerts failed", project_id)
         return []

@@ -7,8 +7,8 @@ import json
 import click
 
 from dashboard.analysis.weeks import parse_week
-from dashboard.config import load_config
-from dashboard.urls import DEFAULT_REPORT_BASE_URL, report_urls
+from dashboard.settings import Settings
+from dashboard.urls import DEFAULT_REPORT_BASE_URL
 from ingest.cli import AppContext, pass_app
 
 # Links need an absolute base; without --base-url or SUITEHEALTH_BASE_URL we point at `suitehealth serve`.
@@ -62,15 +62,15 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
     from dashboard.analysis.weekly import cached_weekly_review, find_project
     from dashboard.weekly_render import render_html, render_markdown, review_json
 
-    config = load_config()
-    base_url = report_urls(base_url, config.get("BASE_URL")).base
+    settings = Settings.from_environment()
+    base_url = settings.report_urls(base_url).base
     with Session(app.engine) as session:
         proj = find_project(session, project)
         if proj is None:
             raise click.ClickException(f"no project named {project!r}")
-        review = cached_weekly_review(session, proj, week, config=config)
+        review = cached_weekly_review(session, proj, week, settings=settings)
     if send:
-        _send(review, base_url, config)
+        _send(review, base_url, settings)
         return
     if fmt == "json":
         text = json.dumps(review_json(review, base_url), indent=2) + "\n"
@@ -81,13 +81,13 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
     output.write(text)
 
 
-def _send(review, base_url: str, config) -> None:
-    from dashboard.analysis.levels import ConfigError, load_settings
+def _send(review, base_url: str, settings: Settings) -> None:
+    from dashboard.analysis.levels import ConfigError
     from dashboard.notify import deliver, destinations
     from dashboard.weekly_delivery import weekly_message
 
     try:
-        dest = destinations(load_settings(config.get("CONFIG_FILE")))
+        dest = destinations(settings.table)
     except ConfigError as exc:
         raise click.ClickException(f"cannot send the review: {exc}") from exc
     if not dest:

@@ -93,10 +93,10 @@ def resolve_sign_in(host: str) -> str:
     """Return the sign-in mode of a server on ``host`` (SUITEHEALTH_AUTH, else the default for the host)
     and print what it means."""
     from dashboard.auth import MODES, default_mode, open_to_the_network_warning, signin_default_note
-    from dashboard.config import load_config
+    from dashboard.settings import Settings
 
     if os.environ.get("SUITEHEALTH_AUTH", "").strip():
-        auth = str(load_config().get("AUTH") or "none").lower()
+        auth = Settings.from_environment().auth
     else:
         # Sign-in is off by default only on loopback: a dashboard reachable from the network shows every
         # failure message, build URL and CI host name, so reading there needs a token unless said otherwise.

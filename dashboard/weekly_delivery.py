@@ -22,7 +22,7 @@ from dashboard.alerts import Event, claim_new, mark_sent
 from dashboard.analysis.levels import ConfigError
 from dashboard.analysis.weeks import Week, last_complete_week
 from dashboard.notify import Delivery, Message, deliver, destinations
-from dashboard.urls import report_urls
+from dashboard.settings import Settings
 from ingest.analysis_models import AlertSent
 from ingest.db import write_transaction
 from ingest.models import Project, Run
@@ -74,18 +74,18 @@ def due_week(now: datetime, weekday: int, hour: int, minute: int, zone: ZoneInfo
     return week if now >= moment else week.previous
 
 
-def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
+def send_due_reviews(engine: Engine, settings: Settings,
                      now: datetime | None = None) -> list[tuple[str, Delivery]]:
     """Send every active project's review that is due and not sent yet; return (project, delivery)."""
     from dashboard.analysis.weekly import cached_weekly_review
 
     now = now or datetime.now(UTC)
-    when = schedule(settings)
+    when = schedule(settings.table)
     if when is None:
         return []
     week = due_week(now, *when)
-    dest = destinations(settings)
-    base_url = report_urls(configured=config.get("BASE_URL")).base
+    dest = destinations(settings.table)
+    base_url = settings.report_urls().base
     week_start = datetime.combine(week.first_day, datetime.min.time(), UTC)
     since, until = week_start - timedelta(days=7), week_start + timedelta(days=7)
     sent: list[tuple[str, Delivery]] = []
@@ -109,7 +109,7 @@ def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
             if not claim_new(session, project_id, [event], now, kinds=("weekly",), forget=False):
                 continue
         with Session(engine) as session:
-            review = cached_weekly_review(session, session.get(Project, project_id), week, config=config)
+            review = cached_weekly_review(session, session.get(Project, project_id), week, settings=settings)
         outcomes = deliver(dest, weekly_message(review, base_url))
         if any(o.ok for o in outcomes):
             mark_sent(engine, project_id, [event], now)
@@ -117,14 +117,11 @@ def send_due_reviews(engine: Engine, config: Mapping, settings: Mapping,
     return sent
 
 
-def send_due_reviews_safely(engine: Engine, config: Mapping | None = None) -> None:
+def send_due_reviews_safely(engine: Engine, settings: Settings | None = None) -> None:
     """The worker's hook, called on every pass: cheap when nothing is due; never raises."""
-    from dashboard.analysis.levels import load_settings
-    from dashboard.config import load_config
-
-    config = load_config() if config is None else config
     try:
-        for project, outcome in send_due_reviews(engine, config, load_settings(config.get("CONFIG_FILE"))):
+        settings = settings or Settings.from_environment()
+        for project, outcome in send_due_reviews(engine, settings):
             (log.info if outcome.ok else log.warning)("%s: weekly review %s: %s (%s)", project,
                                                       "sent" if outcome.ok else "FAILED",
                                                       outcome.destination, outcome.detail)

@@ -29,7 +29,7 @@ import heapq
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -39,9 +39,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import window_stats
-from dashboard.analysis.levels import load_settings
 from dashboard.analysis.pyramid import as_utc_datetime
-from dashboard.config import load_config
+from dashboard.settings import Settings
 from ingest.analysis_models import TestWindowStats
 from ingest.models import Result, Run, Suite, Test
 
@@ -124,37 +123,33 @@ def own_budgets(session: Session, project_id: int) -> tuple[tuple[str, float | N
         select(Suite.name, Suite.budget_s).where(Suite.project_id == project_id).order_by(Suite.name)))
 
 
-def resolve_budget(session: Session, project_id: int, suite: str, *, settings: Mapping | None = None,
-                   default_s: float | None = None) -> tuple[float, str]:
+def resolve_budget(session: Session, project_id: int, suite: str,
+                   settings: Settings | None = None) -> tuple[float, str]:
     """Return (budget seconds, where it came from): the suite's own, the config file, the default."""
     own = session.scalar(select(Suite.budget_s).where(Suite.project_id == project_id, Suite.name == suite))
     if own is not None:
         return float(own), "suite setting"
-    if settings is None or default_s is None:
-        # Called outside the app (CLI, weekly report): the same defaults and environment it uses.
-        config = load_config()
-        settings = load_settings(config["CONFIG_FILE"]) if settings is None else settings
-        default_s = config["BUDGET_S"] if default_s is None else default_s
-    budgets = settings.get("budgets") or {}
-    if isinstance(budgets, Mapping) and suite in budgets:
-        return float(budgets[suite]), f"{settings.get('_source', 'config file')} [tool.suitehealth.budgets]"
-    return float(default_s), "default"
+    # Called without settings (scripts, benchmarks): the same defaults and environment the app uses.
+    settings = settings or Settings.from_environment()
+    budgets = settings.budgets
+    if suite in budgets:
+        return float(budgets[suite]), f"{settings.source or 'config file'} [tool.suitehealth.budgets]"
+    return float(settings.budget_s), "default"
 
 
 # ---- the suite's wall time against its budget -------------------------------------------------
 
 def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: float | None = None,
                  until: datetime | date | None = None, branch: str | None = None,
-                 since: date | datetime | None = None, settings: Mapping | None = None,
-                 default_budget_s: float | None = None, whatif: bool = True,
+                 since: date | datetime | None = None, settings: Settings | None = None,
+                 whatif: bool = True,
                  summary_only: bool = False) -> SuiteBudget:
     """Return the suite's runs against its budget, the trend, the breach forecast and the what-if.
 
     ``summary_only`` leaves out ``runs``, ``phases`` and the what-if (for overviews of many suites).
     """
     if budget_s is None:
-        budget_s, source = resolve_budget(session, project_id, suite, settings=settings,
-                                          default_s=default_budget_s)
+        budget_s, source = resolve_budget(session, project_id, suite, settings)
     else:
         source = "given"
     query = (
@@ -380,12 +375,12 @@ def _what_if(session: Session, result: SuiteBudget, run: dict) -> None:
     result.whatif, result.workers_needed = what_if(durations, overhead, result.budget_s)
 
 
-def suite_budgets(session: Session, project_id: int, *, settings: Mapping | None = None,
-                  default_budget_s: float | None = None, until: datetime | date | None = None,
+def suite_budgets(session: Session, project_id: int, *, settings: Settings | None = None,
+                  until: datetime | date | None = None,
                   branch: str | None = None, since: date | datetime | None = None) -> list[SuiteBudget]:
     """Return every suite's budget summary (no runs list, no what-if), most over / closest to budget first."""
     names = session.scalars(select(Suite.name).where(Suite.project_id == project_id).order_by(Suite.name))
-    out = [suite_budget(session, project_id, name, settings=settings, default_budget_s=default_budget_s,
+    out = [suite_budget(session, project_id, name, settings=settings,
                         until=until, branch=branch, since=since, summary_only=True) for name in names]
     return sorted(out, key=lambda b: (-(b.usage if b.usage is not None else -1.0), b.suite))
 

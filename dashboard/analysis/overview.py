@@ -7,7 +7,6 @@ and ``dashboard.analysis.flaky``, with the app's budget default and configuratio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -16,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, flaky
 from dashboard.analysis.budget import SuiteBudget
-from dashboard.analysis.levels import load_settings
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import RunRow, filtered_runs, pass_rate, run_row
+from dashboard.settings import Settings
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -236,17 +235,14 @@ def _flaky_problems(session: Session, project_id: int) -> list[Problem]:
 
 
 def _analyses(session: Session, project_id: int, suites: list[str],
-              config: Mapping) -> tuple[dict[str, SuiteBudget], list[Problem]]:
+              settings: Settings) -> tuple[dict[str, SuiteBudget], list[Problem]]:
     """Return (budgets by suite, flaky/broken problems), kept until the runs or the budgets change."""
-    settings = load_settings(config.get("CONFIG_FILE"))
-    default_budget_s = config.get("BUDGET_S")
     # Budgets change without a new run (a suite's own, the file, the app default): they join the key.
     own = budget.own_budgets(session, project_id)
-    key = ("overview", tuple(suites), own, repr(default_budget_s), repr(settings))
+    key = ("overview", tuple(suites), own, settings.cache_key)
 
     def compute() -> tuple[dict[str, SuiteBudget], list[Problem]]:
-        budgets = {name: budget.suite_budget(session, project_id, name, settings=settings,
-                                             default_budget_s=default_budget_s, summary_only=True)
+        budgets = {name: budget.suite_budget(session, project_id, name, settings=settings, summary_only=True)
                    for name in suites}
         return budgets, _flaky_problems(session, project_id)
 
@@ -254,14 +250,15 @@ def _analyses(session: Session, project_id: int, suites: list[str],
 
 
 def project_overview(session: Session, project_id: int, name: str, *,
-                     config: Mapping | None = None) -> ProjectOverview:
+                     settings: Settings | None = None) -> ProjectOverview:
     """Return the overview of one project: suites with status, top problems and the latest runs.
 
-    ``config`` is the app's (``BUDGET_S``, ``CONFIG_FILE``): the budgets it sets apply here too.
+    ``settings`` (default: from the environment) hold the budgets of the file and the app's default.
     """
     latest = sorted((r for _, r in _latest_runs(session, project_id)), key=lambda r: r.suite)
     recent = _recent_totals(session, project_id)
-    budgets, flaky_problems = _analyses(session, project_id, [r.suite for r in latest], config or {})
+    budgets, flaky_problems = _analyses(session, project_id, [r.suite for r in latest],
+                                        settings or Settings.from_environment())
 
     suites = []
     problems: list[Problem] = []

@@ -191,10 +191,9 @@ def _last_removals(session: Session, project_id: int) -> dict[str, int]:
 
 def configured_settings() -> dict:
     """Return ``[tool.suitehealth]`` of the configured file (CONFIG_FILE, else the cwd's)."""
-    from dashboard.analysis.levels import load_settings
-    from dashboard.config import load_config
+    from dashboard.settings import Settings
 
-    return load_settings(load_config()["CONFIG_FILE"])
+    return Settings.from_environment().table
 
 
 def refresh_hook(session: Session, project_id: int) -> None:

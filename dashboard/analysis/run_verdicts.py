@@ -14,7 +14,6 @@ Suspects are the stored interference suspects in which a failed test is the vict
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, select
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import flakestate
 from dashboard.analysis.budget import resolve_budget
 from dashboard.analysis.interference import suspects_and_notes
+from dashboard.settings import Settings
 from ingest.analysis_models import FlakeStats
 from ingest.ci_markdown import reproduce_commands
 from ingest.models import Result, Run, Test
@@ -91,7 +91,7 @@ class RunVerdicts:
 
 
 def run_verdicts(session: Session, project_id: int, project: str, run_id: int,
-                 settings: Mapping | None = None, default_budget_s: float | None = None) -> RunVerdicts:
+                 settings: Settings | None = None) -> RunVerdicts:
     """Return the verdicts on run ``run_id``'s failures (see the module docstring)."""
     run = session.get(Run, run_id)
     if run is None or run.project_id != project_id:
@@ -126,8 +126,7 @@ def run_verdicts(session: Session, project_id: int, project: str, run_id: int,
     suspects, _ = suspects_and_notes(session, project_id)
     out.suspects = [SuspectLine(s.victim, list(s.polluters), s.kind, s.confidence) for s in suspects
                     if s.suite == out.suite and (s.victim in failed_ids or failed_ids & set(s.polluters))]
-    out.budget_s, out.budget_source = resolve_budget(session, project_id, out.suite, settings=settings,
-                                                     default_s=default_budget_s)
+    out.budget_s, out.budget_source = resolve_budget(session, project_id, out.suite, settings)
     return out
 
 
@@ -166,17 +165,13 @@ def stored_run_verdicts(engine, project: str, run_id: int) -> dict:
     Refreshing first is safe: a flake this run itself adds counts from this run's start, and
     "known flaky" means flaked before it.
     """
-    from dashboard.analysis.levels import load_settings
     from dashboard.analysis.updates import refresh_project
-    from dashboard.config import load_config
 
-    config = load_config()
+    settings = Settings.from_environment()
     with Session(engine) as session:
         run = session.get(Run, run_id)
         project_id = run.project_id
     refresh_project(engine, project_id)
     with Session(engine) as session:
-        settings = load_settings(config["CONFIG_FILE"])
-        found = run_verdicts(session, project_id, project, run_id, settings=settings,
-                             default_budget_s=float(config["BUDGET_S"]))
+        found = run_verdicts(session, project_id, project, run_id, settings=settings)
     return found.as_dict()

@@ -8,7 +8,6 @@ called with ``until=`` this week's end and the previous one's.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,10 +15,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, flaky, interference, pyramid, skips
-from dashboard.analysis.levels import Rules, classify, level_rules, load_settings
+from dashboard.analysis.levels import Rules, classify
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
+from dashboard.settings import Settings
 from dashboard.urls import Urls
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
@@ -133,7 +133,7 @@ class WeeklyReview:
 # ---- assembling -----------------------------------------------------------------------------
 
 def weekly_review(session: Session, project: Project, week: Week | None = None, *,
-                  config: Mapping | None = None, now: datetime | None = None) -> WeeklyReview:
+                  settings: Settings | None = None, now: datetime | None = None) -> WeeklyReview:
     """Build the review of ``week`` (default: the last complete ISO week) for ``project``."""
     now = now or datetime.now(UTC)
     week = week or last_complete_week(now)
@@ -147,12 +147,12 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     # An empty week shows only where the runs are; the analyses below would find nothing new.
     busy = totals_now.runs > 0
 
-    settings = _settings(config)
+    settings = settings or Settings.from_environment()
     # budget and pyramid read ``until`` inclusively (a date means its last moment); flaky and
     # interference read history strictly before ``until``: each gets the bound that means "this week".
     slower = slowest = None
     if busy:
-        _add_budgets(session, project.id, suites, week, settings, config)
+        _add_budgets(session, project.id, suites, week, settings)
         # A step needs runs on both sides, so look back before the week and keep the steps that
         # began inside it: "got slower this week", not "was slower all week".
         slower = [_regression(r, name) for r in budget.duration_regressions(
@@ -190,7 +190,7 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
 
     pyramid_drift = None
     if busy:
-        pyramid_drift = _pyramid_drift(session, project.id, week, level_rules(settings))
+        pyramid_drift = _pyramid_drift(session, project.id, week, settings.level_rules())
 
     surges = skips.skip_surges(session, project.id, week, level_of=_level_function(settings)) if busy else []
     drops = skips.count_drops(session, project.id, week) if busy else []
@@ -225,7 +225,7 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
 
 
 def cached_weekly_review(session: Session, project: Project, week: Week | None = None, *,
-                         config: Mapping | None = None, now: datetime | None = None) -> WeeklyReview:
+                         settings: Settings | None = None, now: datetime | None = None) -> WeeklyReview:
     """Return ``weekly_review(...)``, reusing the one built while the project's runs were the same.
 
     The as-of analyses replay the history, which takes seconds on a big project; a review only
@@ -234,23 +234,17 @@ def cached_weekly_review(session: Session, project: Project, week: Week | None =
     """
     now = now or datetime.now(UTC)
     week = week or last_complete_week(now)
+    settings = settings or Settings.from_environment()
     budgets = budget.own_budgets(session, project.id)
-    config_key = tuple(sorted((k, repr(v)) for k, v in (config or {}).items()
-                              if k in ("BUDGET_S", "CONFIG_FILE")))
-    key = ("weekly", project.name, week.label, week_of(now).label, week.end <= now, budgets, config_key,
-           repr(_settings(config)))
+    key = ("weekly", project.name, week.label, week_of(now).label, week.end <= now, budgets,
+           settings.cache_key)
     return cached_per_runs(session, project.id, key,
-                           lambda: weekly_review(session, project, week, config=config, now=now))
+                           lambda: weekly_review(session, project, week, settings=settings, now=now))
 
 
-def _settings(config: Mapping | None) -> dict:
-    """Return the [tool.suitehealth] table of the configured file (budgets, level rules), if any."""
-    return load_settings((config or {}).get("CONFIG_FILE"))
-
-
-def _level_function(settings: dict):
+def _level_function(settings: Settings):
     """Return level_of(nodeid, markers, suite): the pyramid's rules, then a guess from the suite name."""
-    rules = level_rules(settings)
+    rules = settings.level_rules()
 
     def level_of(nodeid: str, markers: list | None, suite: str) -> str:
         level = classify(nodeid, markers, None, rules)
@@ -369,13 +363,11 @@ def _iso(value) -> str | None:
 
 
 def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], week: Week,
-                 settings: dict, config: Mapping | None) -> None:
-    default = (config or {}).get("BUDGET_S")
+                 settings: Settings) -> None:
     for s in suites:
         if not s.runs:
             continue
-        b = budget.suite_budget(session, project_id, s.suite, until=week.last_day, settings=settings,
-                                default_budget_s=default)
+        b = budget.suite_budget(session, project_id, s.suite, until=week.last_day, settings=settings)
         s.budget_s = b.budget_s
         s.latest_s = b.latest_s
         s.trend_s_per_week = b.trend_s_per_week

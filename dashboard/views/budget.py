@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from dashboard.analysis.budget import (
     duration_regressions,
@@ -19,8 +19,8 @@ from dashboard.charts import figure_json
 from dashboard.charts.budget import phases_figure, wall_time_figure, whatif_figure
 from dashboard.db import get_session
 from dashboard.errors import NotFound
+from dashboard.settings import current_settings
 from dashboard.views.common import filters, page, pagination, project_or_404
-from dashboard.views.pyramid import app_settings
 
 bp = Blueprint("budget", __name__)
 
@@ -44,14 +44,14 @@ def budget_page(project: str) -> dict:
     proj = project_or_404(project)
     session = get_session()
     f = filters()
-    settings = app_settings()
-    default_budget = float(current_app.config["BUDGET_S"])
+    settings = current_settings()
+    default_budget = settings.budget_s
     # Budgets can change without a new run, so the suites' own budgets and the settings join the key.
-    key = (own_budgets(session, proj.id), repr(settings.get("budgets")), settings.get("_source"),
+    key = (own_budgets(session, proj.id), repr(settings.table.get("budgets")), settings.source,
            default_budget, f.until, f.branch, f.since)
     overview = cached_per_runs(
         session, proj.id, ("budgets", key),
-        lambda: suite_budgets(session, proj.id, settings=settings, default_budget_s=default_budget,
+        lambda: suite_budgets(session, proj.id, settings=settings,
                               until=f.until, branch=f.branch, since=f.since))
     names = [b.suite for b in overview]
     suite = f.suite or next((b.suite for b in overview if b.latest_at), names[0] if names else None)
@@ -68,7 +68,7 @@ def budget_page(project: str) -> dict:
                 "_suites": names, "_branches": branches, "_limit": limit, "_offset": offset}
     detail = cached_per_runs(
         session, proj.id, ("budget", suite, key),
-        lambda: suite_budget(session, proj.id, suite, settings=settings, default_budget_s=default_budget,
+        lambda: suite_budget(session, proj.id, suite, settings=settings,
                              until=f.until, branch=f.branch, since=f.since))
     # Shallow: asdict() would deep-copy hundreds of run dicts for nothing.
     data = shallow_dict(detail)

@@ -3,12 +3,12 @@ uploaded it (summary and gate of `suitehealth upload`); needs the project's uplo
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
-from dashboard.analysis.levels import load_settings
 from dashboard.analysis.run_verdicts import run_verdicts
 from dashboard.db import get_session
 from dashboard.errors import NotFound
+from dashboard.settings import current_settings
 from dashboard.urls import caller_urls
 from dashboard.views.quarantine import project_token
 
@@ -22,8 +22,7 @@ def verdicts(project: str, run_id: int):
         return refusal
     try:
         found = run_verdicts(get_session(), verified.project_id, verified.project, run_id,
-                             settings=load_settings(current_app.config.get("CONFIG_FILE")),
-                             default_budget_s=float(current_app.config["BUDGET_S"]))
+                             settings=current_settings())
     except LookupError as exc:
         raise NotFound(str(exc)) from None
     url = caller_urls().run(verified.project, run_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.overview import project_overview, projects_overview, suite_trend
@@ -11,6 +11,7 @@ from dashboard.auth import may_read
 from dashboard.charts import figure_json
 from dashboard.charts.runs import suite_trend_figure
 from dashboard.db import get_session
+from dashboard.settings import current_settings
 from dashboard.views.common import page, project_or_404
 
 bp = Blueprint("home", __name__)
@@ -39,7 +40,7 @@ def overview(project: str) -> dict:
     """A project's suites (latest run, pass rate, budget status), top problems and latest runs."""
     proj = project_or_404(project)
     session = get_session()
-    ov = project_overview(session, proj.id, proj.name, config=current_app.config)
+    ov = project_overview(session, proj.id, proj.name, settings=current_settings())
     return {
         "project": proj.name,
         "tests": ov.tests,

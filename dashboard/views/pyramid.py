@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
-from dashboard.analysis.levels import LEVELS, UNKNOWN, level_rules, load_settings
+from dashboard.analysis.levels import LEVELS, UNKNOWN
 from dashboard.analysis.pyramid import pyramid_levels
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.charts import figure_json
 from dashboard.charts.pyramid import levels_figure, shares_figure
 from dashboard.db import get_session
 from dashboard.errors import BadRequest
+from dashboard.settings import current_settings
 from dashboard.views.common import filters, page, pagination, project_or_404
 
 bp = Blueprint("pyramid", __name__)
-
-
-def app_settings() -> dict:
-    """Return ``[tool.suitehealth]`` from the app's CONFIG_FILE (or the cwd); a broken file is a 400."""
-    return load_settings(current_app.config.get("CONFIG_FILE"))
 
 
 def _charts(data: dict) -> dict:
@@ -37,7 +33,7 @@ def pyramid_page(project: str) -> dict:
     """Tests and test time per level over the recent window (?since= &until=), filtered list by ?level=."""
     proj = project_or_404(project)
     f = filters()
-    rules = level_rules(app_settings())
+    rules = current_settings().level_rules()  # a broken config file is a 400
     session = get_session()
     result = cached_per_runs(
         session, proj.id, ("pyramid", f.since, f.until, repr(rules)),

@@ -3,11 +3,11 @@ export the pytest plugin reads (/api/v1/projects/<p>/quarantine/export)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from dashboard.analysis.levels import load_settings
 from dashboard.analysis.quarantine_policy import policy_from_settings
 from dashboard.db import get_engine, get_session
+from dashboard.settings import current_settings
 from dashboard.urls import caller_urls
 from dashboard.views.common import page, project_or_404
 from ingest.quarantine import default_evidence, entries, export_document, history
@@ -30,7 +30,7 @@ def quarantine(project: str) -> dict:
         for e in entries(session, proj.id)
     ]
     changes = history(session, proj.id)
-    policy = policy_from_settings(load_settings(current_app.config.get("CONFIG_FILE")))
+    policy = policy_from_settings(current_settings().table)
     return {"project": proj.name, "policy": policy, "tests": tests, "history": changes}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from dashboard.analysis.weekly import cached_weekly_review
 from dashboard.analysis.weeks import Week, parse_week
@@ -10,6 +10,7 @@ from dashboard.charts import figure_json
 from dashboard.charts.weekly import week_days_figure
 from dashboard.db import get_session
 from dashboard.errors import BadRequest
+from dashboard.settings import current_settings
 from dashboard.urls import public_base_url
 from dashboard.views.common import page, project_or_404
 from dashboard.weekly_render import review_json
@@ -37,6 +38,6 @@ def _charts(data: dict) -> dict:
 def weekly(project: str) -> dict:
     """The review of one ISO week: runs, budgets, slowdowns, flakiness, suspects, skips, pyramid, actions."""
     proj = project_or_404(project)
-    review = cached_weekly_review(get_session(), proj, week_arg(), config=current_app.config)
+    review = cached_weekly_review(get_session(), proj, week_arg(), settings=current_settings())
     return {"project": proj.name, **review_json(review, public_base_url()), "_r": review}
 

@@ -13,6 +13,7 @@ from history import case, store_run
 from dashboard.alerts import send_alerts
 from dashboard.analysis.levels import ConfigError
 from dashboard.analysis.updates import refresh_project
+from dashboard.settings import Settings
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLLUTER = "tests/test_state.py::test_writes_global"
@@ -48,8 +49,8 @@ def _slow_runs(engine, count: int, seconds: float) -> None:
 
 def _send(engine, url):
     refresh_project(engine, 1)
-    return send_alerts(engine, 1, settings={"notify": {"webhooks": [{"kind": "json", "url": url}]}},
-                       base_url="https://health.example.com")
+    settings = Settings(file_table={"notify": {"webhooks": [{"kind": "json", "url": url}]}})
+    return send_alerts(engine, 1, settings=settings, base_url="https://health.example.com")
 
 
 def test_each_new_problem_is_announced_once_with_a_link(engine, receiver):
@@ -89,8 +90,8 @@ def test_two_workers_racing_announce_an_event_once(engine, receiver):
     refresh_project(engine, 1)
 
     def one():
-        return send_alerts(engine, 1, settings={"notify": {"webhooks": [{"kind": "json", "url": url}]}},
-                           base_url="https://h")
+        settings = Settings(file_table={"notify": {"webhooks": [{"kind": "json", "url": url}]}})
+        return send_alerts(engine, 1, settings=settings, base_url="https://h")
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda _: one(), range(2)))
@@ -116,18 +117,18 @@ def test_a_problem_that_went_away_and_came_back_is_news_again(engine, receiver):
 
 def test_alerts_off_or_unknown_mode(engine):
     store_run(engine, "shop", "unit", [case("t.py::test_a")], started_at=START)
-    assert send_alerts(engine, 1, settings={"notify": {"alerts": "off", "webhooks": [
-        {"kind": "json", "url": "http://127.0.0.1:9/never"}]}}, base_url="") == []
+    assert send_alerts(engine, 1, settings=Settings(file_table={"notify": {"alerts": "off", "webhooks": [
+        {"kind": "json", "url": "http://127.0.0.1:9/never"}]}}), base_url="") == []
     with pytest.raises(ConfigError, match="notify.alerts must be one of"):
-        send_alerts(engine, 1, settings={"notify": {"alerts": "loud"}}, base_url="")
+        send_alerts(engine, 1, settings=Settings(file_table={"notify": {"alerts": "loud"}}), base_url="")
 
 
 def test_an_alert_whose_delivery_failed_is_retried_later_and_then_only_once(engine, receiver):
     url, received = receiver
     _slow_runs(engine, 5, 420.0)
     refresh_project(engine, 1)
-    dead = {"notify": {"webhooks": [{"kind": "json", "url": "http://127.0.0.1:9/closed"}]}}
-    live = {"notify": {"webhooks": [{"kind": "json", "url": url}]}}
+    dead = Settings(file_table={"notify": {"webhooks": [{"kind": "json", "url": "http://127.0.0.1:9/closed"}]}})
+    live = Settings(file_table={"notify": {"webhooks": [{"kind": "json", "url": url}]}})
     assert [o.ok for o in send_alerts(engine, 1, settings=dead, base_url="")] == [False]
     # Within the retry delay the claim stands (another worker may still be delivering it).
     assert send_alerts(engine, 1, settings=live, base_url="") == []

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis.budget import duration_regressions, suite_budget
 from dashboard.analysis.pyramid import pyramid_levels
 from dashboard.demo import BROKEN, E2E_BUDGET_S, REGRESSED, VICTIM, write_demo
+from dashboard.settings import Settings
 from ingest import models
 from ingest.models import Project, Result, Run, Suite
 
@@ -31,8 +32,9 @@ def test_full_demo_plants_every_story_where_the_summary_says(sqlite_engine):
     assert summary.runs > 250
     with Session(sqlite_engine) as session:
         project_id = session.scalar(select(Project.id).where(Project.name == "acme-shop"))
-        integration = suite_budget(session, project_id, "integration", default_budget_s=300.0, settings={})
-        e2e = suite_budget(session, project_id, "e2e", default_budget_s=300.0, settings={})
+        settings = Settings(budget_s=300.0, file_table={})
+        integration = suite_budget(session, project_id, "integration", settings=settings)
+        e2e = suite_budget(session, project_id, "e2e", settings=settings)
         regressions = duration_regressions(session, project_id, "integration")
         pyramid = pyramid_levels(session, project_id)
         surge_days = {r.started_at.date() for r in session.scalars(

@@ -25,7 +25,7 @@ from weekly_history import POLLUTER, PROJECT, SKIP_REASON, TOTAL, VICTIM, WEEKS,
 
 from dashboard.analysis.weekly import cached_weekly_review, find_project
 from dashboard.analysis.weeks import Week, last_complete_week
-from dashboard.config import load_config
+from dashboard.settings import Settings
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Result, Run
 from ingest.records import CaseRecord, RunMeta
@@ -80,8 +80,9 @@ def history(request):
             with Session(engine) as session:
                 project = find_project(session, PROJECT)
                 # Through the cache the page and the CLI use, so their tests reuse these reviews.
-                config = load_config()
-                reviews = {w.label: cached_weekly_review(session, project, w, config=config) for w in WEEKS}
+                settings = Settings.from_environment()
+                reviews = {w.label: cached_weekly_review(session, project, w, settings=settings)
+                           for w in WEEKS}
         finally:
             engine.dispose()
         _BUILT[backend] = (url, truth, reviews)

@@ -10,6 +10,7 @@ from history import case, store_run
 
 from dashboard.analysis.levels import ConfigError
 from dashboard.analysis.weeks import Week
+from dashboard.settings import Settings
 from dashboard.weekly_delivery import due_week, schedule, send_due_reviews
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -42,15 +43,15 @@ def test_worker_sends_each_active_projects_review_once(engine, receiver):
                       started_at=datetime(2026, 3, 3 + day, 9, 0, tzinfo=UTC))
     store_run(engine, "dead", "unit", [case("t.py::test_a")], started_at=datetime(2025, 1, 6, tzinfo=UTC))
     settings = {"notify": {"webhooks": [{"kind": "json", "url": url}], "timezone": "Europe/Berlin"}}
-    config = {"BASE_URL": "https://health.example.com"}
+    config = Settings(base_url="https://health.example.com", file_table=settings)
     # Before Monday 08:00 Berlin W09 is the week due: it had no runs of these projects, so nothing goes.
-    assert send_due_reviews(engine, config, settings, now=datetime(2026, 3, 9, 6, 0, tzinfo=UTC)) == []
+    assert send_due_reviews(engine, config, now=datetime(2026, 3, 9, 6, 0, tzinfo=UTC)) == []
     monday = datetime(2026, 3, 9, 7, 5, tzinfo=UTC)
-    sent = send_due_reviews(engine, config, settings, now=monday)
+    sent = send_due_reviews(engine, config, now=monday)
     assert sorted(p for p, o in sent if o.ok) == ["blog", "shop"]
     assert sorted((m["review"]["project"], m["review"]["week"], m["review"]["runs"]) for m in received) == [
         ("blog", "2026-W10", 3), ("shop", "2026-W10", 3)]
-    assert send_due_reviews(engine, config, settings, now=monday.replace(hour=9)) == []
+    assert send_due_reviews(engine, config, now=monday.replace(hour=9)) == []
     assert len(received) == 2
 
 
