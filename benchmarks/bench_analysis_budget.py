@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
         cases = {
             "baseline: 400 runs' totals": baseline,
-            "suite_budget (with what-if)": lambda: suite_budget(session, 1, suite, settings=NO_FILE),
+            "suite_budget (with what-if)": lambda: suite_budget(session, 1, settings=NO_FILE, suite=suite),
             "suite_budgets (all suites)": lambda: suite_budgets(session, 1, settings=NO_FILE),
-            "slowest_tests": lambda: slowest_tests(session, 1, suite),
-            "duration_regressions": lambda: duration_regressions(session, 1, suite),
+            "slowest_tests": lambda: slowest_tests(session, 1, suite=suite),
+            "duration_regressions": lambda: duration_regressions(session, 1, suite=suite),
             "pyramid_levels": lambda: pyramid_levels(session, 1),
         }
         base = None

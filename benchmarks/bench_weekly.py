@@ -31,6 +31,7 @@ def main() -> None:
 
     from dashboard.analysis import history, skips, weekly
     from dashboard.analysis.weeks import last_complete_week, parse_week
+    from dashboard.analysis.window import Window
     from dashboard.weekly_render import render_html, render_markdown
     from ingest.db import ensure_schema, make_engine
 
@@ -45,32 +46,33 @@ def main() -> None:
         write_demo(engine, project=args.project)
     engine = make_engine(args.db)
     week = parse_week(args.week) if args.week else last_complete_week()
+    window = Window.of_week(week)
 
     with Session(engine) as session:
         project = weekly.find_project(session, args.project)
         if project is None:
             sys.exit(f"no project {args.project!r} in {args.db}")
         # Import the analyses once so the first timed review does not pay for scipy's import.
-        review = weekly.weekly_review(session, project, week)
+        review = weekly.weekly_review(session, project.id, window)
 
         def own_sql():
             weekly._totals(session, project.id, week)
             weekly._totals(session, project.id, week.previous)
             weekly._suite_weeks(session, project, week)
             weekly.failures_by_test(session, project.id, week)
-            skips.skip_surges(session, project.id, week)
-            skips.count_drops(session, project.id, week)
+            skips.skip_surges(session, project.id, window)
+            skips.count_drops(session, project.id, window)
 
         def uncached():
             # The as-of analyses keep their replays per process too; a first view has none.
             history._AS_OF.clear()
-            weekly.weekly_review(session, project, week)
+            weekly.weekly_review(session, project.id, window)
 
-        weekly.cached_weekly_review(session, project, week)
+        weekly.cached_weekly_review(session, project.id, window)
         candidates = {
             "own SQL sections (baseline)": own_sql,
             "whole review, uncached": uncached,
-            "whole review, cache hit": lambda: weekly.cached_weekly_review(session, project, week),
+            "whole review, cache hit": lambda: weekly.cached_weekly_review(session, project.id, window),
             "render Markdown": lambda: render_markdown(review, "https://health.example.com"),
             "render self-contained HTML": lambda: render_html(review, "https://health.example.com"),
         }

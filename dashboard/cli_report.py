@@ -7,6 +7,7 @@ import json
 import click
 
 from dashboard.analysis.weeks import parse_week
+from dashboard.analysis.window import Window
 from dashboard.settings import Settings
 from dashboard.urls import DEFAULT_REPORT_BASE_URL
 from ingest.cli import AppContext, pass_app
@@ -26,10 +27,11 @@ def report():
 
 
 def _week(_ctx, _param, value):
+    """--week YYYY-Www as the window of that ISO week."""
     if value is None:
         return None
     try:
-        return parse_week(value)
+        return Window.of_week(parse_week(value))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -68,7 +70,7 @@ def weekly(app: AppContext, project, week, fmt, base_url, output, send):
         proj = find_project(session, project)
         if proj is None:
             raise click.ClickException(f"no project named {project!r}")
-        review = cached_weekly_review(session, proj, week, settings=settings)
+        review = cached_weekly_review(session, proj.id, week, settings)
     if send:
         _send(review, base_url, settings)
         return

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from dashboard.alerts import Event, claim_new, mark_sent
 from dashboard.analysis.levels import ConfigError
 from dashboard.analysis.weeks import Week, last_complete_week
+from dashboard.analysis.window import Window
 from dashboard.notify import Delivery, Message, deliver, destinations
 from dashboard.settings import Settings
 from ingest.analysis_models import AlertSent
@@ -86,8 +87,8 @@ def send_due_reviews(engine: Engine, settings: Settings,
     week = due_week(now, *when)
     dest = destinations(settings.table)
     base_url = settings.report_urls().base
-    week_start = datetime.combine(week.first_day, datetime.min.time(), UTC)
-    since, until = week_start - timedelta(days=7), week_start + timedelta(days=7)
+    # Projects with runs in the week or the one before.
+    since, until = week.previous.start, week.end
     sent: list[tuple[str, Delivery]] = []
     with Session(engine) as session:
         # Projects with runs in the week or the one before: a review of a dead project says nothing.
@@ -109,7 +110,7 @@ def send_due_reviews(engine: Engine, settings: Settings,
             if not claim_new(session, project_id, [event], now, kinds=("weekly",), forget=False):
                 continue
         with Session(engine) as session:
-            review = cached_weekly_review(session, session.get(Project, project_id), week, settings=settings)
+            review = cached_weekly_review(session, project_id, Window.of_week(week), settings)
         outcomes = deliver(dest, weekly_message(review, base_url))
         if any(o.ok for o in outcomes):
             mark_sent(engine, project_id, [event], now)

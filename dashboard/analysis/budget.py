@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import window_stats
 from dashboard.analysis.pyramid import as_utc_datetime
+from dashboard.analysis.window import ALL_TIME, Window
 from dashboard.settings import Settings
 from ingest.analysis_models import TestWindowStats
 from ingest.models import Result, Run, Suite, Test
@@ -139,12 +140,10 @@ def resolve_budget(session: Session, project_id: int, suite: str,
 
 # ---- the suite's wall time against its budget -------------------------------------------------
 
-def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: float | None = None,
-                 until: datetime | date | None = None, branch: str | None = None,
-                 since: date | datetime | None = None, settings: Settings | None = None,
-                 whatif: bool = True,
-                 summary_only: bool = False) -> SuiteBudget:
-    """Return the suite's runs against its budget, the trend, the breach forecast and the what-if.
+def suite_budget(session: Session, project_id: int, window: Window = ALL_TIME,
+                 settings: Settings | None = None, *, suite: str, budget_s: float | None = None,
+                 branch: str | None = None, whatif: bool = True, summary_only: bool = False) -> SuiteBudget:
+    """Return the suite's runs in ``window`` against its budget, the trend, the breach forecast, the what-if.
 
     ``summary_only`` leaves out ``runs``, ``phases`` and the what-if (for overviews of many suites).
     """
@@ -160,7 +159,7 @@ def suite_budget(session: Session, project_id: int, suite: str, *, budget_s: flo
         .where(Run.project_id == project_id, Suite.name == suite)
         .order_by(Run.started_at.desc(), Run.id.desc()).limit(MAX_RUNS)
     )
-    start, end = as_utc_datetime(since, end_of_day=False), as_utc_datetime(until, end_of_day=True)
+    start, end = window.since, window.last_moment
     if start is not None:
         query = query.where(Run.started_at >= start)
     if end is not None:
@@ -375,13 +374,12 @@ def _what_if(session: Session, result: SuiteBudget, run: dict) -> None:
     result.whatif, result.workers_needed = what_if(durations, overhead, result.budget_s)
 
 
-def suite_budgets(session: Session, project_id: int, *, settings: Settings | None = None,
-                  until: datetime | date | None = None,
-                  branch: str | None = None, since: date | datetime | None = None) -> list[SuiteBudget]:
+def suite_budgets(session: Session, project_id: int, window: Window = ALL_TIME,
+                  settings: Settings | None = None, *, branch: str | None = None) -> list[SuiteBudget]:
     """Return every suite's budget summary (no runs list, no what-if), most over / closest to budget first."""
     names = session.scalars(select(Suite.name).where(Suite.project_id == project_id).order_by(Suite.name))
-    out = [suite_budget(session, project_id, name, settings=settings,
-                        until=until, branch=branch, since=since, summary_only=True) for name in names]
+    out = [suite_budget(session, project_id, window, settings, suite=name, branch=branch, summary_only=True)
+           for name in names]
     return sorted(out, key=lambda b: (-(b.usage if b.usage is not None else -1.0), b.suite))
 
 
@@ -411,10 +409,11 @@ def _window_runs(session: Session, project_id: int, suite: str | None, since, un
     return picked[::-1]
 
 
-def slowest_tests(session: Session, project_id: int, suite: str | None, *, since: date | None = None,
-                  until: datetime | None = None, limit: int = 20) -> list[SlowTest]:
-    """Return the tests with the longest median duration over each suite's newest runs."""
-    runs = _window_runs(session, project_id, suite, since, until, SLOW_RUNS)
+def slowest_tests(session: Session, project_id: int, window: Window = ALL_TIME,
+                  settings: Settings | None = None, *, suite: str | None = None,
+                  limit: int = 20) -> list[SlowTest]:
+    """Return the tests with the longest median duration over each suite's newest runs in ``window``."""
+    runs = _window_runs(session, project_id, suite, window.since, window.last_moment, SLOW_RUNS)
     if not runs:
         return []
     run_ids = [r[0] for r in runs]
@@ -498,8 +497,9 @@ def step_change(values: Sequence[float], min_segment: int = MIN_SEGMENT) -> tupl
     return k, float(np.median(x[:k])), float(np.median(x[k:]))
 
 
-def duration_regressions(session: Session, project_id: int, suite: str | None, *, since: date | None = None,
-                         until: datetime | None = None, limit: int = 20) -> list[Regression]:
+def duration_regressions(session: Session, project_id: int, window: Window = ALL_TIME,
+                         settings: Settings | None = None, *, suite: str | None = None,
+                         limit: int = 20) -> list[Regression]:
     """Return tests whose duration stepped up and stayed up, biggest added seconds first.
 
     Each test's passing durations over its suite's newest ``REGRESSION_RUNS`` runs are split at the
@@ -507,7 +507,7 @@ def duration_regressions(session: Session, project_id: int, suite: str | None, *
     before ratio of ``REGRESSION_RATIO`` and ``REGRESSION_MIN_S`` more seconds, and most runs after the
     step above the midpoint between the two levels (a lone spike is not a step).
     """
-    runs = _window_runs(session, project_id, suite, since, until, REGRESSION_RUNS)
+    runs = _window_runs(session, project_id, suite, window.since, window.last_moment, REGRESSION_RUNS)
     if not runs:
         return []
     position = {r[0]: (i, r[2], r[1]) for i, r in enumerate(runs)}

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
 from dashboard.analysis.history import analyse_until
+from dashboard.analysis.window import ALL_TIME, Window
+from dashboard.settings import Settings
 from ingest.analysis_models import FailureSignature, FlakeStats
 from ingest.models import Suite, Test
 
@@ -70,26 +72,30 @@ class BrokenTest:
 def flaky_tests(
     session: Session,
     project_id: int,
+    window: Window = ALL_TIME,
+    settings: Settings | None = None,
     *,
-    until: datetime | date | None = None,
     suite: str | None = None,
-    since: datetime | date | None = None,
 ) -> list[FlakyTest]:
-    """Return flaky tests most flaky first (new and flaky before fixed)."""
-    return _flaky(*_states(session, project_id, until, suite), _as_dt(since))
+    """Return flaky tests most flaky first (new and flaky before fixed).
+
+    The history before ``window.until`` is judged (the stored analysis when the window is open-ended);
+    with ``window.since``, only tests that flaked since then are kept.
+    """
+    return _flaky(*_states(session, project_id, window.until, suite), window.since)
 
 
 def flaky_and_broken(
     session: Session,
     project_id: int,
+    window: Window = ALL_TIME,
+    settings: Settings | None = None,
     *,
-    until: datetime | date | None = None,
     suite: str | None = None,
-    since: datetime | date | None = None,
 ) -> tuple[list[FlakyTest], list[BrokenTest]]:
     """Return ``flaky_tests`` and ``broken_tests`` from one read of the stored states (the /flaky page)."""
-    states, sigs = _states(session, project_id, until, suite)
-    since_dt = _as_dt(since)
+    states, sigs = _states(session, project_id, window.until, suite)
+    since_dt = window.since
     return _flaky(states, sigs, since_dt), _broken(states, sigs, since_dt)
 
 
@@ -133,13 +139,13 @@ def _flaky(states: dict, sigs: dict, since_dt: datetime | None) -> list[FlakyTes
 def broken_tests(
     session: Session,
     project_id: int,
+    window: Window = ALL_TIME,
+    settings: Settings | None = None,
     *,
-    until: datetime | date | None = None,
     suite: str | None = None,
-    since: datetime | date | None = None,
 ) -> list[BrokenTest]:
-    """Return tests failing right now in a run of >= 3 consecutive failures, longest streak first."""
-    return _broken(*_states(session, project_id, until, suite), _as_dt(since))
+    """Return tests failing at ``window.until`` (now) in a run of >= 3 consecutive failures, longest first."""
+    return _broken(*_states(session, project_id, window.until, suite), window.since)
 
 
 def _broken(states: dict, sigs: dict, since_dt: datetime | None) -> list[BrokenTest]:

@@ -52,6 +52,8 @@ from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.confirmations import attach_verdicts, flaky_suites, latest_verdicts, unmatched_proofs
 from dashboard.analysis.history import analyse_until
+from dashboard.analysis.window import ALL_TIME, Window
+from dashboard.settings import Settings
 from ingest.models import Suite, Test
 
 MIN_FAILURES = 3  # victim failures before anything is analysed
@@ -762,21 +764,22 @@ NOTES = {"fixed-order": UNDECIDABLE_NOTE, "position": POSITION_NOTE}
 
 
 def find_suspects(
-    session: Session, project_id: int, *, until: datetime | None = None, since: datetime | None = None
+    session: Session, project_id: int, window: Window = ALL_TIME, settings: Settings | None = None
 ) -> list[Suspect]:
     """Return interference suspects, the strongest suspect of each victim first.
 
-    Without ``until`` the stored results (see ``updates.refresh_project``) are read; with it the
-    history before ``until`` is analysed from scratch.
+    Without ``window.until`` the stored results (see ``updates.refresh_project``) are read; with it
+    the history before ``window.until`` is analysed from scratch.
     """
-    suspects, _ = suspects_and_notes(session, project_id, until=until, since=since)
+    suspects, _ = suspects_and_notes(session, project_id, window, settings)
     return suspects
 
 
 def suspects_and_notes(
-    session: Session, project_id: int, *, until: datetime | None = None, since: datetime | None = None
+    session: Session, project_id: int, window: Window = ALL_TIME, settings: Settings | None = None
 ) -> tuple[list[Suspect], list[Undecidable]]:
-    """Return the suspects and the victims the history cannot decide about."""
+    """Return the suspects seen in ``window`` and the victims the history cannot decide about."""
+    since, until = window.since, window.until
     if until is None:
         results, counts = analysis_store.stored_results(session, project_id)
         suspects, notes = materialise(session, project_id, results, counts)

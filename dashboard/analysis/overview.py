@@ -242,7 +242,8 @@ def _analyses(session: Session, project_id: int, suites: list[str],
     key = ("overview", tuple(suites), own, settings.cache_key)
 
     def compute() -> tuple[dict[str, SuiteBudget], list[Problem]]:
-        budgets = {name: budget.suite_budget(session, project_id, name, settings=settings, summary_only=True)
+        budgets = {name: budget.suite_budget(session, project_id, settings=settings, suite=name,
+                                             summary_only=True)
                    for name in suites}
         return budgets, _flaky_problems(session, project_id)
 

@@ -29,12 +29,13 @@ from dashboard.analysis import window_stats
 from dashboard.analysis.levels import (
     LEVELS,
     UNKNOWN,
-    Rules,
     classify,
     duration_level,
     level_rules,
     rule_level,
 )
+from dashboard.analysis.window import ALL_TIME, Window
+from dashboard.settings import Settings
 from ingest.analysis_models import TestWindowStats
 from ingest.models import Result, Run, Test
 
@@ -105,11 +106,12 @@ def as_utc_datetime(value: date | datetime | None, *, end_of_day: bool) -> datet
     return moment
 
 
-def pyramid_levels(session: Session, project_id: int, *, since: date | datetime | None = None,
-                   until: date | datetime | None = None, rules: Rules | None = None) -> Pyramid:
-    """Return tests and test time per level over the recent window, the shape and its weekly trend."""
-    rules = rules or level_rules()
-    bounds = window_bounds(session, project_id, since, until)
+def pyramid_levels(session: Session, project_id: int, window: Window = ALL_TIME,
+                   settings: Settings | None = None) -> Pyramid:
+    """Return tests and test time per level over ``window`` (default: the last ``WINDOW_DAYS`` days up
+    to the newest run), the shape and its weekly trend; the level rules come from ``settings``."""
+    rules = (settings or Settings.from_environment()).level_rules()
+    bounds = window_bounds(session, project_id, window)
     empty = {lvl: LevelStats() for lvl in LEVELS}
     if bounds is None:
         return Pyramid(empty, "empty", None, None, 0, 0, rules=rules.describe(), rules_source=rules.source)
@@ -153,15 +155,16 @@ def _fill_shares(levels: dict[str, LevelStats]) -> None:
         stats.share_time = stats.time_s / seconds if seconds else 0.0
 
 
-def window_bounds(session: Session, project_id: int, since: date | datetime | None = None,
-                  until: date | datetime | None = None) -> tuple[datetime, datetime] | None:
-    """Return the recent window's (start, end), or None when the project has no run."""
-    end = as_utc_datetime(until, end_of_day=True)
+def window_bounds(session: Session, project_id: int,
+                  window: Window = ALL_TIME) -> tuple[datetime, datetime] | None:
+    """Return the recent window's (start, end), both included, or None when the project has no run."""
+    # The last moment inside the window: the queries compare with <=.
+    end = window.last_moment
     if end is None:
         end = session.scalar(select(func.max(Run.started_at)).where(Run.project_id == project_id))
     if end is None:
         return None
-    return as_utc_datetime(since, end_of_day=False) or end - timedelta(days=WINDOW_DAYS), end
+    return window.since or end - timedelta(days=WINDOW_DAYS), end
 
 
 def window_run_ids(session: Session, project_id: int, start: datetime, end: datetime) -> list[int]:

@@ -15,7 +15,10 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.analysis.levels import classify
 from dashboard.analysis.weeks import Week
+from dashboard.analysis.window import Window
+from dashboard.settings import Settings
 from ingest.models import Result, Run, Suite, Test
 
 # A test "surges" when its skip rate rose by at least this much over its baseline ...
@@ -117,12 +120,25 @@ def _test_rates(session: Session, project_id: int, start: datetime, end: datetim
     return {tid: (int(n), int(s or 0)) for tid, n, s in rows}
 
 
-def skip_surges(session: Session, project_id: int, week: Week, *, baseline_weeks: int = BASELINE_WEEKS,
-                level_of: Callable[[str, list | None, str], str] = guess_level) -> list[SkipSurge]:
-    """Return this week's skip surges, biggest first (integration tests weigh most).
+def level_function(settings: Settings) -> Callable[[str, list | None, str], str]:
+    """Return level_of(nodeid, markers, suite): the pyramid's rules, then a guess from the suite name."""
+    rules = settings.level_rules()
 
-    ``level_of(nodeid, markers, suite)`` names a test's level (the pyramid's rules, in the review).
+    def level_of(nodeid: str, markers: list | None, suite: str) -> str:
+        level = classify(nodeid, markers, None, rules)
+        return level if level in ("unit", "integration", "e2e") else guess_level(nodeid, markers, suite)
+
+    return level_of
+
+
+def skip_surges(session: Session, project_id: int, window: Window, settings: Settings | None = None, *,
+                baseline_weeks: int = BASELINE_WEEKS) -> list[SkipSurge]:
+    """Return the skip surges of ``window`` (one ISO week), biggest first (integration tests weigh most).
+
+    A test's level comes from the pyramid's rules in ``settings``, then a guess from its suite's name.
     """
+    week = window.week()
+    level_of = level_function(settings or Settings.from_environment())
     now = _test_rates(session, project_id, week.start, week.end)
     before = _test_rates(session, project_id, week.shifted(-baseline_weeks).start, week.start)
     surged: dict[int, float] = {}
@@ -181,8 +197,10 @@ def _skipped_rows(session: Session, project_id: int, week: Week, test_ids: list[
     return [(tid, *tests[tid], suite, message, n) for tid, suite, message, n in counts]
 
 
-def count_drops(session: Session, project_id: int, week: Week) -> list[CountDrop]:
-    """Return suites whose median tests per run fell this week against the previous week."""
+def count_drops(session: Session, project_id: int, window: Window,
+                settings: Settings | None = None) -> list[CountDrop]:
+    """Return suites whose median tests per run fell in ``window`` (one ISO week) against the week before."""
+    week = window.week()
     prev = week.previous
     medians = {}
     for label, w in (("before", prev), ("after", week)):

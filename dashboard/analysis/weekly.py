@@ -1,8 +1,9 @@
 """The weekly suite-health review: what changed this ISO week against the one before, with evidence.
 
 Own facts (runs, pass rates, skip surges, shrinking suites) come from SQL here and in ``skips``;
-budgets, slowdowns, flakiness, interference and the pyramid come from their analysis modules,
-called with ``until=`` this week's end and the previous one's.
+budgets, slowdowns, flakiness, interference and the pyramid come from their analysis modules, each
+asked the same way: ``question(session, project_id, window, settings)`` with a half-open ``Window``
+(this week, or everything before this week's end and before the previous one's).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, flaky, interference, pyramid, skips
-from dashboard.analysis.levels import Rules, classify
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
+from dashboard.analysis.window import Window
 from dashboard.settings import Settings
 from dashboard.urls import Urls
 from ingest.models import Project, Result, Run, Suite, Test
@@ -132,11 +133,13 @@ class WeeklyReview:
 
 # ---- assembling -----------------------------------------------------------------------------
 
-def weekly_review(session: Session, project: Project, week: Week | None = None, *,
-                  settings: Settings | None = None, now: datetime | None = None) -> WeeklyReview:
-    """Build the review of ``week`` (default: the last complete ISO week) for ``project``."""
+def weekly_review(session: Session, project_id: int, window: Window | None = None,
+                  settings: Settings | None = None, *, now: datetime | None = None) -> WeeklyReview:
+    """Build the review of the ISO week ``window`` (None: the last complete week) for ``project_id``."""
     now = now or datetime.now(UTC)
-    week = week or last_complete_week(now)
+    project = _project(session, project_id)
+    week = window.week() if window is not None else last_complete_week(now)
+    this_week = Window.of_week(week)
     prev = week.previous
     name = project.name
 
@@ -148,20 +151,20 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     busy = totals_now.runs > 0
 
     settings = settings or Settings.from_environment()
-    # budget and pyramid read ``until`` inclusively (a date means its last moment); flaky and
-    # interference read history strictly before ``until``: each gets the bound that means "this week".
     slower = slowest = None
     if busy:
         _add_budgets(session, project.id, suites, week, settings)
         # A step needs runs on both sides, so look back before the week and keep the steps that
         # began inside it: "got slower this week", not "was slower all week".
+        lookback = Window.weeks(week.shifted(-REGRESSION_LOOKBACK_WEEKS), week)
         slower = [_regression(r, name) for r in budget.duration_regressions(
-            session, project.id, None, since=week.shifted(-REGRESSION_LOOKBACK_WEEKS).first_day,
-            until=week.last_day, limit=TOP_N * 5)
-            if _in_week(r.began_at, week)][:TOP_N]
+            session, project.id, lookback, settings, limit=TOP_N * 5)
+            if this_week.contains(r.began_at)][:TOP_N]
         slowest = [_slow(t, name) for t in budget.slowest_tests(
-            session, project.id, None, since=week.first_day, until=week.last_day, limit=TOP_N)]
+            session, project.id, this_week, settings, limit=TOP_N)]
 
+    # The as-of questions judge the history before the week's end, and before the previous week's.
+    until_now, until_then = Window.before(week.end), Window.before(prev.end)
     new_flaky = no_longer = broken = None
     # Everything still flaky or suspected at the week's end: ongoing problems that failed this
     # week deserve an action as much as new ones.
@@ -169,31 +172,32 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     suspects_now: list[dict] = []
     if busy:
         # A test counts as flaky while its analysis does not call it "fixed" (clean for long enough).
-        now_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until=week.end)
+        now_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until_now, settings)
                      if f.status != "fixed"}
-        then_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until=prev.end)
+        then_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until_then, settings)
                       if f.status != "fixed"}
         new_flaky = [_flaky(f, name, failures) for n, f in now_flaky.items() if n not in then_flaky]
         no_longer = [_flaky(f, name, failures) for n, f in then_flaky.items() if n not in now_flaky]
         flaky_now = [_flaky(f, name, failures) for f in now_flaky.values()]
         # A breakage is new when its streak of failures began this week (no second replay needed).
-        broken = [_broken(b, name, _in_week(b.since_at, week), failures)
-                  for b in flaky.broken_tests(session, project.id, until=week.end)]
+        broken = [_broken(b, name, this_week.contains(b.since_at), failures)
+                  for b in flaky.broken_tests(session, project.id, until_now, settings)]
 
     new_suspects = None
     if busy:
-        before = {_suspect_key(s) for s in interference.find_suspects(session, project.id, until=prev.end)}
-        current_suspects = interference.find_suspects(session, project.id, until=week.end)
+        before = {_suspect_key(s)
+                  for s in interference.find_suspects(session, project.id, until_then, settings)}
+        current_suspects = interference.find_suspects(session, project.id, until_now, settings)
         suspects_now = [_suspect(s, name, failures) for s in current_suspects]
         new_suspects = [s for s, raw in zip(suspects_now, current_suspects, strict=True)
                         if _suspect_key(raw) not in before]
 
     pyramid_drift = None
     if busy:
-        pyramid_drift = _pyramid_drift(session, project.id, week, settings.level_rules())
+        pyramid_drift = _pyramid_drift(session, project.id, week, settings)
 
-    surges = skips.skip_surges(session, project.id, week, level_of=_level_function(settings)) if busy else []
-    drops = skips.count_drops(session, project.id, week) if busy else []
+    surges = skips.skip_surges(session, project.id, this_week, settings) if busy else []
+    drops = skips.count_drops(session, project.id, this_week, settings) if busy else []
     current = week_of(now)
     latest = _latest_week_with_runs(session, project.id)
     review = WeeklyReview(
@@ -212,7 +216,7 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
         links={
             "review": LINKS.weekly(name, week), "previous": LINKS.weekly(name, prev),
             "next": LINKS.weekly(name, week.next), "runs": LINKS.runs(
-                name, since=week.first_day.isoformat(), until=week.last_day.isoformat()),
+                name, **this_week.page_params()),
             "budget": LINKS.project(name, "budget"), "flaky": LINKS.project(name, "flaky"),
             "suspects": LINKS.project(name, "suspects"), "pyramid": LINKS.project(name, "pyramid"),
             **({"latest": LINKS.weekly(name, latest)} if latest else {}),
@@ -224,8 +228,8 @@ def weekly_review(session: Session, project: Project, week: Week | None = None, 
     return review
 
 
-def cached_weekly_review(session: Session, project: Project, week: Week | None = None, *,
-                         settings: Settings | None = None, now: datetime | None = None) -> WeeklyReview:
+def cached_weekly_review(session: Session, project_id: int, window: Window | None = None,
+                         settings: Settings | None = None, *, now: datetime | None = None) -> WeeklyReview:
     """Return ``weekly_review(...)``, reusing the one built while the project's runs were the same.
 
     The as-of analyses replay the history, which takes seconds on a big project; a review only
@@ -233,24 +237,21 @@ def cached_weekly_review(session: Session, project: Project, week: Week | None =
     configuration file does (part of the key here).
     """
     now = now or datetime.now(UTC)
-    week = week or last_complete_week(now)
+    week = window.week() if window is not None else last_complete_week(now)
     settings = settings or Settings.from_environment()
-    budgets = budget.own_budgets(session, project.id)
-    key = ("weekly", project.name, week.label, week_of(now).label, week.end <= now, budgets,
+    budgets = budget.own_budgets(session, project_id)
+    key = ("weekly", project_id, week.label, week_of(now).label, week.end <= now, budgets,
            settings.cache_key)
-    return cached_per_runs(session, project.id, key,
-                           lambda: weekly_review(session, project, week, settings=settings, now=now))
+    window = Window.of_week(week)
+    return cached_per_runs(session, project_id, key,
+                           lambda: weekly_review(session, project_id, window, settings, now=now))
 
 
-def _level_function(settings: Settings):
-    """Return level_of(nodeid, markers, suite): the pyramid's rules, then a guess from the suite name."""
-    rules = settings.level_rules()
-
-    def level_of(nodeid: str, markers: list | None, suite: str) -> str:
-        level = classify(nodeid, markers, None, rules)
-        return level if level in ("unit", "integration", "e2e") else skips.guess_level(nodeid, markers, suite)
-
-    return level_of
+def _project(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise LookupError(f"no project with id {project_id}")
+    return project
 
 
 def _week_runs(project_id: int, week: Week):
@@ -303,8 +304,7 @@ def _suite_weeks(session: Session, project: Project, week: Week) -> list[SuiteWe
             pass_rate_before=tb.pass_rate, median_tests=_median(counts, whole=True),
             median_wall_s=_median(walls), median_wall_s_before=_median(walls_b),
             failed=t.failed, skipped=t.skipped,
-            link=LINKS.runs(project.name, suite=suite, since=week.first_day.isoformat(),
-                              until=week.last_day.isoformat()),
+            link=LINKS.runs(project.name, suite=suite, **Window.of_week(week).page_params()),
         ))
     return result
 
@@ -354,10 +354,6 @@ def _latest_week_with_runs(session: Session, project_id: int) -> Week | None:
 
 # ---- adapters over the other analyses (their dataclasses -> the review's JSON-ready dicts) ------
 
-def _in_week(moment: datetime | None, week: Week) -> bool:
-    return moment is not None and week.start <= moment.astimezone(UTC) < week.end
-
-
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -367,7 +363,7 @@ def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], wee
     for s in suites:
         if not s.runs:
             continue
-        b = budget.suite_budget(session, project_id, s.suite, until=week.last_day, settings=settings)
+        b = budget.suite_budget(session, project_id, Window.before(week.end), settings, suite=s.suite)
         s.budget_s = b.budget_s
         s.latest_s = b.latest_s
         s.trend_s_per_week = b.trend_s_per_week
@@ -422,12 +418,12 @@ def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) ->
             "link": LINKS.test(project, s.victim), "suspects_link": LINKS.project(project, "suspects")}
 
 
-def _pyramid_drift(session: Session, project_id: int, week: Week, rules: Rules) -> dict:
+def _pyramid_drift(session: Session, project_id: int, week: Week, settings: Settings) -> dict:
     """Level shares (tests and time) this week against ``DRIFT_WEEKS`` weeks earlier."""
     then = week.shifted(-DRIFT_WEEKS)
     snapshots = {}
     for label, w in (("now", week), ("then", then)):
-        p = pyramid.pyramid_levels(session, project_id, since=w.first_day, until=w.last_day, rules=rules)
+        p = pyramid.pyramid_levels(session, project_id, Window.of_week(w), settings)
         # The pyramid's shares are 0.0 in an empty week; here "no tests" must not read as a 0% share.
         timed = any(v.time_s for v in p.levels.values())
         snapshots[label] = {

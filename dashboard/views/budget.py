@@ -48,11 +48,10 @@ def budget_page(project: str) -> dict:
     default_budget = settings.budget_s
     # Budgets can change without a new run, so the suites' own budgets and the settings join the key.
     key = (own_budgets(session, proj.id), repr(settings.table.get("budgets")), settings.source,
-           default_budget, f.until, f.branch, f.since)
+           default_budget, f.window.key, f.branch)
     overview = cached_per_runs(
         session, proj.id, ("budgets", key),
-        lambda: suite_budgets(session, proj.id, settings=settings,
-                              until=f.until, branch=f.branch, since=f.since))
+        lambda: suite_budgets(session, proj.id, f.window, settings, branch=f.branch))
     names = [b.suite for b in overview]
     suite = f.suite or next((b.suite for b in overview if b.latest_at), names[0] if names else None)
     if f.suite and f.suite not in names:
@@ -68,17 +67,16 @@ def budget_page(project: str) -> dict:
                 "_suites": names, "_branches": branches, "_limit": limit, "_offset": offset}
     detail = cached_per_runs(
         session, proj.id, ("budget", suite, key),
-        lambda: suite_budget(session, proj.id, suite, settings=settings,
-                             until=f.until, branch=f.branch, since=f.since))
+        lambda: suite_budget(session, proj.id, f.window, settings, suite=suite, branch=f.branch))
     # Shallow: asdict() would deep-copy hundreds of run dicts for nothing.
     data = shallow_dict(detail)
     data["usage"] = detail.usage
     # The per-test analyses read results, so they are kept until the project's runs change.
-    slowest = cached_per_runs(session, proj.id, ("slowest", suite, f.since, f.until),
-                              lambda: slowest_tests(session, proj.id, suite, since=f.since, until=f.until))
+    slowest = cached_per_runs(session, proj.id, ("slowest", suite, f.window.key),
+                              lambda: slowest_tests(session, proj.id, f.window, settings, suite=suite))
     regressions = cached_per_runs(
-        session, proj.id, ("regressions", suite, f.since, f.until),
-        lambda: duration_regressions(session, proj.id, suite, since=f.since, until=f.until))
+        session, proj.id, ("regressions", suite, f.window.key),
+        lambda: duration_regressions(session, proj.id, f.window, settings, suite=suite))
     return {
         "project": proj.name,
         **data,

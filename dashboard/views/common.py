@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
+from dashboard.analysis.window import Window
 from dashboard.db import get_session
 from dashboard.errors import BadRequest, NotFound
 from ingest.models import Project
@@ -149,6 +150,11 @@ class Filters:
     branch: str | None = None
     since: date | None = None
     until: date | None = None
+
+    @property
+    def window(self) -> Window:
+        """``?since=`` and ``?until=`` (both days included) as the half-open window analyses take."""
+        return Window.from_dates(self.since, self.until)
 
 
 def listing(project: Project, f: Filters, total: int, limit: int, offset: int, **items) -> dict:

@@ -6,8 +6,6 @@ the page says how far behind its numbers are (``analysis``) instead of computing
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
@@ -18,15 +16,11 @@ from dashboard.analysis.runs import suite_names
 from dashboard.charts import figure_json
 from dashboard.charts.flaky import flaky_scores_figure
 from dashboard.db import get_session
+from dashboard.settings import current_settings
 from dashboard.views.common import Filters, filters, listing, page, pagination, project_or_404
 from ingest.models import Project
 
 bp = Blueprint("flaky", __name__)
-
-
-def _until(day: date | None) -> datetime | None:
-    # ?until= names the last day shown; the analyses read history strictly before their bound.
-    return None if day is None else datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def _charts(data: dict) -> dict:
@@ -51,8 +45,8 @@ def _analysis(session: Session, project_id: int, f: Filters) -> dict | None:
 def flaky(project: str) -> dict:
     """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
     proj, session, f, limit, offset = _listing_request(project)
-    tests, broken = flaky_analysis.flaky_and_broken(session, proj.id, suite=f.suite, since=f.since,
-                                                    until=_until(f.until))
+    tests, broken = flaky_analysis.flaky_and_broken(session, proj.id, f.window, current_settings(),
+                                                    suite=f.suite)
     return listing(proj, f, len(tests), limit, offset, tests=tests[offset : offset + limit], broken=broken,
                    analysis=_analysis(session, proj.id, f), _all=tests, _suites=suite_names(session, proj.id))
 
@@ -61,7 +55,7 @@ def flaky(project: str) -> dict:
 def suspects(project: str) -> dict:
     """Interference suspects, the strongest suspect of each victim first (?since= &until= &page=)."""
     proj, session, f, limit, offset = _listing_request(project)
-    found, notes = interference.suspects_and_notes(session, proj.id, since=f.since, until=_until(f.until))
+    found, notes = interference.suspects_and_notes(session, proj.id, f.window, current_settings())
     if f.suite:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]

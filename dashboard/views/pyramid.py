@@ -33,11 +33,12 @@ def pyramid_page(project: str) -> dict:
     """Tests and test time per level over the recent window (?since= &until=), filtered list by ?level=."""
     proj = project_or_404(project)
     f = filters()
-    rules = current_settings().level_rules()  # a broken config file is a 400
+    settings = current_settings()
+    rules = settings.level_rules()  # a broken config file is a 400
     session = get_session()
     result = cached_per_runs(
-        session, proj.id, ("pyramid", f.since, f.until, repr(rules)),
-        lambda: pyramid_levels(session, proj.id, since=f.since, until=f.until, rules=rules))
+        session, proj.id, ("pyramid", f.window.key, repr(rules)),
+        lambda: pyramid_levels(session, proj.id, f.window, settings))
     level = request.args.get("level") or None
     if level is not None and level not in (*LEVELS, UNKNOWN):
         raise BadRequest(f"?level= must be one of unit, integration, e2e, unknown, not {level!r}")

@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from dashboard.analysis.weekly import cached_weekly_review
 from dashboard.analysis.weeks import Week, parse_week
+from dashboard.analysis.window import Window
 from dashboard.charts import figure_json
 from dashboard.charts.weekly import week_days_figure
 from dashboard.db import get_session
@@ -38,6 +39,8 @@ def _charts(data: dict) -> dict:
 def weekly(project: str) -> dict:
     """The review of one ISO week: runs, budgets, slowdowns, flakiness, suspects, skips, pyramid, actions."""
     proj = project_or_404(project)
-    review = cached_weekly_review(get_session(), proj, week_arg(), settings=current_settings())
+    week = week_arg()
+    review = cached_weekly_review(get_session(), proj.id, None if week is None else Window.of_week(week),
+                                  current_settings())
     return {"project": proj.name, **review_json(review, public_base_url()), "_r": review}
 

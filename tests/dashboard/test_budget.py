@@ -54,7 +54,7 @@ def growing_history(engine, *, planted: bool = True, suite="integration") -> dic
 def test_forecast_finds_the_budget_crossing_date_despite_skip_surge_and_outlier_runs(engine):
     ids = growing_history(engine)
     with Session(engine) as session:
-        result = suite_budget(session, 1, "integration", budget_s=300.0)
+        result = suite_budget(session, 1, suite="integration", budget_s=300.0)
     assert result.forecast_breach_date == date(2026, 2, 20)
     assert result.trend_s_per_week == pytest.approx(14.0)
     assert result.latest_s == pytest.approx(276.0)
@@ -71,8 +71,8 @@ def test_planted_runs_do_not_move_the_trend_at_all(engine, db_url):
     growing_history(engine, suite="planted")
     growing_history(engine, planted=False, suite="clean")
     with Session(engine) as session:
-        planted = suite_budget(session, 1, "planted", budget_s=300.0)
-        clean = suite_budget(session, 1, "clean", budget_s=300.0)
+        planted = suite_budget(session, 1, suite="planted", budget_s=300.0)
+        clean = suite_budget(session, 1, suite="clean", budget_s=300.0)
     assert (planted.trend_s_per_week, planted.forecast_breach_date, planted.median_s) == (
         clean.trend_s_per_week, clean.forecast_breach_date, clean.median_s)
 
@@ -82,8 +82,8 @@ def test_no_forecast_when_already_over_or_shrinking(engine):
     for d in range(10):
         store_run(engine, T0 + timedelta(days=d), 300.0 - 5 * d, suite="shrinking")
     with Session(engine) as session:
-        over = suite_budget(session, 1, "integration", budget_s=250.0)
-        shrinking = suite_budget(session, 1, "shrinking", budget_s=400.0)
+        over = suite_budget(session, 1, suite="integration", budget_s=250.0)
+        shrinking = suite_budget(session, 1, suite="shrinking", budget_s=400.0)
     assert over.status == "over" and over.forecast_breach_date is None
     assert over.forecast_note.startswith("already over budget")
     assert shrinking.status == "ok" and shrinking.forecast_breach_date is None
@@ -111,8 +111,8 @@ def test_what_if_uses_the_latest_runs_durations_and_its_overhead(engine):
     two_workers = {f"tests/e2e/test_{i}.py::test_flow": 30.0 for i in range(4)}
     store_run(engine, T0, 100.0, suite="xdist", durations=two_workers, workers=2)
     with Session(engine) as session:
-        serial = suite_budget(session, 1, "e2e", budget_s=300.0)
-        parallel = suite_budget(session, 1, "xdist", budget_s=50.0)
+        serial = suite_budget(session, 1, suite="e2e", budget_s=300.0)
+        parallel = suite_budget(session, 1, suite="xdist", budget_s=50.0)
     assert serial.overhead_s == pytest.approx(20.0)
     walls = {row["workers"]: row["wall_s"] for row in serial.whatif}
     assert walls[1] == pytest.approx(620.0) and walls[2] == pytest.approx(320.0)
@@ -137,8 +137,8 @@ def regression_history(engine) -> list[int]:
 def test_step_regression_is_found_at_the_run_where_it_began_and_a_spike_is_not(engine):
     ids = regression_history(engine)
     with Session(engine) as session:
-        found = duration_regressions(session, 1, "unit")
-        everywhere = duration_regressions(session, 1, None)
+        found = duration_regressions(session, 1, suite="unit")
+        everywhere = duration_regressions(session, 1)
     assert found == [Regression("tests/test_slow.py::test_grows", 1.0, 3.0, 3.0, ids[12],
                                 T0 + timedelta(days=12), 20, "unit")]
     assert everywhere == found
@@ -147,7 +147,7 @@ def test_step_regression_is_found_at_the_run_where_it_began_and_a_spike_is_not(e
 def test_slowest_tests_by_median_with_their_share_of_suite_time(engine):
     regression_history(engine)
     with Session(engine) as session:
-        slow = slowest_tests(session, 1, "unit", limit=2)
+        slow = slowest_tests(session, 1, suite="unit", limit=2)
     assert [(t.nodeid, t.median_s, t.runs) for t in slow] == [
         ("tests/test_slow.py::test_grows", 1.0, 20), ("tests/test_spike.py::test_spike", 1.0, 20)]
     assert slow[0].share_of_suite == pytest.approx(1.0 / 2.5)  # median test time of a run is 2.5 s

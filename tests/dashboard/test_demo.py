@@ -33,9 +33,9 @@ def test_full_demo_plants_every_story_where_the_summary_says(sqlite_engine):
     with Session(sqlite_engine) as session:
         project_id = session.scalar(select(Project.id).where(Project.name == "acme-shop"))
         settings = Settings(budget_s=300.0, file_table={})
-        integration = suite_budget(session, project_id, "integration", settings=settings)
-        e2e = suite_budget(session, project_id, "e2e", settings=settings)
-        regressions = duration_regressions(session, project_id, "integration")
+        integration = suite_budget(session, project_id, settings=settings, suite="integration")
+        e2e = suite_budget(session, project_id, settings=settings, suite="e2e")
+        regressions = duration_regressions(session, project_id, suite="integration")
         pyramid = pyramid_levels(session, project_id)
         surge_days = {r.started_at.date() for r in session.scalars(
             select(Run).where(Run.id.in_(summary.skip_surge_run_ids)))}

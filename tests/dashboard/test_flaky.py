@@ -13,6 +13,7 @@ from dashboard.analysis import flakestate
 from dashboard.analysis.flaky import broken_tests, flaky_tests
 from dashboard.analysis.signatures import normalise
 from dashboard.analysis.updates import refresh_project
+from dashboard.analysis.window import Window
 from ingest.analysis_models import AnalysedRun
 from ingest.records import RunMeta
 from ingest.store import store_cases
@@ -165,7 +166,7 @@ def test_flaky_list_is_most_flaky_first_and_until_reads_only_earlier_runs(engine
     pid = _project_id(engine, "rank")
     with Session(engine) as s:
         found = flaky_tests(s, pid)
-        early = flaky_tests(s, pid, until=_meta("rank", "unit", 8).started_at)
+        early = flaky_tests(s, pid, Window.before(_meta("rank", "unit", 8).started_at))
     active = [t for t in found if t.status != "fixed"]
     assert [t.score for t in active] == sorted((t.score for t in active), reverse=True)
     names = {t.nodeid for t in found}
@@ -184,8 +185,9 @@ def test_as_of_answers_are_the_same_replayed_resumed_or_from_the_week_earlier_ch
     untils = [late, late - history.CHECKPOINT, late - timedelta(days=3)]
 
     def answers(s, until):
-        return repr((flaky_tests(s, pid, until=until), broken_tests(s, pid, until=until),
-                     find_suspects(s, pid, until=until)))
+        window = Window.before(until)
+        return repr((flaky_tests(s, pid, window), broken_tests(s, pid, window),
+                     find_suspects(s, pid, window)))
 
     with Session(engine) as s:
         fresh = {}

@@ -16,6 +16,7 @@ from dashboard.analysis import interference
 from dashboard.analysis.flaky import flaky_tests
 from dashboard.analysis.interference import bh_adjust, stratified_p, suspects_and_notes, suspects_for_test
 from dashboard.analysis.updates import refresh_project
+from dashboard.analysis.window import Window
 from ingest.analysis_models import AnalysedRun, AnalysisState
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Project
@@ -78,9 +79,9 @@ def _build(request, backend: str, tmp_path_factory) -> tuple:
     return engine, project_id, truth
 
 
-def _suspects(engine, project_id, **kw):
+def _suspects(engine, project_id, until=None):
     with Session(engine) as s:
-        return suspects_and_notes(s, project_id, **kw)
+        return suspects_and_notes(s, project_id, Window.before(until))
 
 
 def test_every_planted_cause_is_found_as_the_top_suspect_of_its_victim(planted):
@@ -181,7 +182,8 @@ def test_stored_incremental_results_equal_a_from_scratch_analysis(planted):
     with Session(engine) as s:
         stored_flaky = [(t.suite, t.nodeid, t.flakes, t.status) for t in flaky_tests(s, project_id)]
         fresh_flaky = [
-            (t.suite, t.nodeid, t.flakes, t.status) for t in flaky_tests(s, project_id, until=FAR_FUTURE)
+            (t.suite, t.nodeid, t.flakes, t.status)
+            for t in flaky_tests(s, project_id, Window.before(FAR_FUTURE))
         ]
     assert stored_flaky == fresh_flaky
 

@@ -25,6 +25,7 @@ from weekly_history import POLLUTER, PROJECT, SKIP_REASON, TOTAL, VICTIM, WEEKS,
 
 from dashboard.analysis.weekly import cached_weekly_review, find_project
 from dashboard.analysis.weeks import Week, last_complete_week
+from dashboard.analysis.window import Window
 from dashboard.settings import Settings
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Result, Run
@@ -81,7 +82,7 @@ def history(request):
                 project = find_project(session, PROJECT)
                 # Through the cache the page and the CLI use, so their tests reuse these reviews.
                 settings = Settings.from_environment()
-                reviews = {w.label: cached_weekly_review(session, project, w, settings=settings)
+                reviews = {w.label: cached_weekly_review(session, project.id, Window.of_week(w), settings)
                            for w in WEEKS}
         finally:
             engine.dispose()

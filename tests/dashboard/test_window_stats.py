@@ -18,6 +18,7 @@ from dashboard.analysis import run_cache, window_stats
 from dashboard.analysis.budget import duration_regressions, slowest_tests
 from dashboard.analysis.pyramid import pyramid_levels
 from dashboard.analysis.updates import refresh_project
+from dashboard.analysis.window import Window
 from dashboard.analysis.window_refresh import current_windows, window_rows
 from dashboard.worker import run_once
 from ingest.analysis_models import StatWindow, TestWindowStats
@@ -72,13 +73,14 @@ def stored_windows(engine, project_id: int) -> dict:
     return out
 
 
-def page_numbers(engine, project_id: int, **window) -> dict:
-    """Return what the pyramid and budget pages show of the per-test statistics."""
+def page_numbers(engine, project_id: int, since=None, until=None) -> dict:
+    """Return what the pyramid and budget pages show of the per-test statistics (?since= &until= days)."""
+    window = Window.from_dates(since, until)
     with Session(engine) as s:
         return {
-            "pyramid": asdict(pyramid_levels(s, project_id, **window)),
-            **{f"slowest {suite}": slowest_tests(s, project_id, suite, **window) for suite in SUITES},
-            **{f"regressions {suite}": duration_regressions(s, project_id, suite, **window)
+            "pyramid": asdict(pyramid_levels(s, project_id, window)),
+            **{f"slowest {suite}": slowest_tests(s, project_id, window, suite=suite) for suite in SUITES},
+            **{f"regressions {suite}": duration_regressions(s, project_id, window, suite=suite)
                for suite in SUITES},
         }
 

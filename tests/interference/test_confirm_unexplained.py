@@ -31,6 +31,7 @@ from dashboard.analysis.confirmations import latest_verdicts
 from dashboard.analysis.flaky import flaky_tests
 from dashboard.analysis.interference import suspects_and_notes
 from dashboard.analysis.updates import refresh_project
+from dashboard.analysis.window import Window
 from dashboard.cli import main
 from dashboard.confirm import Runner
 from dashboard.confirm_unexplained import Victim, confirm_unexplained, ddmin, unexplained_victims
@@ -298,7 +299,7 @@ def test_a_proof_shows_while_its_victim_is_flaky_and_goes_once_it_runs_clean(
         (shown,) = [x for x in suspects_and_notes(s, project_id)[0] if x.victim == VICTIM]
         assert shown.suite == "tests" and shown.tier == "proven" and shown.evidence["model"] == "confirm"
         # A view of the past, before the proof was recorded, does not show it.
-        past = suspects_and_notes(s, project_id, until=datetime(2026, 11, 2, tzinfo=UTC))[0]
+        past = suspects_and_notes(s, project_id, Window.before(datetime(2026, 11, 2, tzinfo=UTC)))[0]
         assert VICTIM not in {x.victim for x in past}
     # The polluter is fixed: the victim passes in every later run.
     clean = []

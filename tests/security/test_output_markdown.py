@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis.updates import refresh_project
 from dashboard.analysis.weekly import weekly_review
 from dashboard.analysis.weeks import parse_week
+from dashboard.analysis.window import Window
 from dashboard.weekly_render import md_code, md_fence, md_text, render_markdown
 from ingest.models import Project
 
@@ -67,7 +68,7 @@ def test_the_weekly_markdown_of_a_hostile_history_renders_without_live_html(engi
     with Session(engine) as s:
         project = s.scalars(select(Project)).one()
         refresh_project(engine, project.id)
-        review = weekly_review(s, project, parse_week(WEEK))
+        review = weekly_review(s, project.id, Window.of_week(parse_week(WEEK)))
     markdown = render_markdown(review, "https://dash.example")
     out = RENDERER.render(markdown)
     assert not LIVE_TAG.search(out), LIVE_TAG.search(out)

@@ -28,6 +28,7 @@ from dashboard.analysis.interference import reproduce_command
 from dashboard.analysis.updates import refresh_project
 from dashboard.analysis.weekly import weekly_review
 from dashboard.analysis.weeks import parse_week
+from dashboard.analysis.window import Window
 from dashboard.weekly_render import render_markdown
 from ingest.models import Project
 
@@ -179,7 +180,7 @@ def test_commands_shown_by_every_page_and_the_markdown_are_inert(engine, sh):
     client = app.test_client()
     found = _commands_on_pages(client, hostile.project, hostile.nodeids["victim"])
     with Session(engine) as s:
-        review = weekly_review(s, s.get(Project, project_id), parse_week(WEEK))
+        review = weekly_review(s, project_id, Window.of_week(parse_week(WEEK)))
     found["weekly Markdown"] = _fenced_blocks(render_markdown(review, "https://dash.example"))
 
     listing = client.get(f"/api/v1/projects/{quote(hostile.project, safe='')}/tests?limit=1000").get_json()
