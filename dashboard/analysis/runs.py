@@ -7,11 +7,13 @@ index, one page at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from dashboard.analysis.window import ALL_TIME, Window
+from dashboard.settings import Settings
 from ingest.models import Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -125,38 +127,34 @@ def run_row(row) -> RunRow:
     return RunRow(**row._asdict())
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def filtered_runs(project_id: int | None, *, suite: str | None = None, branch: str | None = None,
-                  since: date | None = None, until: date | None = None) -> Select:
-    """SELECT of the project's (None: every project's) runs matching the filters; ``until`` is inclusive."""
+def filtered_runs(project_id: int | None, window: Window = ALL_TIME, *, suite: str | None = None,
+                  branch: str | None = None) -> Select:
+    """SELECT of the project's (None: every project's) runs in ``window`` matching the filters."""
     query = select(*_RUN_COLUMNS).join(Suite, Suite.id == Run.suite_id)
     if project_id is not None:
         query = query.where(Run.project_id == project_id)
-    return where_run_matches(query, suite=suite, branch=branch, since=since, until=until)
+    return where_run_matches(query, window, suite=suite, branch=branch)
 
 
-def where_run_matches(query: Select, *, suite: str | None = None, branch: str | None = None,
-                      since: date | None = None, until: date | None = None) -> Select:
-    """Narrow a SELECT joining Run and Suite to the runs matching the filters; ``until`` is inclusive."""
+def where_run_matches(query: Select, window: Window = ALL_TIME, *, suite: str | None = None,
+                      branch: str | None = None) -> Select:
+    """Narrow a SELECT joining Run and Suite to the runs started in ``window`` matching the filters."""
     if suite:
         query = query.where(Suite.name == suite)
     if branch:
         query = query.where(Run.branch == branch)
-    if since:
-        query = query.where(Run.started_at >= _day_start(since))
-    if until:
-        query = query.where(Run.started_at < _day_start(until + timedelta(days=1)))
+    if window.since is not None:
+        query = query.where(Run.started_at >= window.since)
+    if window.until is not None:
+        query = query.where(Run.started_at < window.until)
     return query
 
 
-def list_runs(session: Session, project_id: int, *, suite: str | None = None, branch: str | None = None,
-              since: date | None = None, until: date | None = None, limit: int = 50,
-              offset: int = 0) -> tuple[list[RunRow], int]:
-    """Return one page of runs, newest first, and how many match in all."""
-    query = filtered_runs(project_id, suite=suite, branch=branch, since=since, until=until)
+def list_runs(session: Session, project_id: int, window: Window = ALL_TIME,
+              settings: Settings | None = None, *, suite: str | None = None, branch: str | None = None,
+              limit: int = 50, offset: int = 0) -> tuple[list[RunRow], int]:
+    """Return one page of the runs started in ``window``, newest first, and how many match in all."""
+    query = filtered_runs(project_id, window, suite=suite, branch=branch)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Run.started_at.desc(), Run.id.desc()).limit(limit).offset(offset))
     return [run_row(r) for r in rows], total

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.runs import pass_rate, where_run_matches
+from dashboard.analysis.window import ALL_TIME, Window
 from ingest.models import Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -84,9 +85,9 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def test_history(session: Session, test: Test, *, suite: str | None = None, branch: str | None = None,
-                 since: date | None = None, until: date | None = None, limit: int = 100) -> TestHistory:
-    """Return the last ``limit`` runs of ``test`` matching the filters, oldest first, with summaries.
+def test_history(session: Session, test: Test, window: Window = ALL_TIME, *, suite: str | None = None,
+                 branch: str | None = None, limit: int = 100) -> TestHistory:
+    """Return the last ``limit`` runs of ``test`` in ``window`` matching the filters, oldest first.
 
     Outcome counts, pass rate and medians describe the runs shown; first/last seen cover all runs.
     """
@@ -108,7 +109,7 @@ def test_history(session: Session, test: Test, *, suite: str | None = None, bran
         .join(Run, Run.id == Result.run_id).join(Suite, Suite.id == Run.suite_id)
         .where(Result.test_id == test.id, Result.final)
     )
-    query = where_run_matches(query, suite=suite, branch=branch, since=since, until=until)
+    query = where_run_matches(query, window, suite=suite, branch=branch)
     rows = session.execute(query.order_by(Run.started_at.desc(), Result.run_id.desc()).limit(limit)).all()
     # The final attempt's number is the run's attempt count: the store numbers attempts 1..n.
     runs = [TestRun(**r._asdict()) for r in reversed(rows)]

@@ -27,8 +27,8 @@ def run_list(project: str) -> dict:
     session = get_session()
     f = filters()
     limit, offset = pagination()
-    rows, total = analysis.list_runs(session, proj.id, suite=f.suite, branch=f.branch, since=f.since,
-                                     until=f.until, limit=limit, offset=offset)
+    rows, total = analysis.list_runs(session, proj.id, f.window, suite=f.suite, branch=f.branch,
+                                     limit=limit, offset=offset)
     return listing(proj, f, total, limit, offset, runs=[r.as_dict() for r in rows], _rows=rows,
                    _suites=analysis.suite_names(session, proj.id),
                    _branches=analysis.branch_names(session, proj.id))

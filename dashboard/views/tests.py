@@ -56,8 +56,7 @@ def test_page(project: str) -> dict:
         raise NotFound(f"project {proj.name!r} has no test {nodeid!r}")
     f = filters()
     limit = arg_int("limit", HISTORY_RUNS, minimum=1, maximum=current_app.config["MAX_LIMIT"])
-    history = analysis.test_history(session, test, suite=f.suite, branch=f.branch, since=f.since,
-                                    until=f.until, limit=limit)
+    history = analysis.test_history(session, test, f.window, suite=f.suite, branch=f.branch, limit=limit)
     return {
         "project": proj.name,
         "filters": f,
