@@ -32,7 +32,8 @@ def test_weeks_tile_without_overlap_and_only_a_week_is_a_week():
     this, after = Window.of_week(week), Window.of_week(week.next)
     assert this.until == after.since and this.week() == week
     assert Window.weeks(week.previous, week) == Window(week.previous.start, week.end)
-    for not_a_week in (ALL_TIME, Window.before(week.end), Window(week.start, week.end - timedelta(seconds=1))):
+    short = Window(week.start, week.end - timedelta(seconds=1))
+    for not_a_week in (ALL_TIME, Window.before(week.end), short):
         with pytest.raises(ValueError):
             not_a_week.week()
 
@@ -40,8 +41,8 @@ def test_weeks_tile_without_overlap_and_only_a_week_is_a_week():
 @pytest.fixture
 def edge_runs(engine):
     """Runs at the last microsecond of ?until='s day and at the first moment after it."""
-    for i, started in enumerate((MIDNIGHT_AFTER - timedelta(days=1), MIDNIGHT_AFTER - timedelta(microseconds=1),
-                                 MIDNIGHT_AFTER)):
+    edges = (MIDNIGHT_AFTER - timedelta(days=1), MIDNIGHT_AFTER - timedelta(microseconds=1), MIDNIGHT_AFTER)
+    for i, started in enumerate(edges):
         store_cases(engine, RunMeta(project="edge", suite="unit", started_at=started, duration_s=10.0 + i),
                     [CaseRecord("t.py::test_a", "passed", duration_s=1.0)], content_hash=f"edge{i}")
 
