@@ -86,7 +86,9 @@ def public_base_url() -> str:
     """Return the configured base URL, the checked request's, or "" (relative links)."""
     from flask import current_app, request
 
-    configured = current_app.config.get("BASE_URL")
+    from dashboard.settings import current_settings
+
+    configured = current_settings().base_url
     if configured:
         return configured.rstrip("/")
     if current_app.config.get("TRUSTED_HOSTS"):
@@ -105,19 +107,16 @@ def caller_urls() -> Urls:
     The answer goes back only to the caller that sent the Host header, so it may name the address the
     caller used when no base URL is configured; pages and reports never do (``public_urls``).
     """
-    from flask import current_app, request
+    from flask import request
 
-    return Urls(current_app.config.get("BASE_URL") or request.host_url)
+    from dashboard.settings import current_settings
+
+    return Urls(current_settings().base_url or request.host_url)
 
 
 def report_urls(base_url: str | None = None, configured: str | None = None) -> Urls:
     """Absolute links for a report made outside a request: ``base_url``, the configured one, or serve's."""
     return Urls(base_url or configured or DEFAULT_REPORT_BASE_URL)
-
-
-def absolute_url(path: str) -> str:
-    """``path`` (starting with /) under the public base URL; relative when there is none."""
-    return public_urls().path(path)
 
 
 def init_app(app: Flask) -> None:

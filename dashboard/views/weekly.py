@@ -12,7 +12,7 @@ from dashboard.charts.weekly import week_days_figure
 from dashboard.db import get_session
 from dashboard.errors import BadRequest
 from dashboard.settings import current_settings
-from dashboard.urls import public_base_url
+from dashboard.urls import public_urls
 from dashboard.views.common import page, project_or_404
 from dashboard.weekly_render import review_json
 
@@ -42,5 +42,5 @@ def weekly(project: str) -> dict:
     week = week_arg()
     review = cached_weekly_review(get_session(), proj.id, None if week is None else Window.of_week(week),
                                   current_settings())
-    return {"project": proj.name, **review_json(review, public_base_url()), "_r": review}
+    return {"project": proj.name, **review_json(review, public_urls().base), "_r": review}
 
