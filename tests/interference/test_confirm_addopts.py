@@ -147,6 +147,9 @@ def test_a_cascade_is_re_run_like_a_polluter_and_a_concurrent_one_without_xdist_
            "pytest-xdist" in out
 
 
+# A clash that shows whenever the two tests overlap in time, not only when their binds happen to
+# meet: the client checks the port for 4 s, the server holds it for 8 s (retrying its own bind in
+# case the client's check held it at that instant). Alone, or next to test_quick, nothing clashes.
 PORT_TESTS = """import socket
 import time
 
@@ -159,13 +162,20 @@ def _bind(port):
 
 
 def test_server_holds_the_port():
-    sock = _bind(PORT)
-    time.sleep(4)
+    for _ in range(100):
+        try:
+            sock = _bind(PORT)
+            break
+        except OSError:
+            time.sleep(0.02)
+    time.sleep(8)
     sock.close()
 
 
 def test_client_needs_the_port():
-    _bind(PORT).close()
+    for _ in range(40):
+        _bind(PORT).close()
+        time.sleep(0.1)
 
 
 def test_quick():
