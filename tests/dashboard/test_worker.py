@@ -19,7 +19,7 @@ from datetime import timedelta
 from history import START, case, store_run
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_worker_kill import WorkerProcess
+from test_worker_kill import HANG_GUARD_S, WorkerProcess
 
 from dashboard.analysis.freshness import analysis_status, projects_behind
 from dashboard.worker import id_ranges, run_once
@@ -112,15 +112,28 @@ class ServeProcess(WorkerProcess):
         self.wait_for("Booting worker")
 
     def get_json(self, path: str) -> dict:
-        with urllib.request.urlopen(self.base + path) as answer:
+        with urllib.request.urlopen(self.base + path, timeout=HANG_GUARD_S) as answer:
             return json.load(answer)
 
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait()
-        while (line := self.lines.get()) != "":
-            self.seen.append(line)
+        try:
+            self.proc.wait(timeout=HANG_GUARD_S)
+            while (line := self.lines.get(timeout=HANG_GUARD_S)) != "":
+                self.seen.append(line)
+        except (subprocess.TimeoutExpired, queue.Empty):
+            self.proc.kill()
+            raise AssertionError(f"serve did not stop:\n{''.join(self.seen)}") from None
         return "".join(self.seen)
+
+
+def _until(condition, output: WorkerProcess) -> None:
+    """Poll ``condition`` until it holds; fail (instead of hanging the run) after HANG_GUARD_S."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting after {HANG_GUARD_S} s:\n{''.join(output.seen)}")
+        time.sleep(0.1)
 
 
 def _worker_pid(line: str) -> int:
@@ -142,8 +155,8 @@ def test_serve_runs_a_worker_beside_gunicorn_restarts_it_and_stops_it(sqlite_eng
         pid = _worker_pid(server.wait_for("watching"))
         _runs(sqlite_engine, "shop", 0, 3)
         # The three runs may land in one pass or straddle two: wait for the page to say so.
-        while not server.get_json("/api/v1/projects/shop/flaky")["analysis"]["up_to_date"]:
-            time.sleep(0.2)
+        flaky = "/api/v1/projects/shop/flaky"
+        _until(lambda: server.get_json(flaky)["analysis"]["up_to_date"], output=server)
 
         os.kill(pid, signal.SIGKILL)  # serve notices and starts another
         replacement = _worker_pid(server.wait_for("watching"))
@@ -153,8 +166,7 @@ def test_serve_runs_a_worker_beside_gunicorn_restarts_it_and_stops_it(sqlite_eng
     finally:
         output = server.stop()
     assert server.proc.returncode == 0, output
-    while not _gone(replacement):  # serve stops its worker on the way out
-        time.sleep(0.05)
+    _until(lambda: _gone(replacement), output=server)  # serve stops its worker on the way out
 
 
 def test_serve_no_worker_leaves_the_analysis_to_a_worker_elsewhere(sqlite_engine):

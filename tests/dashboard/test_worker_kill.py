@@ -31,6 +31,7 @@ from ingest.models import Project, Run
 from ingest.store import store_cases
 
 PROJECT = "killed"
+HANG_GUARD_S = 300  # how long a wait may last before the test fails instead of hanging the whole run
 
 
 def _store(engine, items) -> list[int]:
@@ -57,7 +58,11 @@ class WorkerProcess:
 
     def wait_for(self, fragment: str) -> str:
         while True:
-            line = self.lines.get()
+            try:  # a guard against a hung run, not a speed check: nothing here takes minutes
+                line = self.lines.get(timeout=HANG_GUARD_S)
+            except queue.Empty:
+                seen = "".join(self.seen)
+                raise AssertionError(f"no {fragment!r} after {HANG_GUARD_S} s:\n{seen}") from None
             self.seen.append(line)
             if not line:
                 raise AssertionError(f"the worker exited before {fragment!r}:\n{''.join(self.seen)}")
