@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from planted_project import QUIET, ingest_history, shuffled_reports, write_checkout
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.interference import suspects_and_notes
-from dashboard.analysis.updates import refresh_project
 from dashboard.cli import main
 from dashboard.confirm import Runner, Target, confirm_target
 from ingest.models import Project
-from ingest.records import RunMeta
-from ingest.sources import ReportSource
-from ingest.store import ingest_sources
 from ingest.tokens import create_token
 
 POLLUTER = "tests/test_flags.py::test_sets_debug_flag"
@@ -38,10 +32,6 @@ BRITTLE = "tests/test_reload.py::test_reload_settings"
 CULPRIT = "tests/test_modes.py::test_mode_3"
 MODE_VICTIM = "tests/test_default.py::test_default_mode"
 FILLER = "tests/test_filler0.py::test_0"
-# Plugins of this virtualenv that the planted project does not need (they only slow pytest down).
-UNNEEDED = ("schemathesis", "hypothesispytest", "anyio", "xdist", "rerunfailures", "metadata",
-            "pytest_jsonreport", "pytest_reportlog", "subtests")
-QUIET = [arg for name in UNNEEDED for arg in ("-p", f"no:{name}")]
 
 LEAK = "state.MODE = 'fast'"
 FILES = {
@@ -66,14 +56,6 @@ FILES = {
 }
 
 
-def _write_checkout(root: Path) -> Path:
-    for name, text in FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
     """Every file and directory under ``root`` with its content hash and modification time."""
     out = {}
@@ -88,29 +70,12 @@ def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
 @pytest.fixture(scope="module")
 def shuffled_history(tmp_path_factory) -> tuple[Path, list[Path]]:
     """The checkout and 30 JUnit reports of it, each run shuffled by pytest-randomly."""
-    root = _write_checkout(tmp_path_factory.mktemp("checkout"))
-    reports = tmp_path_factory.mktemp("reports")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    paths = []
-    for seed in range(1, 31):
-        report = reports / f"run-{seed:02d}.xml"
-        subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "randomly", "-p", "no:cacheprovider", *QUIET,
-             f"--randomly-seed={seed}", f"--junitxml={report}", "-q", "tests"],
-            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=300)
-        paths.append(report)
-    return root, paths
+    root = write_checkout(tmp_path_factory.mktemp("checkout"), FILES)
+    return root, shuffled_reports(root, tmp_path_factory.mktemp("reports"), range(1, 31))
 
 
 def _ingest(engine, reports: list[Path]) -> int:
-    for i, path in enumerate(reports):
-        meta = RunMeta(project="planted", suite="tests", branch="main", commit="c0",
-                       started_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i))
-        ingest_sources(engine, [ReportSource.from_path(path)], meta)
-    with Session(engine) as s:
-        project_id = s.scalar(select(Project.id).where(Project.name == "planted"))
-    refresh_project(engine, project_id)
-    return project_id
+    return ingest_history(engine, reports, "planted")
 
 
 def test_confirm_proves_the_planted_causes_bisects_the_module_and_leaves_the_checkout_alone(

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from planted_project import QUIET, UNNEEDED, plugins_off
 
 from dashboard.cli_confirm import _summary
 from dashboard.confirm import PYTEST_FLAGS, Runner, Target, confirm_target
@@ -26,9 +27,6 @@ POLLUTER = "tests/test_flags.py::test_sets_debug_flag"
 VICTIM = "tests/test_render.py::test_render_without_debug"
 CRASH = "tests/test_crash.py::test_crashes_with_debug_on"
 FILLER = "tests/test_filler.py::test_0"
-UNNEEDED = ("schemathesis", "hypothesispytest", "anyio", "xdist", "rerunfailures", "metadata",
-            "pytest_jsonreport", "pytest_reportlog", "subtests")
-QUIET = [arg for name in UNNEEDED for arg in ("-p", f"no:{name}")]
 
 
 class _Catcher(BaseHTTPRequestHandler):
@@ -196,7 +194,7 @@ def test_a_concurrent_clash_is_proven_on_two_xdist_workers_and_a_wrong_one_is_no
     server, client, quick = (f"tests/test_port.py::{n}" for n in
                              ("test_server_holds_the_port", "test_client_needs_the_port", "test_quick"))
     before = _snapshot(tmp_path)
-    with_xdist = [arg for name in UNNEEDED if name != "xdist" for arg in ("-p", f"no:{name}")]
+    with_xdist = plugins_off(*(name for name in UNNEEDED if name != "xdist"))
     run = Runner(tmp_path, timeout=120, extra_args=with_xdist)
     assert "-n" in run.argv([client], workers=2)
     clash = confirm_target(Target(client, "concurrent", [quick, server]), run)

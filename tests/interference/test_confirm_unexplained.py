@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from planted_project import QUIET, ingest_history, shuffled_reports, write_checkout
 from sqlalchemy.orm import Session
-from test_confirm import QUIET, _snapshot
+from test_confirm import _snapshot
 
 from dashboard.analysis.confirmations import latest_verdicts
 from dashboard.analysis.flaky import flaky_tests
@@ -35,7 +35,6 @@ from dashboard.analysis.window import Window
 from dashboard.cli import main
 from dashboard.confirm import Runner
 from dashboard.confirm_unexplained import Victim, confirm_unexplained, ddmin, unexplained_victims
-from ingest.models import Project
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
 from ingest.store import ingest_sources
@@ -94,40 +93,15 @@ def _coin_turns(tmp_path, monkeypatch):
     monkeypatch.setenv("COIN_TURNS", str(tmp_path / "coin-turns"))
 
 
-def _write_checkout(root: Path) -> Path:
-    for name, text in FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
-
 @pytest.fixture(scope="module")
 def history(tmp_path_factory) -> tuple[Path, list[Path]]:
     """The checkout and 12 JUnit reports of it, each run shuffled by pytest-randomly."""
-    root = _write_checkout(tmp_path_factory.mktemp("checkout"))
-    reports = tmp_path_factory.mktemp("reports")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    paths = []
-    for seed in SEEDS:
-        report = reports / f"run-{seed:02d}.xml"
-        subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "randomly", "-p", "no:cacheprovider", *QUIET,
-             f"--randomly-seed={seed}", f"--junitxml={report}", "-q", "tests"],
-            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=300)
-        paths.append(report)
-    return root, paths
+    root = write_checkout(tmp_path_factory.mktemp("checkout"), FILES)
+    return root, shuffled_reports(root, tmp_path_factory.mktemp("reports"), SEEDS)
 
 
 def _ingest(engine, reports: list[Path]) -> int:
-    for i, path in enumerate(reports):
-        meta = RunMeta(project="lastwriter", suite="tests", branch="main", commit="c0",
-                       started_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i))
-        ingest_sources(engine, [ReportSource.from_path(path)], meta)
-    with Session(engine) as s:
-        project_id = s.scalar(select(Project.id).where(Project.name == "lastwriter"))
-    refresh_project(engine, project_id)
-    return project_id
+    return ingest_history(engine, reports, "lastwriter")
 
 
 def test_the_history_names_no_suspect_for_the_three_flaky_tests(history, sqlite_engine):

@@ -10,22 +10,15 @@ one real polluter. 30 runs, one seed each, stored from JUnit XML and analysed by
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from planted_project import UNNEEDED, ingest_history, plugins_off, shuffled_reports, write_checkout
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.interference import suspects_and_notes
-from dashboard.analysis.updates import refresh_project
-from ingest.models import Project, Result, Test
-from ingest.records import RunMeta
-from ingest.sources import ReportSource
-from ingest.store import ingest_sources
+from ingest.models import Result, Test
 
 SEEDED = {  # node id -> the share of seeds it fails with
     "tests/test_shuffle.py::test_shuffled_deck_starts_with_a_low_card": 0.3,
@@ -34,9 +27,7 @@ SEEDED = {  # node id -> the share of seeds it fails with
 }
 POLLUTER = "tests/test_flags.py::test_sets_debug_flag"
 VICTIM = "tests/test_render.py::test_render_without_debug"
-UNNEEDED = ("schemathesis", "hypothesispytest", "anyio", "xdist", "rerunfailures", "metadata",
-            "pytest_jsonreport", "pytest_reportlog", "subtests", "suitehealth")
-QUIET = [arg for name in UNNEEDED for arg in ("-p", f"no:{name}")]
+QUIET = plugins_off(*UNNEEDED, "suitehealth")
 
 
 def _seeded(rate: float, name: str, indent: str = "") -> str:
@@ -72,32 +63,12 @@ FILES = {
 @pytest.fixture(scope="module")
 def seeded_history(tmp_path_factory) -> list[Path]:
     """30 JUnit reports of the project, each run shuffled and reseeded by pytest-randomly."""
-    root = tmp_path_factory.mktemp("seeded")
-    for name, text in FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    reports = tmp_path_factory.mktemp("seeded-reports")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    paths = []
-    for seed in range(1, 31):
-        report = reports / f"run-{seed:02d}.xml"
-        subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "randomly", "-p", "no:cacheprovider", *QUIET,
-             f"--randomly-seed={seed}", f"--junitxml={report}", "-q", "tests"],
-            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=300)
-        paths.append(report)
-    return paths
+    root = write_checkout(tmp_path_factory.mktemp("seeded"), FILES)
+    return shuffled_reports(root, tmp_path_factory.mktemp("seeded-reports"), range(1, 31), QUIET)
 
 
 def test_seed_dependent_flakes_get_no_suspect_and_the_real_polluter_is_named(seeded_history, sqlite_engine):
-    for i, path in enumerate(seeded_history):
-        meta = RunMeta(project="seeded", suite="tests", branch="main", commit="c0",
-                       started_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i))
-        ingest_sources(sqlite_engine, [ReportSource.from_path(path)], meta)
-    with Session(sqlite_engine) as s:
-        project_id = s.scalar(select(Project.id).where(Project.name == "seeded"))
-    refresh_project(sqlite_engine, project_id)
+    project_id = ingest_history(sqlite_engine, seeded_history, "seeded")
     with Session(sqlite_engine) as s:
         counts = dict(s.execute(
             select(Test.nodeid, func.count(Result.id)).join(Result, Result.test_id == Test.id)
