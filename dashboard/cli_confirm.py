@@ -85,13 +85,7 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
     for i, t in enumerate(todo, 1):
         click.echo(f"[{i}/{len(todo)}] {t.kind} {t.victim} <- {_group(t.polluters)} …", nl=False)
         outcome = lib.confirm_target(t, runner)
-        try:
-            if server:
-                text = lib.record_to_server(server, project, token or "", outcome, commit)
-            else:
-                text = lib.record_to_db(app.engine, project, outcome, commit)
-        except lib.ServerError as exc:
-            raise click.ClickException(f"could not record the verdict: {exc}") from exc
+        text = _record(app, server, token, project, outcome, commit)
         click.echo(f" {text} ({outcome.runs} pytest runs)")
         rows.append((t, outcome, text))
     _summary(rows)
@@ -134,13 +128,7 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
         started = time.monotonic()
         outcome = unx.confirm_unexplained(v, runner)
         seconds = time.monotonic() - started
-        try:
-            if server:
-                text = lib.record_to_server(server, project, token or "", outcome, commit)
-            else:
-                text = lib.record_to_db(app.engine, project, outcome, commit)
-        except lib.ServerError as exc:
-            raise click.ClickException(f"could not record the verdict: {exc}") from exc
+        text = _record(app, server, token, project, outcome, commit)
         if outcome.verdict == "proven":
             click.echo(f" {outcome.target.kind}: {text} ({outcome.runs} pytest runs, {seconds:.1f} s)")
         elif outcome.verdict == "not-reproduced":
@@ -151,6 +139,18 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
         click.echo(f"    {outcome.detail}")
         rows.append((outcome.target, outcome, text))
     _summary(rows)
+
+
+def _record(app: AppContext, server: str | None, token: str | None, project: str, outcome, commit) -> str:
+    """Store ``outcome``'s verdict (on the server when one is given); return how it reads."""
+    from dashboard import confirm as lib
+
+    try:
+        if server:
+            return lib.record_to_server(server, project, token or "", outcome, commit)
+        return lib.record_to_db(app.engine, project, outcome, commit)
+    except lib.ServerError as exc:
+        raise click.ClickException(f"could not record the verdict: {exc}") from exc
 
 
 def _group(polluters: list[str]) -> str:

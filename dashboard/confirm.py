@@ -273,18 +273,11 @@ def current_commit(cwd: str | os.PathLike) -> str | None:
 
 def targets_from_db(engine, project: str) -> list[Target]:
     """Return the project's stored suspects as targets (the analysis is brought up to date first)."""
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from dashboard.analysis.interference import find_suspects
-    from dashboard.analysis.updates import refresh_project
-    from ingest.models import Project
 
-    with Session(engine) as session:
-        project_id = session.scalar(select(Project.id).where(Project.name == project))
-    if project_id is None:
-        raise LookupError(f"no project {project!r} in the database")
-    refresh_project(engine, project_id)
+    project_id = refreshed_project(engine, project)
     with Session(engine) as session:
         return [Target(s.victim, s.kind, list(s.polluters), s.tier, s.suite, s.verdict)
                 for s in find_suspects(session, project_id)]
@@ -360,3 +353,19 @@ def _http_json(method: str, url: str, token: str | None, payload: dict | None = 
         raise ServerError(f"{method} {url}: HTTP {exc.code} {message}".strip()) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ServerError(f"{method} {url}: {exc}") from exc
+
+
+def refreshed_project(engine, project: str) -> int:
+    """Return ``project``'s id after bringing its analysis up to date (confirm reads fresh suspects)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from dashboard.analysis.updates import refresh_project
+    from ingest.models import Project
+
+    with Session(engine) as session:
+        project_id = session.scalar(select(Project.id).where(Project.name == project))
+    if project_id is None:
+        raise LookupError(f"no project {project!r} in the database")
+    refresh_project(engine, project_id)
+    return project_id

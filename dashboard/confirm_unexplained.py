@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dashboard.confirm import Outcome, PytestTimeout, Target, _simple
+from dashboard.confirm import Outcome, PytestTimeout, Target, _simple, refreshed_project
 
 # A random flake must not end "proven": it would need to agree with itself in every one of these runs
 # (alone twice, the prefix, ddmin's steps, VERIFY_RUNS after the culprits, RECHECK_RUNS alone).
@@ -168,19 +168,12 @@ def unexplained_victims(engine, project: str, explained: set[str], *, only: str 
 
     ``only`` picks one node id (it must be flaky); ``again`` keeps those that already have a verdict.
     """
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from dashboard.analysis.confirmations import latest_verdicts
     from dashboard.analysis.flaky import flaky_tests
-    from dashboard.analysis.updates import refresh_project
-    from ingest.models import Project
 
-    with Session(engine) as session:
-        project_id = session.scalar(select(Project.id).where(Project.name == project))
-    if project_id is None:
-        raise LookupError(f"no project {project!r} in the database")
-    refresh_project(engine, project_id)
+    project_id = refreshed_project(engine, project)
     with Session(engine) as session:
         flaky = flaky_tests(session, project_id)
         judged = set() if again else {v.victim for v in latest_verdicts(session, project_id)}
