@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -49,11 +50,20 @@ PAGES = [
     "/api/v1/projects/{p}/flaky",
     "/projects/{p}/suspects",
     "/projects/{p}/weekly",
+    "/api/v1/projects/{p}/weekly",
+    "/projects/{p}/weekly?week={latest}",
+    "/projects/{p}/weekly?week={week}",
+    "/api/v1/projects/{p}/weekly?week={week}",
+    "/projects/{p}/flaky?until={sunday}",
 ]
+# ?week={latest} reviews the newest run's week (the default review of a live project);
+# ?week={week} a week with runs this many weeks before it.
+WEEKS_BACK = 8
 
 
 def targets(url: str) -> dict:
     """Pick the project, a suite, its newest run and one of its tests from the database."""
+    from dashboard.analysis.weeks import week_of
     from ingest.db import make_engine
     from ingest.models import Project, Result, Run, Suite, Test
 
@@ -68,10 +78,14 @@ def targets(url: str) -> dict:
         nodeid = s.scalar(
             select(Test.nodeid).join(Result, Result.test_id == Test.id)
             .where(Result.run_id == run_id).limit(1))
+        newest = s.scalar(select(func.max(Run.started_at)).where(Run.project_id == project.id))
         size = s.scalar(select(func.count()).select_from(Result))
         runs = s.scalar(select(func.count()).select_from(Run))
     engine.dispose()
-    return {"p": quote(project.name, safe=""), "suite": quote(suite.name, safe=""), "run": run_id,
+    week = week_of(newest).shifted(-WEEKS_BACK) if newest else week_of(datetime.now(UTC))
+    return {"week": week.label, "latest": week_of(newest or datetime.now(UTC)).label,
+            "sunday": week.last_day.isoformat(),
+            "p": quote(project.name, safe=""), "suite": quote(suite.name, safe=""), "run": run_id,
             "nodeid": quote(nodeid or "", safe=""), "_results": size, "_runs": runs}
 
 
@@ -81,13 +95,14 @@ def measure(client, path: str, repeat: int, cold: bool = False) -> tuple[float, 
     ``cold`` empties the per-process analysis cache before each timed request: what the first view
     after a new run (or in a fresh gunicorn worker) costs.
     """
-    from dashboard.analysis import run_cache
+    from dashboard.analysis import history, run_cache
 
     response = client.get(path)
     times, cpu = [], []
     for _ in range(repeat):
         if cold:
             run_cache.clear()
+            history._AS_OF.clear()  # what a new run does to the as-of (until=) replays
         t0, c0 = time.perf_counter(), time.process_time()
         response = client.get(path)
         response.get_data()
@@ -101,9 +116,10 @@ def first_request(client, path: str) -> float:
 
     Run before any other request of that path: the first view after a new run or in a fresh worker.
     """
-    from dashboard.analysis import run_cache
+    from dashboard.analysis import history, run_cache
 
     run_cache.clear()
+    history._AS_OF.clear()
     t0 = time.perf_counter()
     client.get(path).get_data()
     return time.perf_counter() - t0

@@ -266,7 +266,13 @@ def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
         "/api/v1/projects/{project}/verdicts": _verdict_operation(),
         "/api/v1/projects/{project}/weekly": _get(
             "The weekly suite-health review",
-            _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj())),
+            _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj()),
+                 analysis=_obj(["runs_behind", "up_to_date", "message"], runs_behind=INT,
+                               updated_at=OPT_DATETIME, up_to_date=BOOL, message=STR, weekly_findings={
+                                   "enum": ["stored", "computed", None], "description":
+                                   "stored: flakiness and suspects read from the worker's week findings; "
+                                   "computed: replayed for this request (worker behind); "
+                                   "null: week without runs"})),
             [PROJECT, _param("week", "query", {"type": "string", "pattern": WEEK_PATTERN},
                              "ISO week, 1970-W01 to 2999-W52; default: the last complete one.")], "weekly"),
     }

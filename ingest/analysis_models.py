@@ -183,3 +183,22 @@ class TestWindowStats(Base):
     before_s: Mapped[float | None] = mapped_column(Float)
     after_s: Mapped[float | None] = mapped_column(Float)
     step_run_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class WeekFindingsRow(Base):
+    """The as-of flakiness and interference findings at one week boundary, stored by the worker.
+
+    ``boundary`` is a Monday 00:00 UTC; the findings are those of the runs started before it, which
+    ``runs``/``fingerprint`` describe (count, sum and max of their ids): a page uses the row only
+    while the runs before the boundary are still exactly those. ``findings`` is
+    ``dashboard.analysis.week_findings.WeekFindings`` in JSON form.
+    """
+
+    __tablename__ = "week_findings"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    boundary: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    findings: Mapped[dict] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -786,6 +786,17 @@ def suspects_and_notes(
     else:
         analyzer = analyse_until(session, project_id, _as_datetime(until))
         suspects, notes = compute_from_analyzer(session, analyzer)
+    return with_verdicts(session, project_id, suspects, notes, until=until, since=since)
+
+
+def with_verdicts(
+    session: Session, project_id: int, suspects: list[Suspect], notes: list[Undecidable], *,
+    until: datetime | None = None, since: datetime | None = None,
+) -> tuple[list[Suspect], list[Undecidable]]:
+    """Return the analysis's suspects with ``suitehealth confirm``'s verdicts and proofs, ordered.
+
+    The last step of ``suspects_and_notes``; the weekly review's stored findings take it too.
+    """
     if since is not None:
         since_dt = _as_datetime(since)
         suspects = [s for s in suspects if s.last_seen_at is None or s.last_seen_at >= since_dt]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import budget, flaky, interference, pyramid, skips
+from dashboard.analysis import budget, flaky, interference, pyramid, skips, week_findings
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
@@ -172,22 +172,23 @@ def weekly_review(session: Session, project_id: int, window: Window | None = Non
     suspects_now: list[dict] = []
     if busy:
         # A test counts as flaky while its analysis does not call it "fixed" (clean for long enough).
-        now_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until_now, settings)
-                     if f.status != "fixed"}
-        then_flaky = {f.nodeid: f for f in flaky.flaky_tests(session, project.id, until_then, settings)
-                      if f.status != "fixed"}
+        # As of each boundary: stored by the worker when it is up to date, else replayed here.
+        now_flaky = {f.nodeid: f for f in week_findings.flaky_as_of(session, project.id, until_now,
+                                                                    settings) if f.status != "fixed"}
+        then_flaky = {f.nodeid: f for f in week_findings.flaky_as_of(session, project.id, until_then,
+                                                                     settings) if f.status != "fixed"}
         new_flaky = [_flaky(f, name, failures) for n, f in now_flaky.items() if n not in then_flaky]
         no_longer = [_flaky(f, name, failures) for n, f in then_flaky.items() if n not in now_flaky]
         flaky_now = [_flaky(f, name, failures) for f in now_flaky.values()]
         # A breakage is new when its streak of failures began this week (no second replay needed).
         broken = [_broken(b, name, this_week.contains(b.since_at), failures)
-                  for b in flaky.broken_tests(session, project.id, until_now, settings)]
+                  for b in week_findings.broken_as_of(session, project.id, until_now, settings)]
 
     new_suspects = None
     if busy:
         before = {_suspect_key(s)
-                  for s in interference.find_suspects(session, project.id, until_then, settings)}
-        current_suspects = interference.find_suspects(session, project.id, until_now, settings)
+                  for s in week_findings.suspects_as_of(session, project.id, until_then, settings)}
+        current_suspects = week_findings.suspects_as_of(session, project.id, until_now, settings)
         suspects_now = [_suspect(s, name, failures) for s in current_suspects]
         new_suspects = [s for s, raw in zip(suspects_now, current_suspects, strict=True)
                         if _suspect_key(raw) not in before]
@@ -241,7 +242,7 @@ def cached_weekly_review(session: Session, project_id: int, window: Window | Non
     settings = settings or Settings.from_environment()
     budgets = budget.own_budgets(session, project_id)
     key = ("weekly", project_id, week.label, week_of(now).label, week.end <= now, budgets,
-           settings.cache_key)
+           settings.cache_key, week_findings.stored_version(session, project_id, week))
     window = Window.of_week(week)
     return cached_per_runs(session, project_id, key,
                            lambda: weekly_review(session, project_id, window, settings, now=now))

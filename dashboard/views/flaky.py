@@ -9,8 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import flaky as flaky_analysis
-from dashboard.analysis import interference
+from dashboard.analysis import interference, week_findings
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.runs import suite_names
 from dashboard.charts import figure_json
@@ -45,8 +44,9 @@ def _analysis(session: Session, project_id: int, f: Filters) -> dict | None:
 def flaky(project: str) -> dict:
     """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
     proj, session, f, limit, offset = _listing_request(project)
-    tests, broken = flaky_analysis.flaky_and_broken(session, proj.id, f.window, current_settings(),
-                                                    suite=f.suite)
+    # ?until= a week's last day reads the worker's stored findings at that boundary when it has them.
+    tests, broken = week_findings.flaky_and_broken_as_of(session, proj.id, f.window, current_settings(),
+                                                         suite=f.suite)
     return listing(proj, f, len(tests), limit, offset, tests=tests[offset : offset + limit], broken=broken,
                    analysis=_analysis(session, proj.id, f), _all=tests, _suites=suite_names(session, proj.id))
 

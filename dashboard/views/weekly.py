@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from dashboard.analysis.freshness import analysis_status
+from dashboard.analysis.week_findings import review_source
 from dashboard.analysis.weekly import cached_weekly_review
-from dashboard.analysis.weeks import Week, parse_week
+from dashboard.analysis.weeks import Week, last_complete_week, parse_week
 from dashboard.analysis.window import Window
 from dashboard.charts import figure_json
 from dashboard.charts.weekly import week_days_figure
@@ -39,8 +41,13 @@ def _charts(data: dict) -> dict:
 def weekly(project: str) -> dict:
     """The review of one ISO week: runs, budgets, slowdowns, flakiness, suspects, skips, pyramid, actions."""
     proj = project_or_404(project)
-    week = week_arg()
-    review = cached_weekly_review(get_session(), proj.id, None if week is None else Window.of_week(week),
-                                  current_settings())
-    return {"project": proj.name, **review_json(review, public_urls().base), "_r": review}
+    session = get_session()
+    week = week_arg() or last_complete_week()
+    review = cached_weekly_review(session, proj.id, Window.of_week(week), current_settings())
+    # Whether the flakiness and suspects shown come from the worker's stored findings or were
+    # replayed for this request (the worker is behind or has not stored them yet).
+    analysis = {**analysis_status(session, proj.id).as_json(),
+                "weekly_findings": review_source(session, proj.id, week)}
+    return {"project": proj.name, **review_json(review, public_urls().base), "analysis": analysis,
+            "_r": review}
 

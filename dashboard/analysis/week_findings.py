@@ -1,0 +1,370 @@
+"""The as-of findings of a project at its week boundaries, stored by the worker, read by the weekly review.
+
+The weekly review compares flaky and broken tests and interference suspects as of this week's end
+and the previous week's end. Computed per request that is a replay of the whole history through
+``history.Analyzer`` (minutes at millions of results); here the worker does it once per boundary:
+
+* ``refresh_week_findings`` (called by ``updates.refresh_project`` under the per-project refresh
+  lock) replays the runs in the same order as ``history.analyse_until`` and, at each Monday 00:00
+  UTC that ends or starts a week with runs, stores what ``flaky.flaky_tests``,
+  ``flaky.broken_tests`` and ``interference.find_suspects`` would answer with ``until=`` that
+  boundary (``WeekFindings``, one JSON row per boundary in ``week_findings``).
+* A row names the runs it was computed from (count, sum and max of the ids of the runs started
+  before the boundary). A run stored later that started before the boundary (a late upload, a
+  backfill) or a deleted run changes that, and the row is no longer used: the page computes as
+  before, and the worker's next pass drops the row and stores it anew.
+* Each pass that has boundaries to store replays from the first run (about once a week per
+  project, and after a late run); ``BACKFILL_WEEKS`` bounds what an upgraded database computes.
+* ``flaky_as_of``, ``broken_as_of`` and ``suspects_as_of`` answer from a valid row and otherwise
+  from the replay (the worker is behind or has not run); ``review_source`` tells the page which.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from dashboard.analysis import flakestate, flaky, interference
+from dashboard.analysis.flaky import BrokenTest, FlakyTest, SignatureGroup
+from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs
+from dashboard.analysis.interference import Suspect
+from dashboard.analysis.weeks import Week, week_of
+from dashboard.analysis.window import Window
+from dashboard.settings import Settings
+from ingest.analysis_models import WeekFindingsRow
+from ingest.db import write_transaction
+from ingest.models import Run, Suite, Test
+
+log = logging.getLogger(__name__)
+
+# How many weeks back from its newest run a project's boundaries are stored. Each costs an
+# interference analysis of every suite (seconds at millions of results), so a database upgraded
+# with a long history gets the recent weeks; a running worker then adds each new boundary and keeps
+# it. Reviews of older weeks replay, as before.
+BACKFILL_WEEKS = 12
+# A boundary is stored this long after it passed: runs started just before it are still uploading
+# (each one started before a stored boundary makes the worker replay the history again).
+SETTLE = timedelta(hours=1)
+# The JSON form's version: a row written by another version is not used (and is stored anew).
+FORMAT = 1
+
+
+# ---- the findings and their JSON form -------------------------------------------------------
+
+@dataclass
+class WeekFindings:
+    """What the flakiness and interference analyses find in the runs started before ``boundary``."""
+
+    boundary: datetime
+    flaky: list[FlakyTest]
+    broken: list[BrokenTest]
+    # Without ``suitehealth confirm`` verdicts: those are attached when read (they change any time).
+    suspects: list[Suspect]
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "boundary": self.boundary.isoformat(),
+                "flaky": [_dump(f) for f in self.flaky], "broken": [_dump(b) for b in self.broken],
+                "suspects": [_dump(s) for s in self.suspects]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> WeekFindings:
+        flaky_tests = []
+        for raw in data["flaky"]:
+            f = _load(FlakyTest, raw)
+            f.signatures = [_load(SignatureGroup, g) for g in raw["signatures"]]
+            flaky_tests.append(f)
+        return cls(boundary=_parse(data["boundary"]), flaky=flaky_tests,
+                   broken=[_load(BrokenTest, b) for b in data["broken"]],
+                   suspects=[_load(Suspect, s) for s in data["suspects"]])
+
+
+# Fields holding datetimes, per type (everything else is JSON as it is).
+_DATETIMES = {
+    FlakyTest: {"first_seen", "last_flake"},
+    SignatureGroup: {"last_seen_at"},
+    BrokenTest: {"since_at"},
+    Suspect: {"first_seen_at", "last_seen_at"},
+}
+
+
+def _dump(item) -> dict:
+    out = asdict(item)
+    for cls, names in _DATETIMES.items():
+        if isinstance(item, cls):
+            for name in names:
+                out[name] = _iso(out[name])
+    if isinstance(item, FlakyTest):
+        out["signatures"] = [_dump(g) for g in item.signatures]
+    return out
+
+
+def _load(cls, raw: dict):
+    dates = _DATETIMES[cls]
+    values = {f.name: (_parse(raw[f.name]) if f.name in dates else raw[f.name])
+              for f in fields(cls) if f.name in raw}
+    return cls(**values)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# ---- which runs a boundary's findings come from -----------------------------------------------
+
+def fingerprint(count: int, id_sum: int, id_max: int | None) -> str:
+    """Return the fingerprint of a set of runs from its size, id sum and largest id."""
+    return f"{FORMAT}:{count}:{id_sum}:{id_max or 0}"
+
+
+def inputs_before(session: Session, project_id: int, boundary: datetime) -> str:
+    """Return the fingerprint of the project's runs started before ``boundary`` (one indexed query)."""
+    count, id_sum, id_max = session.execute(
+        select(func.count(Run.id), func.sum(Run.id), func.max(Run.id))
+        .where(Run.project_id == project_id, Run.started_at < boundary)
+    ).one()
+    return fingerprint(int(count or 0), int(id_sum or 0), id_max)
+
+
+def _fingerprints(runs: list[RunInfo], boundaries: list[datetime]) -> dict[datetime, str]:
+    """Return boundary -> fingerprint of the runs (in start order) started before it."""
+    out: dict[datetime, str] = {}
+    count = id_sum = 0
+    id_max: int | None = None
+    i = 0
+    for boundary in sorted(boundaries):
+        while i < len(runs) and runs[i].started_at < boundary:
+            count += 1
+            id_sum += runs[i].id
+            id_max = max(id_max or 0, runs[i].id)
+            i += 1
+        out[boundary] = fingerprint(count, id_sum, id_max)
+    return out
+
+
+def wanted_boundaries(runs: list[RunInfo], now: datetime) -> list[datetime]:
+    """Return the boundaries the worker stores: those a weekly review of the runs' weeks asks about
+    (a week's end and its start, the previous week's end) passed by ``SETTLE`` at ``now``, in the
+    ``BACKFILL_WEEKS`` weeks up to the newest run's.
+    """
+    if not runs:
+        return []
+    since = week_of(max(run.started_at for run in runs)).shifted(-BACKFILL_WEEKS).start
+    weeks = {week_of(run.started_at) for run in runs if run.started_at >= since}
+    return sorted({b for w in weeks for b in (w.start, w.end) if since <= b <= now - SETTLE})
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+def stored_findings(session: Session, project_id: int, boundary: datetime) -> WeekFindings | None:
+    """Return the stored findings at ``boundary`` if they describe exactly today's runs before it."""
+    boundary = _utc(boundary)
+    where = (WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary)
+    row = session.execute(select(WeekFindingsRow.fingerprint, WeekFindingsRow.computed_at).where(*where)
+                          ).one_or_none()
+    if row is None or row[0] != inputs_before(session, project_id, boundary):
+        return None
+    # A review reads each boundary several times (flaky, broken, suspects): the JSON once per session.
+    memo = session.info.setdefault("week_findings", {})
+    key = (project_id, boundary, *row)
+    if key not in memo:
+        memo[key] = session.scalar(select(WeekFindingsRow.findings).where(*where))
+    data = memo[key]
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    return WeekFindings.from_json(data)  # new objects each time: verdicts are attached to them
+
+
+def _stored_for(session: Session, project_id: int, window: Window) -> WeekFindings | None:
+    """Return the stored findings answering ``window`` ("everything before a boundary"), if valid."""
+    if window.since is not None or window.until is None:
+        return None
+    return stored_findings(session, project_id, window.until)
+
+
+def flaky_as_of(session: Session, project_id: int, window: Window,
+                settings: Settings | None = None) -> list[FlakyTest]:
+    """Return ``flaky.flaky_tests(...)``, from the stored findings when they are valid."""
+    found = _stored_for(session, project_id, window)
+    return found.flaky if found is not None else flaky.flaky_tests(session, project_id, window, settings)
+
+
+def broken_as_of(session: Session, project_id: int, window: Window,
+                 settings: Settings | None = None) -> list[BrokenTest]:
+    """Return ``flaky.broken_tests(...)``, from the stored findings when they are valid."""
+    found = _stored_for(session, project_id, window)
+    return found.broken if found is not None else flaky.broken_tests(session, project_id, window, settings)
+
+
+def suspects_as_of(session: Session, project_id: int, window: Window,
+                   settings: Settings | None = None) -> list[Suspect]:
+    """Return ``interference.find_suspects(...)``, from the stored findings when they are valid."""
+    found = _stored_for(session, project_id, window)
+    if found is None:
+        return interference.find_suspects(session, project_id, window, settings)
+    suspects, _ = interference.with_verdicts(session, project_id, found.suspects, [], until=window.until)
+    return suspects
+
+
+def flaky_and_broken_as_of(session: Session, project_id: int, window: Window,
+                           settings: Settings | None = None, *, suite: str | None = None
+                           ) -> tuple[list[FlakyTest], list[BrokenTest]]:
+    """Return ``flaky.flaky_and_broken(...)``; from the stored findings when the window is everything
+    before a stored boundary (with a ``since`` it is not: a breakage's last run is not stored)."""
+    found = _stored_for(session, project_id, window)
+    if found is None:
+        return flaky.flaky_and_broken(session, project_id, window, settings, suite=suite)
+    if suite is None:
+        return found.flaky, found.broken
+    return [t for t in found.flaky if t.suite == suite], [b for b in found.broken if b.suite == suite]
+
+
+def review_source(session: Session, project_id: int, week: Week) -> str | None:
+    """Return "stored" when the review of ``week`` reads stored findings, "computed" when it replays
+    the history, None when it needs none (a week without runs)."""
+    busy = session.scalar(select(Run.id).where(
+        Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end).limit(1))
+    if busy is None:
+        return None
+    return "stored" if all(stored_findings(session, project_id, b) is not None
+                           for b in (week.start, week.end)) else "computed"
+
+
+def stored_version(session: Session, project_id: int, week: Week) -> tuple:
+    """Return what changes when the worker stores the findings a review of ``week`` reads."""
+    return tuple(session.execute(
+        select(WeekFindingsRow.boundary, WeekFindingsRow.fingerprint, WeekFindingsRow.computed_at)
+        .where(WeekFindingsRow.project_id == project_id,
+               WeekFindingsRow.boundary.in_([week.start, week.end]))
+        .order_by(WeekFindingsRow.boundary)
+    ).all())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# ---- computing (the worker) -----------------------------------------------------------------
+
+def findings_of(session: Session, analyzer: Analyzer, boundary: datetime) -> WeekFindings:
+    """Return what the analyses answer from ``analyzer`` (the replay of the runs before ``boundary``).
+
+    The same steps as ``flaky._states`` and ``interference.suspects_and_notes`` take on the
+    ``until=`` path, without the verdicts (attached when read).
+    """
+    states, sigs = _flake_states(session, analyzer)
+    suspects, _ = interference.compute_from_analyzer(session, analyzer)
+    return WeekFindings(boundary=boundary, flaky=flaky._flaky(states, sigs, None),
+                        broken=flaky._broken(states, sigs, None), suspects=suspects)
+
+
+def _flake_states(session: Session, analyzer: Analyzer) -> tuple[dict, dict]:
+    """``flaky._states`` of the until= path, for an analyzer at hand (no suite filter)."""
+    project_id = analyzer.project_id
+    suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
+    raw = {k: s for k, s in analyzer.states.items()
+           if (view := flakestate.effective(s))["flakes"] or view["broken_now"]}
+    names: dict[int, str] = {}
+    ids = sorted({tid for _, tid in raw})
+    for i in range(0, len(ids), 500):
+        names.update(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids[i : i + 500]))).all())
+    sigs: dict[tuple[int, int], list[SignatureGroup]] = defaultdict(list)
+    for (sid, tid, _), s in analyzer.signatures.items():
+        if (sid, tid) in raw:
+            sigs[(sid, tid)].append(SignatureGroup(s.signature, s.count, s.example, s.last_seen_at))
+    for key in sigs:
+        sigs[key] = sorted(sigs[key], key=lambda g: -g.count)[: flaky.SIGNATURES_PER_TEST]
+    states = {(suites.get(k[0], "?"), names.get(k[1], str(k[1])), k): s for k, s in raw.items()}
+    return states, sigs
+
+
+def refresh_week_findings(engine: Engine, project_id: int, *, now: datetime | None = None) -> int:
+    """Store the findings of the project's week boundaries that are missing or out of date; return
+    how many were stored. The caller holds the project's refresh lock (``updates._one_analyser``).
+    """
+    now = now or datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        # One read of the runs: their fingerprints and the replay below agree by construction.
+        runs = iter_runs(session, project_id)
+        wanted = wanted_boundaries(runs, now)
+        stored = dict(session.execute(
+            select(WeekFindingsRow.boundary, WeekFindingsRow.fingerprint)
+            .where(WeekFindingsRow.project_id == project_id)).all())
+        current = _fingerprints(runs, sorted(set(wanted) | set(stored)))
+        missing = [b for b in wanted if stored.get(b) != current[b]]
+        # Rows of runs that changed since (a late run, a deleted one) go; older weeks' rows stay.
+        stale = [b for b, key in stored.items() if current[b] != key]
+        if not missing and not stale:
+            return 0
+        computed = _replay(session, project_id, runs, missing) if missing else []
+    with write_transaction(engine) as session:
+        drop = sorted(set(stale) | {f.boundary for f in computed})
+        if drop:
+            session.execute(delete(WeekFindingsRow).where(WeekFindingsRow.project_id == project_id,
+                                                          WeekFindingsRow.boundary.in_(drop)))
+        stamp = datetime.now(UTC)
+        if computed:
+            session.execute(insert(WeekFindingsRow), [
+                {"project_id": project_id, "boundary": f.boundary, "runs": _count(current[f.boundary]),
+                 "fingerprint": current[f.boundary], "findings": f.to_json(), "computed_at": stamp}
+                for f in computed])
+    if computed:
+        log.info("project %s: stored the findings of %d week boundar%s", project_id, len(computed),
+                 "y" if len(computed) == 1 else "ies")
+    return len(computed)
+
+
+def _count(key: str) -> int:
+    return int(key.split(":")[1])
+
+
+def _replay(session: Session, project_id: int, runs: list[RunInfo], missing: list[datetime]
+            ) -> list[WeekFindings]:
+    """Replay the runs in ``analyse_until``'s order and return the findings at each missing boundary.
+
+    From the first run every time: the analyzer is not kept between passes (at millions of results
+    it holds gigabytes, for a replay needed about once a week per project).
+    """
+    analyzer = Analyzer(project_id)
+    todo = [r for r in runs if r.started_at < missing[-1]]
+    out: list[WeekFindings] = []
+    pending = list(missing)
+    for n, (run, rows) in enumerate(iter_results(session, todo), 1):
+        while pending and run.started_at >= pending[0]:
+            out.append(findings_of(session, analyzer, pending.pop(0)))
+            _trim(analyzer)
+        analyzer.process(run, rows)
+        if n % TRIM_EVERY == 0:
+            _trim(analyzer)
+    for boundary in pending:  # no run between these and the last one replayed: the same state
+        out.append(findings_of(session, analyzer, boundary))
+    return out
+
+
+TRIM_EVERY = 200  # runs replayed between two trims of the processed runs
+
+
+def _trim(analyzer: Analyzer) -> None:
+    """Keep only the processed runs the interference analysis still looks at (the newest
+    ``HISTORY_RUNS`` non-outage runs of each suite): a long-lived replay must not grow without end."""
+    kept: dict[int, int] = defaultdict(int)
+    keep = []
+    for entry in reversed(analyzer.processed):
+        run, outage, _ = entry
+        if outage or kept[run.suite_id] >= interference.HISTORY_RUNS:
+            continue
+        kept[run.suite_id] += 1
+        keep.append(entry)
+    keep.reverse()
+    analyzer.processed = keep
