@@ -107,7 +107,7 @@ class ServeProcess(WorkerProcess):
              "--workers", "1", *args],
             env={**os.environ, ENV_VAR: url}, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True)
         self.proc.stderr = self.proc.stdout
-        self.lines, self.seen = queue.Queue(), []
+        self.lines, self.seen, self.claimed = queue.Queue(), [], set()
         threading.Thread(target=self._read, daemon=True).start()
         self.wait_for("Booting worker")
 

@@ -49,6 +49,7 @@ class WorkerProcess:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
+        self.claimed: set[int] = set()  # indexes in seen of the lines wait_for has returned
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -57,6 +58,15 @@ class WorkerProcess:
         self.lines.put("")  # end of output
 
     def wait_for(self, fragment: str) -> str:
+        """Return the first line holding ``fragment`` that no earlier wait returned, waiting for it.
+
+        Lines read while waiting for something else count too: a serve's worker may say "watching"
+        before gunicorn says "Booting worker".
+        """
+        for index, line in enumerate(self.seen):
+            if index not in self.claimed and fragment in line:
+                self.claimed.add(index)
+                return line
         while True:
             try:  # a guard against a hung run, not a speed check: nothing here takes minutes
                 line = self.lines.get(timeout=HANG_GUARD_S)
@@ -67,6 +77,7 @@ class WorkerProcess:
             if not line:
                 raise AssertionError(f"the worker exited before {fragment!r}:\n{''.join(self.seen)}")
             if fragment in line:
+                self.claimed.add(len(self.seen) - 1)
                 return line
 
     def kill(self) -> None:
