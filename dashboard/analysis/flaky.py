@@ -176,7 +176,6 @@ def _broken(states: dict, sigs: dict, since_dt: datetime | None) -> list[BrokenT
 
 def _states(session: Session, project_id: int, until, suite: str | None):
     """Return {(suite name, nodeid, (suite_id, test_id)): state} and signature groups per key."""
-    suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
     if until is None:
         # Core rows, not ORM ones: on a big project this is thousands of states per page.
         rows = session.connection().execute(
@@ -199,18 +198,28 @@ def _states(session: Session, project_id: int, until, suite: str | None):
             if raw
             else []
         )
-    else:
-        analyzer = analyse_until(session, project_id, _as_dt(until))
-        raw = {
-            k: s
-            for k, s in analyzer.states.items()
-            if (view := flakestate.effective(s))["flakes"] or view["broken_now"]
-        }
-        sig_rows = [
-            (sid, tid, s.signature, s.count, s.example, s.last_seen_at)
-            for (sid, tid, _), s in analyzer.signatures.items()
-            if (sid, tid) in raw
-        ]
+        return _named_states(session, project_id, raw, sig_rows, suite)
+    return analyzer_states(session, analyse_until(session, project_id, _as_dt(until)), suite)
+
+
+def analyzer_states(session: Session, analyzer, suite: str | None = None):
+    """``_states`` of a replayed history (the as-of path), for an analyzer already at hand."""
+    raw = {
+        k: s
+        for k, s in analyzer.states.items()
+        if (view := flakestate.effective(s))["flakes"] or view["broken_now"]
+    }
+    sig_rows = [
+        (sid, tid, s.signature, s.count, s.example, s.last_seen_at)
+        for (sid, tid, _), s in analyzer.signatures.items()
+        if (sid, tid) in raw
+    ]
+    return _named_states(session, analyzer.project_id, raw, sig_rows, suite)
+
+
+def _named_states(session: Session, project_id: int, raw: dict, sig_rows, suite: str | None):
+    """Key ``raw`` states by suite name and node id, and group their failure signatures."""
+    suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
     if suite is not None:
         raw = {k: s for k, s in raw.items() if suites.get(k[0]) == suite}
     names = {}

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import flakestate, flaky, interference
+from dashboard.analysis import flaky, interference
 from dashboard.analysis.flaky import BrokenTest, FlakyTest, SignatureGroup
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs
 from dashboard.analysis.interference import Suspect
@@ -38,7 +38,7 @@ from dashboard.analysis.window import Window
 from dashboard.settings import Settings
 from ingest.analysis_models import WeekFindingsRow
 from ingest.db import write_transaction
-from ingest.models import Run, Suite, Test
+from ingest.models import Run
 
 log = logging.getLogger(__name__)
 
@@ -263,30 +263,10 @@ def findings_of(session: Session, analyzer: Analyzer, boundary: datetime) -> Wee
     The same steps as ``flaky._states`` and ``interference.suspects_and_notes`` take on the
     ``until=`` path, without the verdicts (attached when read).
     """
-    states, sigs = _flake_states(session, analyzer)
+    states, sigs = flaky.analyzer_states(session, analyzer)
     suspects, _ = interference.compute_from_analyzer(session, analyzer)
     return WeekFindings(boundary=boundary, flaky=flaky._flaky(states, sigs, None),
                         broken=flaky._broken(states, sigs, None), suspects=suspects)
-
-
-def _flake_states(session: Session, analyzer: Analyzer) -> tuple[dict, dict]:
-    """``flaky._states`` of the until= path, for an analyzer at hand (no suite filter)."""
-    project_id = analyzer.project_id
-    suites = dict(session.execute(select(Suite.id, Suite.name).where(Suite.project_id == project_id)).all())
-    raw = {k: s for k, s in analyzer.states.items()
-           if (view := flakestate.effective(s))["flakes"] or view["broken_now"]}
-    names: dict[int, str] = {}
-    ids = sorted({tid for _, tid in raw})
-    for i in range(0, len(ids), 500):
-        names.update(session.execute(select(Test.id, Test.nodeid).where(Test.id.in_(ids[i : i + 500]))).all())
-    sigs: dict[tuple[int, int], list[SignatureGroup]] = defaultdict(list)
-    for (sid, tid, _), s in analyzer.signatures.items():
-        if (sid, tid) in raw:
-            sigs[(sid, tid)].append(SignatureGroup(s.signature, s.count, s.example, s.last_seen_at))
-    for key in sigs:
-        sigs[key] = sorted(sigs[key], key=lambda g: -g.count)[: flaky.SIGNATURES_PER_TEST]
-    states = {(suites.get(k[0], "?"), names.get(k[1], str(k[1])), k): s for k, s in raw.items()}
-    return states, sigs
 
 
 def refresh_week_findings(engine: Engine, project_id: int, *, now: datetime | None = None) -> int:
