@@ -23,8 +23,9 @@ from ingest.models import Suite
 
 
 @dataclass(frozen=True)
-class Window:
-    """A window the pages show by default: what it is, its fingerprint, and how to compute its rows."""
+class StoredWindow:
+    """A window of runs the pages show by default: what it is, its fingerprint, and how to compute its
+    rows (a set of runs, unlike ``analysis.window.Window``, a time range)."""
 
     kind: str
     key: str
@@ -32,24 +33,26 @@ class Window:
     inputs: tuple
 
 
-def current_windows(session: Session, project_id: int) -> Iterator[Window]:
+def current_windows(session: Session, project_id: int) -> Iterator[StoredWindow]:
     """Yield the windows the pages of the project show by default, as they would choose them now."""
     default = pyramid.default_window(session, project_id)
     if default is not None and default[0]:
         run_ids, index_of = default
-        yield Window(window_stats.PYRAMID, pyramid.window_key(run_ids, index_of), len(run_ids),
+        yield StoredWindow(window_stats.PYRAMID, pyramid.window_key(run_ids, index_of), len(run_ids),
                      (tuple(run_ids), tuple(sorted(index_of.items()))))
     for suite in session.scalars(select(Suite.name).where(Suite.project_id == project_id).order_by(Suite.id)):
         slow = [r[0] for r in budget._window_runs(session, project_id, suite, None, None, budget.SLOW_RUNS)]
         if slow:
-            yield Window(window_stats.SLOWEST, window_stats.fingerprint(sorted(slow)), len(slow), tuple(slow))
+            yield StoredWindow(window_stats.SLOWEST, window_stats.fingerprint(sorted(slow)), len(slow),
+                               tuple(slow))
         order = [r[0] for r in budget._window_runs(session, project_id, suite, None, None,
                                                    budget.REGRESSION_RUNS)]
         if order:
-            yield Window(window_stats.REGRESSIONS, window_stats.fingerprint(order), len(order), tuple(order))
+            yield StoredWindow(window_stats.REGRESSIONS, window_stats.fingerprint(order), len(order),
+                               tuple(order))
 
 
-def window_rows(session: Session, project_id: int, window: Window) -> list[dict]:
+def window_rows(session: Session, project_id: int, window: StoredWindow) -> list[dict]:
     """Return the test rows of ``window``, computed from the results."""
     if window.kind == window_stats.PYRAMID:
         run_ids, index_of = window.inputs
