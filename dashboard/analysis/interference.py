@@ -779,27 +779,26 @@ def suspects_and_notes(
     session: Session, project_id: int, window: Window = ALL_TIME, settings: Settings | None = None
 ) -> tuple[list[Suspect], list[Undecidable]]:
     """Return the suspects seen in ``window`` and the victims the history cannot decide about."""
-    since, until = window.since, window.until
-    if until is None:
+    if window.until is None:
         results, counts = analysis_store.stored_results(session, project_id)
         suspects, notes = materialise(session, project_id, results, counts)
     else:
-        analyzer = analyse_until(session, project_id, _as_datetime(until))
+        analyzer = analyse_until(session, project_id, _as_datetime(window.until))
         suspects, notes = compute_from_analyzer(session, analyzer)
-    return with_verdicts(session, project_id, suspects, notes, until=until, since=since)
+    return with_verdicts(session, project_id, suspects, notes, window)
 
 
 def with_verdicts(
-    session: Session, project_id: int, suspects: list[Suspect], notes: list[Undecidable], *,
-    until: datetime | None = None, since: datetime | None = None,
+    session: Session, project_id: int, suspects: list[Suspect], notes: list[Undecidable],
+    window: Window = ALL_TIME,
 ) -> tuple[list[Suspect], list[Undecidable]]:
     """Return the analysis's suspects with ``suitehealth confirm``'s verdicts and proofs, ordered.
 
     The last step of ``suspects_and_notes``; the weekly review's stored findings take it too.
     """
+    since = _as_datetime(window.since) if window.since is not None else None
     if since is not None:
-        since_dt = _as_datetime(since)
-        suspects = [s for s in suspects if s.last_seen_at is None or s.last_seen_at >= since_dt]
+        suspects = [s for s in suspects if s.last_seen_at is None or s.last_seen_at >= since]
     verdicts = latest_verdicts(session, project_id)
     attach_verdicts(suspects, verdicts)
     # Causes `suitehealth confirm --unexplained` proved for victims the history could not explain.
@@ -807,10 +806,11 @@ def with_verdicts(
     unmatched = unmatched_proofs(suspects, verdicts)
     flaky = flaky_suites(session, project_id, [v.victim for v in unmatched]) if unmatched else {}
     proofs = [proven_suspect(v, *flaky[v.victim]) for v in unmatched if v.victim in flaky]
-    if until is not None:  # a view of the past shows only what had been proven by then
-        proofs = [s for s in proofs if s.first_seen_at is None or s.first_seen_at < _as_datetime(until)]
+    if window.until is not None:  # a view of the past shows only what had been proven by then
+        until = _as_datetime(window.until)
+        proofs = [s for s in proofs if s.first_seen_at is None or s.first_seen_at < until]
     if since is not None:
-        proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at >= _as_datetime(since)]
+        proofs = [s for s in proofs if s.last_seen_at is None or s.last_seen_at >= since]
     suspects.extend(proofs)
     notes = [n for n in notes if n.victim not in {s.victim for s in proofs}]
     return _order(suspects), notes

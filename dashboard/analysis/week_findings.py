@@ -213,7 +213,7 @@ def suspects_as_of(session: Session, project_id: int, window: Window,
     found = _stored_for(session, project_id, window)
     if found is None:
         return interference.find_suspects(session, project_id, window, settings)
-    suspects, _ = interference.with_verdicts(session, project_id, found.suspects, [], until=window.until)
+    suspects, _ = interference.with_verdicts(session, project_id, found.suspects, [], window)
     return suspects
 
 
