@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from dashboard.errors import error_response
+from dashboard.settings import Settings, current_settings
 
 MODES = ("none", "proxy", "token")
 LOOPBACK = "127.0.0.1,::1"
@@ -40,7 +41,7 @@ def _open_path() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    mode = str(app.config.get("AUTH") or "none").lower()
+    mode = Settings.from_config(app.config).auth
     if mode not in MODES:
         raise AuthConfigError(f"SUITEHEALTH_AUTH must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "none":
@@ -70,7 +71,7 @@ def init_app(app: Flask) -> None:
 
 def may_read(project: str) -> bool:
     """Return whether this request may see ``project``: only what its token reads in token mode."""
-    if str(current_app.config.get("AUTH") or "none").lower() != "token":
+    if current_settings().auth != "token":
         return True
     reader = g.get("reader")
     return reader is not None and reader.may_read(project)

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from dashboard.db import get_engine
 from dashboard.errors import BadRequest
 from dashboard.openapi import openapi_document
+from dashboard.settings import current_settings
 from dashboard.urls import public_urls
 from ingest.cli import parse_started_at
 from ingest.records import RunMeta
@@ -34,8 +35,7 @@ _FIELDS = ("suite", "branch", "commit", "build_id", "build_url", "started_at", "
 
 @bp.get("/api/v1/openapi.json")
 def openapi():
-    auth = str(current_app.config.get("AUTH") or "none").lower()
-    return jsonify(openapi_document(auth, current_app.config.get("SESSION_COOKIE_NAME")))
+    return jsonify(openapi_document(current_settings().auth, current_app.config.get("SESSION_COOKIE_NAME")))
 
 
 @bp.post("/api/v1/projects/<path:project>/runs")
