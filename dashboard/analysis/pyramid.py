@@ -223,12 +223,12 @@ def window_rows(session: Session, run_ids: list[int], index_of: dict[int, int]) 
     """Return per test of ``run_ids`` its typical duration and trend span: what the refresh stores."""
     if not run_ids:
         return []
-    spans = {tid: (first, last) for tid, first, last in trend_spans(session, index_of)} if index_of else {}
+    rows, spans = _computed_tests(session, run_ids, index_of)
+    span_of = {tid: (first, last) for tid, first, last in spans}
     out = []
-    for row in session.connection().execute(_typical_statement(run_ids)):
-        first, last = spans.get(row[0], (None, None))
-        out.append({"test_id": row[0], "typical_s": float(row[-1]) if row[-1] is not None else None,
-                    "first_week": first, "last_week": last})
+    for row in rows:
+        first, last = span_of.get(row[0], (None, None))
+        out.append({"test_id": row[0], "typical_s": row[5], "first_week": first, "last_week": last})
     return out
 
 
@@ -253,6 +253,11 @@ def _window_tests(session: Session, project_id: int, run_ids: list[int],
         joins=((Test, Test.id == TestWindowStats.test_id),), order_by=(TestWindowStats.test_id,))
     if found is not None:
         return found, [(row[0], row[6], row[7]) for row in found if row[6] is not None]
+    return _computed_tests(session, run_ids, index_of)
+
+
+def _computed_tests(session: Session, run_ids: list[int], index_of: dict[int, int]) -> tuple[list, list]:
+    """``_window_tests`` computed from the results (what the refresh stores, and the fallback)."""
     rows = [(tid, nodeid, file, classname, markers, float(value) if value is not None else None)
             for tid, nodeid, file, classname, markers, value
             in session.connection().execute(_typical_statement(run_ids))]
