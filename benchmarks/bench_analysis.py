@@ -29,9 +29,7 @@ from ingest.analysis_models import (
     FailureSignature,
     FlakeStats,
     InterferenceSuspect,
-    StatWindow,
-    TestWindowStats,
-    WeekFindingsRow,
+    forget_stored_summaries,
 )
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Project
@@ -98,12 +96,9 @@ def build(engine, runs: int, tests: int, seed: int = 1) -> int:
 
 
 def reset_analysis(engine, project_id: int) -> None:
-    """Forget everything the refresh stored for the project, stored page windows and week findings too."""
+    """Forget everything the refresh stored for the project, what it stores for fast pages too."""
     with Session(engine) as s, s.begin():
-        windows = select(StatWindow.id).where(StatWindow.project_id == project_id)
-        s.execute(delete(TestWindowStats).where(TestWindowStats.window_id.in_(windows)))
-        s.execute(delete(StatWindow).where(StatWindow.project_id == project_id))
-        s.execute(delete(WeekFindingsRow).where(WeekFindingsRow.project_id == project_id))
+        forget_stored_summaries(s, project_id)
         for model in (InterferenceSuspect, FailureSignature, FlakeStats, AnalysedRun):
             s.execute(
                 delete(model).where(model.project_id == project_id)

@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from dashboard.analysis import history, skips, weekly
+    from dashboard.analysis import history, skips, week_parts, weekly
     from dashboard.analysis.weeks import last_complete_week, parse_week
     from dashboard.analysis.window import Window
     from dashboard.weekly_render import render_html, render_markdown
@@ -59,7 +59,7 @@ def main() -> None:
             weekly._totals(session, project.id, week)
             weekly._totals(session, project.id, week.previous)
             weekly._suite_weeks(session, project, week)
-            weekly.failures_by_test(session, project.id, week)
+            week_parts.failures_by_test(session, project.id, week)
             skips.skip_surges(session, project.id, window)
             skips.count_drops(session, project.id, window)
 

@@ -272,7 +272,12 @@ def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
                                    "enum": ["stored", "computed", None], "description":
                                    "stored: flakiness and suspects read from the worker's week findings; "
                                    "computed: replayed for this request (worker behind); "
-                                   "null: week without runs"})),
+                                   "null: week without runs"},
+                               weekly_parts={
+                                   "enum": ["stored", "computed"], "description":
+                                   "stored: slowdowns, slowest tests, pyramid drift, skips and failures read "
+                                   "from the worker's week parts; computed: summarised from the results for "
+                                   "this request (worker behind)"})),
             [PROJECT, _param("week", "query", {"type": "string", "pattern": WEEK_PATTERN},
                              "ISO week, 1970-W01 to 2999-W52; default: the last complete one.")], "weekly"),
     }

@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ingest.models import Base, BigId, UTCDateTime
 
@@ -202,3 +214,34 @@ class WeekFindingsRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     findings: Mapped[dict] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WeekPartsRow(Base):
+    """The parts of one week's review that summarise results, stored by the worker.
+
+    ``week_start`` is the week's Monday 00:00 UTC; ``parts`` is
+    ``dashboard.analysis.week_parts.WeekParts`` in JSON form, computed from the runs that
+    ``fingerprint`` describes (those started from ``LOOKBACK_WEEKS`` weeks before the week to its
+    end) under one set of settings: a page uses the row only while both are still the same.
+    """
+
+    __tablename__ = "week_parts"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    week_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    parts: Mapped[dict] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def forget_stored_summaries(session: Session, project_id: int) -> None:
+    """Delete what the worker stored to serve pages fast (window statistics, week findings and parts).
+
+    For ``reindex``, which rewrites results under the same run ids (every fingerprint would still
+    match), and for benchmarks that time a refresh from nothing; the next refresh stores them again.
+    """
+    window_ids = select(StatWindow.id).where(StatWindow.project_id == project_id)
+    session.execute(delete(TestWindowStats).where(TestWindowStats.window_id.in_(window_ids)))
+    session.execute(delete(StatWindow).where(StatWindow.project_id == project_id))
+    session.execute(delete(WeekFindingsRow).where(WeekFindingsRow.project_id == project_id))
+    session.execute(delete(WeekPartsRow).where(WeekPartsRow.project_id == project_id))

@@ -36,8 +36,7 @@ from ingest.analysis_models import (
     FailureSignature,
     FlakeStats,
     InterferenceSuspect,
-    StatWindow,
-    TestWindowStats,
+    forget_stored_summaries,
 )
 from ingest.db import ensure_schema, write_transaction
 from ingest.models import Project, Result, Run, Suite, Test
@@ -229,7 +228,6 @@ def _clear_analyses(session: Session, project_id: int) -> None:
     session.execute(delete(InterferenceSuspect).where(InterferenceSuspect.project_id == project_id))
     session.execute(delete(AnalysedRun).where(AnalysedRun.project_id == project_id))
     session.execute(delete(AnalysisState).where(AnalysisState.project_id == project_id))
-    # Per-test window statistics are keyed by run ids, which keep their ids here: drop them too.
-    window_ids = select(StatWindow.id).where(StatWindow.project_id == project_id)
-    session.execute(delete(TestWindowStats).where(TestWindowStats.window_id.in_(window_ids)))
-    session.execute(delete(StatWindow).where(StatWindow.project_id == project_id))
+    # What is stored for fast pages is keyed by run ids, which keep their ids here: drop it too
+    # (week findings and parts included: a stale row would still match its fingerprint).
+    forget_stored_summaries(session, project_id)

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import interference, quarantine_policy, week_findings, window_refresh
+from dashboard.analysis import interference, quarantine_policy, week_findings, week_parts, window_refresh
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.freshness import LATE_RUN_WINDOW
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, load_commit_outcomes
@@ -97,8 +97,10 @@ def refresh_project(engine: Engine, project_id: int, *, wait: bool = True) -> Re
         refreshed = _refresh(engine, project_id)
         # The pages' per-test window statistics (pyramid, slowest tests, regressions) follow.
         window_refresh.refresh_windows(engine, project_id)
-        # And the weekly review's as-of findings at the week boundaries the runs cross.
+        # And the weekly review's as-of findings at the week boundaries the runs cross, and the
+        # parts it summarises from the results of its recent weeks.
         week_findings.refresh_week_findings(engine, project_id)
+        week_parts.refresh_week_parts(engine, project_id)
         return refreshed
 
 

@@ -15,29 +15,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import budget, flaky, interference, pyramid, skips, week_findings
+from dashboard.analysis import budget, flaky, interference, skips, week_findings, week_parts
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
+from dashboard.analysis.week_parts import LINKS
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
-from dashboard.urls import Urls
-from ingest.models import Project, Result, Run, Suite, Test
-from ingest.records import BAD_OUTCOMES
+from ingest.models import Project, Run, Suite
 
-# How many slowest tests / regressions / actions the review shows.
-TOP_N = 10
+# How many actions the review shows.
 MAX_ACTIONS = 8
-# Pyramid drift compares level shares with this many weeks earlier.
-DRIFT_WEEKS = 4
-# Slowdowns are found over this many weeks before the reviewed one (a step needs a "before").
-REGRESSION_LOOKBACK_WEEKS = 6
 
 
-# ---- links ----------------------------------------------------------------------------------
-
-# The review stores relative links; renderers put them under the base URL (``Urls(base).path``).
-LINKS = Urls()
 
 
 # ---- the review's parts ----------------------------------------------------------------------
@@ -146,22 +136,15 @@ def weekly_review(session: Session, project_id: int, window: Window | None = Non
     totals_now = _totals(session, project.id, week)
     totals_before = _totals(session, project.id, prev)
     suites = _suite_weeks(session, project, week)
-    failures = failures_by_test(session, project.id, week)
+    settings = settings or Settings.from_environment()
+    # What summarises results (failures, slowdowns, slowest tests, pyramid drift, skips): stored by
+    # the worker when it is up to date, else computed here.
+    parts, _ = week_parts.parts_of(session, project.id, name, week, settings)
+    failures = parts.failures
     # An empty week shows only where the runs are; the analyses below would find nothing new.
     busy = totals_now.runs > 0
-
-    settings = settings or Settings.from_environment()
-    slower = slowest = None
     if busy:
         _add_budgets(session, project.id, suites, week, settings)
-        # A step needs runs on both sides, so look back before the week and keep the steps that
-        # began inside it: "got slower this week", not "was slower all week".
-        lookback = Window.weeks(week.shifted(-REGRESSION_LOOKBACK_WEEKS), week)
-        slower = [_regression(r, name) for r in budget.duration_regressions(
-            session, project.id, lookback, settings, limit=TOP_N * 5)
-            if this_week.contains(r.began_at)][:TOP_N]
-        slowest = [_slow(t, name) for t in budget.slowest_tests(
-            session, project.id, this_week, settings, limit=TOP_N)]
 
     # The as-of questions judge the history before the week's end, and before the previous week's.
     until_now, until_then = Window.before(week.end), Window.before(prev.end)
@@ -193,12 +176,6 @@ def weekly_review(session: Session, project_id: int, window: Window | None = Non
         new_suspects = [s for s, raw in zip(suspects_now, current_suspects, strict=True)
                         if _suspect_key(raw) not in before]
 
-    pyramid_drift = None
-    if busy:
-        pyramid_drift = _pyramid_drift(session, project.id, week, settings)
-
-    surges = skips.skip_surges(session, project.id, this_week, settings) if busy else []
-    drops = skips.count_drops(session, project.id, this_week, settings) if busy else []
     current = week_of(now)
     latest = _latest_week_with_runs(session, project.id)
     review = WeeklyReview(
@@ -210,10 +187,11 @@ def weekly_review(session: Session, project_id: int, window: Window | None = Non
         latest_week_with_runs=latest.label if latest else None,
         runs=totals_now.runs, runs_before=totals_before.runs, red_runs=totals_now.red_runs,
         pass_rate=totals_now.pass_rate, pass_rate_before=totals_before.pass_rate, reruns=totals_now.reruns,
-        suites=suites, days=_days(session, project.id, week), slower_tests=slower, slowest_tests=slowest,
+        suites=suites, days=_days(session, project.id, week), slower_tests=parts.slower_tests,
+        slowest_tests=parts.slowest_tests,
         new_flaky=new_flaky,
-        no_longer_flaky=no_longer, broken=broken, new_suspects=new_suspects, skip_surges=surges,
-        count_drops=drops, pyramid=pyramid_drift, actions=[],
+        no_longer_flaky=no_longer, broken=broken, new_suspects=new_suspects, skip_surges=parts.skip_surges,
+        count_drops=parts.count_drops, pyramid=parts.pyramid, actions=[],
         links={
             "review": LINKS.weekly(name, week), "previous": LINKS.weekly(name, prev),
             "next": LINKS.weekly(name, week.next), "runs": LINKS.runs(
@@ -242,7 +220,8 @@ def cached_weekly_review(session: Session, project_id: int, window: Window | Non
     settings = settings or Settings.from_environment()
     budgets = budget.own_budgets(session, project_id)
     key = ("weekly", project_id, week.label, week_of(now).label, week.end <= now, budgets,
-           settings.cache_key, week_findings.stored_version(session, project_id, week))
+           settings.cache_key, week_findings.stored_version(session, project_id, week),
+           week_parts.stored_version(session, project_id, week))
     window = Window.of_week(week)
     return cached_per_runs(session, project_id, key,
                            lambda: weekly_review(session, project_id, window, settings, now=now))
@@ -337,17 +316,6 @@ def _median(values: list, whole: bool = False):
     return round(value) if whole else value
 
 
-def failures_by_test(session: Session, project_id: int, week: Week) -> dict[str, int]:
-    """nodeid -> failed/errored attempts (reruns included) in the week's runs."""
-    rows = session.execute(
-        select(Test.nodeid, func.count())
-        .join(Result, Result.test_id == Test.id).join(Run, Run.id == Result.run_id)
-        .where(*_week_runs(project_id, week), Result.outcome.in_(BAD_OUTCOMES))
-        .group_by(Test.nodeid)
-    ).all()
-    return {nodeid: int(n) for nodeid, n in rows}
-
-
 def _latest_week_with_runs(session: Session, project_id: int) -> Week | None:
     latest = session.scalar(select(func.max(Run.started_at)).where(Run.project_id == project_id))
     return week_of(latest) if latest else None
@@ -371,19 +339,6 @@ def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], wee
         s.forecast_breach_date = _iso(b.forecast_breach_date)
         s.workers_needed = b.workers_needed
         s.status = b.status
-
-
-def _regression(r: budget.Regression, project: str) -> dict:
-    return {
-        "nodeid": r.nodeid, "before_s": r.before_s, "after_s": r.after_s, "ratio": r.ratio,
-        "began_run_id": r.began_run_id, "began_at": _iso(r.began_at), "suite": r.suite,
-        "link": LINKS.test(project, r.nodeid), "run_link": LINKS.run(project, r.began_run_id),
-    }
-
-
-def _slow(t: budget.SlowTest, project: str) -> dict:
-    return {"nodeid": t.nodeid, "median_s": t.median_s, "runs": t.runs, "share_of_suite": t.share_of_suite,
-            "link": LINKS.test(project, t.nodeid)}
 
 
 def _flaky(f: flaky.FlakyTest, project: str, failures: dict[str, int]) -> dict:
@@ -417,32 +372,6 @@ def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) ->
             "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": _iso(s.first_seen_at),
             "last_seen_at": _iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
             "link": LINKS.test(project, s.victim), "suspects_link": LINKS.project(project, "suspects")}
-
-
-def _pyramid_drift(session: Session, project_id: int, week: Week, settings: Settings) -> dict:
-    """Level shares (tests and time) this week against ``DRIFT_WEEKS`` weeks earlier."""
-    then = week.shifted(-DRIFT_WEEKS)
-    snapshots = {}
-    for label, w in (("now", week), ("then", then)):
-        p = pyramid.pyramid_levels(session, project_id, Window.of_week(w), settings)
-        # The pyramid's shares are 0.0 in an empty week; here "no tests" must not read as a 0% share.
-        timed = any(v.time_s for v in p.levels.values())
-        snapshots[label] = {
-            "week": w.label, "shape": p.shape,
-            "levels": {k: {"tests": v.tests, "time_s": v.time_s,
-                           "test_share": v.share_tests if p.tests else None,
-                           "time_share": v.share_time if timed else None}
-                       for k, v in p.levels.items()},
-        }
-    names = [n for n in ("unit", "integration", "e2e", "unknown")
-             if n in snapshots["now"]["levels"] or n in snapshots["then"]["levels"]]
-    drift = []
-    for n in names:
-        a = snapshots["now"]["levels"].get(n, {}).get("test_share")
-        b = snapshots["then"]["levels"].get(n, {}).get("test_share")
-        drift.append({"level": n, "share_now": a, "share_then": b,
-                      "change": (a - b) if a is not None and b is not None else None})
-    return {"now": snapshots["now"], "then": snapshots["then"], "drift": drift}
 
 
 # ---- recommended actions --------------------------------------------------------------------

@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.week_findings import review_source
+from dashboard.analysis.week_parts import is_stored
 from dashboard.analysis.weekly import cached_weekly_review
 from dashboard.analysis.weeks import Week, last_complete_week, parse_week
 from dashboard.analysis.window import Window
@@ -46,8 +47,11 @@ def weekly(project: str) -> dict:
     review = cached_weekly_review(session, proj.id, Window.of_week(week), current_settings())
     # Whether the flakiness and suspects shown come from the worker's stored findings or were
     # replayed for this request (the worker is behind or has not stored them yet).
+    # The same for the parts summarised from results (slowdowns, pyramid drift, skips, failures).
     analysis = {**analysis_status(session, proj.id).as_json(),
-                "weekly_findings": review_source(session, proj.id, week)}
+                "weekly_findings": review_source(session, proj.id, week),
+                "weekly_parts": "stored" if is_stored(session, proj.id, week, current_settings())
+                else "computed"}
     return {"project": proj.name, **review_json(review, public_urls().base), "analysis": analysis,
             "_r": review}
 

@@ -1,0 +1,278 @@
+"""The parts of a weekly review that summarise results, stored by the worker, read by the review.
+
+Besides the as-of findings (``week_findings``), a review of week W summarises the results of W and
+the weeks before it: the tests that got slower in W (over a six-week lookback), W's slowest tests,
+the pyramid's drift against four weeks earlier, skip surges (against a four-week baseline), suites
+that lost tests, and each test's failures in W. At millions of results each is a scan of hundreds
+of thousands of rows, so a request computing them takes seconds; here:
+
+* ``refresh_week_parts`` (called by ``updates.refresh_project`` under the per-project refresh lock)
+  computes them for each week with runs among the ``week_findings.BACKFILL_WEEKS`` up to the newest
+  run, the current week included, and stores one JSON row per week (``week_parts``).
+* A row names what it was computed from: the runs started from ``LOOKBACK_WEEKS`` before W to W's
+  end (count, sum and max of their ids), and the settings. A new run in those weeks (every run of
+  the live week, a late upload), a deleted run or another configuration changes that, and the row
+  is no longer used: the review computes the parts itself until the worker stores them again.
+* ``parts_of`` answers from a valid row, otherwise by computing; ``compute_parts`` is the one
+  computation both use, so stored and computed parts are the same by construction.
+
+What the review adds per request stays cheap: run totals per week, suite and day, budgets (one row
+per run), and the as-of findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from dashboard.analysis import budget, pyramid, skips
+from dashboard.analysis.history import iter_runs
+from dashboard.analysis.week_findings import BACKFILL_WEEKS
+from dashboard.analysis.weeks import Week, week_of
+from dashboard.analysis.window import Window
+from dashboard.settings import Settings
+from dashboard.urls import Urls
+from ingest.analysis_models import WeekPartsRow
+from ingest.db import write_transaction
+from ingest.models import Project, Result, Run, Test
+from ingest.records import BAD_OUTCOMES
+
+log = logging.getLogger(__name__)
+
+# How many slowest tests / regressions the review shows.
+TOP_N = 10
+# Pyramid drift compares level shares with this many weeks earlier.
+DRIFT_WEEKS = 4
+# Slowdowns are found over this many weeks before the reviewed one (a step needs a "before").
+REGRESSION_LOOKBACK_WEEKS = 6
+# The parts of week W read the runs started in [W - LOOKBACK_WEEKS, W's end): what a row names.
+LOOKBACK_WEEKS = max(DRIFT_WEEKS, REGRESSION_LOOKBACK_WEEKS, skips.BASELINE_WEEKS, 1)
+# The JSON form's version: a row written by another version is not used (and is stored anew).
+FORMAT = 1
+
+# The review stores relative links; renderers put them under the base URL (``Urls(base).path``).
+LINKS = Urls()
+
+
+@dataclass
+class WeekParts:
+    """What a review of ``week`` shows that is summarised from results (None: the week had no runs)."""
+
+    week: str
+    failures: dict[str, int] = field(default_factory=dict)
+    slower_tests: list[dict] | None = None
+    slowest_tests: list[dict] | None = None
+    pyramid: dict | None = None
+    skip_surges: list[skips.SkipSurge] = field(default_factory=list)
+    count_drops: list[skips.CountDrop] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> WeekParts:
+        surges = [skips.SkipSurge(**{**s, "examples": [skips.SkippedTest(**e) for e in s["examples"]]})
+                  for s in data["skip_surges"]]
+        return cls(week=data["week"], failures=dict(data["failures"]), slower_tests=data["slower_tests"],
+                   slowest_tests=data["slowest_tests"], pyramid=data["pyramid"], skip_surges=surges,
+                   count_drops=[skips.CountDrop(**d) for d in data["count_drops"]])
+
+
+# ---- computing ------------------------------------------------------------------------------
+
+def compute_parts(session: Session, project_id: int, project: str, week: Week,
+                  settings: Settings) -> WeekParts:
+    """Compute the parts of the review of ``week`` from the results (``project`` names the links)."""
+    failures = failures_by_test(session, project_id, week)
+    busy = session.scalar(select(Run.id).where(*_week_runs(project_id, week)).limit(1)) is not None
+    if not busy:
+        # An empty week shows only where the runs are; the analyses would find nothing new.
+        return WeekParts(week=week.label, failures=failures)
+    this_week = Window.of_week(week)
+    # A step needs runs on both sides, so look back before the week and keep the steps that
+    # began inside it: "got slower this week", not "was slower all week".
+    lookback = Window.weeks(week.shifted(-REGRESSION_LOOKBACK_WEEKS), week)
+    slower = [_regression(r, project) for r in budget.duration_regressions(
+        session, project_id, lookback, settings, limit=TOP_N * 5)
+        if this_week.contains(r.began_at)][:TOP_N]
+    slowest = [_slow(t, project) for t in budget.slowest_tests(
+        session, project_id, this_week, settings, limit=TOP_N)]
+    return WeekParts(
+        week=week.label, failures=failures, slower_tests=slower, slowest_tests=slowest,
+        pyramid=_pyramid_drift(session, project_id, week, settings),
+        skip_surges=skips.skip_surges(session, project_id, this_week, settings),
+        count_drops=skips.count_drops(session, project_id, this_week, settings))
+
+
+def _week_runs(project_id: int, week: Week):
+    return (Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end)
+
+
+def failures_by_test(session: Session, project_id: int, week: Week) -> dict[str, int]:
+    """nodeid -> failed/errored attempts (reruns included) in the week's runs."""
+    rows = session.execute(
+        select(Test.nodeid, func.count())
+        .join(Result, Result.test_id == Test.id).join(Run, Run.id == Result.run_id)
+        .where(*_week_runs(project_id, week), Result.outcome.in_(BAD_OUTCOMES))
+        .group_by(Test.nodeid)
+    ).all()
+    return {nodeid: int(n) for nodeid, n in rows}
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _regression(r: budget.Regression, project: str) -> dict:
+    return {
+        "nodeid": r.nodeid, "before_s": r.before_s, "after_s": r.after_s, "ratio": r.ratio,
+        "began_run_id": r.began_run_id, "began_at": _iso(r.began_at), "suite": r.suite,
+        "link": LINKS.test(project, r.nodeid), "run_link": LINKS.run(project, r.began_run_id),
+    }
+
+
+def _slow(t: budget.SlowTest, project: str) -> dict:
+    return {"nodeid": t.nodeid, "median_s": t.median_s, "runs": t.runs, "share_of_suite": t.share_of_suite,
+            "link": LINKS.test(project, t.nodeid)}
+
+
+def _pyramid_drift(session: Session, project_id: int, week: Week, settings: Settings) -> dict:
+    """Level shares (tests and time) this week against ``DRIFT_WEEKS`` weeks earlier."""
+    then = week.shifted(-DRIFT_WEEKS)
+    snapshots = {}
+    for label, w in (("now", week), ("then", then)):
+        p = pyramid.pyramid_levels(session, project_id, Window.of_week(w), settings)
+        # The pyramid's shares are 0.0 in an empty week; here "no tests" must not read as a 0% share.
+        timed = any(v.time_s for v in p.levels.values())
+        snapshots[label] = {
+            "week": w.label, "shape": p.shape,
+            "levels": {k: {"tests": v.tests, "time_s": v.time_s,
+                           "test_share": v.share_tests if p.tests else None,
+                           "time_share": v.share_time if timed else None}
+                       for k, v in p.levels.items()},
+        }
+    names = [n for n in ("unit", "integration", "e2e", "unknown")
+             if n in snapshots["now"]["levels"] or n in snapshots["then"]["levels"]]
+    drift = []
+    for n in names:
+        a = snapshots["now"]["levels"].get(n, {}).get("test_share")
+        b = snapshots["then"]["levels"].get(n, {}).get("test_share")
+        drift.append({"level": n, "share_now": a, "share_then": b,
+                      "change": (a - b) if a is not None and b is not None else None})
+    return {"now": snapshots["now"], "then": snapshots["then"], "drift": drift}
+
+
+# ---- which runs and settings a week's parts come from ---------------------------------------
+
+def inputs_of(session: Session, project_id: int, week: Week, settings: Settings) -> str:
+    """Return the fingerprint of what the parts of ``week`` are computed from (one indexed query)."""
+    count, id_sum, id_max = session.execute(
+        select(func.count(Run.id), func.sum(Run.id), func.max(Run.id))
+        .where(Run.project_id == project_id, Run.started_at >= week.shifted(-LOOKBACK_WEEKS).start,
+               Run.started_at < week.end)
+    ).one()
+    return _fingerprint(int(count or 0), int(id_sum or 0), id_max, settings)
+
+
+def _fingerprint(count: int, id_sum: int, id_max: int | None, settings: Settings) -> str:
+    # The settings go in as a hash: their repr can be long, the column holds 64 characters.
+    config = hashlib.sha256(settings.cache_key.encode()).hexdigest()[:16]
+    return f"{FORMAT}:{count}:{id_sum}:{id_max or 0}:{config}"
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+def is_stored(session: Session, project_id: int, week: Week, settings: Settings) -> bool:
+    """Return whether a stored row of ``week`` describes exactly today's runs and settings."""
+    key = session.scalar(select(WeekPartsRow.fingerprint).where(
+        WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start))
+    return key is not None and key == inputs_of(session, project_id, week, settings)
+
+
+def stored_parts(session: Session, project_id: int, week: Week, settings: Settings) -> WeekParts | None:
+    """Return the stored parts of ``week`` if they describe exactly today's runs and settings."""
+    if not is_stored(session, project_id, week, settings):
+        return None
+    data = session.scalar(select(WeekPartsRow.parts).where(
+        WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start))
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    return WeekParts.from_json(data)
+
+
+def parts_of(session: Session, project_id: int, project: str, week: Week, settings: Settings
+             ) -> tuple[WeekParts, str]:
+    """Return the parts of ``week`` and where they came from: "stored" or "computed"."""
+    found = stored_parts(session, project_id, week, settings)
+    if found is not None:
+        return found, "stored"
+    return compute_parts(session, project_id, project, week, settings), "computed"
+
+
+def stored_version(session: Session, project_id: int, week: Week) -> tuple:
+    """Return what changes when the worker stores the parts of ``week``."""
+    return tuple(session.execute(
+        select(WeekPartsRow.fingerprint, WeekPartsRow.computed_at)
+        .where(WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start)).all())
+
+
+# ---- storing (the worker) -------------------------------------------------------------------
+
+def wanted_weeks(starts: list[datetime], backfill_weeks: int) -> list[Week]:
+    """Return the weeks with runs among the ``backfill_weeks`` up to the newest run's, oldest first."""
+    if not starts:
+        return []
+    newest = week_of(max(starts))
+    oldest = newest.shifted(-backfill_weeks)
+    return sorted({week_of(s) for s in starts if s >= oldest.start})
+
+
+def refresh_week_parts(engine: Engine, project_id: int, settings: Settings | None = None, *,
+                       backfill_weeks: int | None = None) -> int:
+    """Store the parts of the project's recent weeks that are missing or out of date; return how many.
+
+    The caller holds the project's refresh lock (``updates._one_analyser``). Rows of weeks no
+    longer wanted are deleted, so the table holds at most ``backfill_weeks`` + 1 rows per project.
+    """
+    settings = settings or Settings.from_environment()
+    with Session(engine) as session, session.begin():
+        runs = iter_runs(session, project_id)
+        weeks = wanted_weeks([r.started_at for r in runs],
+                             BACKFILL_WEEKS if backfill_weeks is None else backfill_weeks)
+        stored = dict(session.execute(select(WeekPartsRow.week_start, WeekPartsRow.fingerprint)
+                                      .where(WeekPartsRow.project_id == project_id)).all())
+        stored = {_utc(k): v for k, v in stored.items()}
+        current = {w.start: inputs_of(session, project_id, w, settings) for w in weeks}
+        missing = [w for w in weeks if stored.get(w.start) != current[w.start]]
+        stale = [start for start in stored if start not in current]
+        if not missing and not stale:
+            return 0
+        name = _project_name(session, project_id)
+        computed = [(w, compute_parts(session, project_id, name, w, settings)) for w in missing]
+    with write_transaction(engine) as session:
+        drop = stale + [w.start for w in missing]
+        if drop:
+            session.execute(delete(WeekPartsRow).where(WeekPartsRow.project_id == project_id,
+                                                       WeekPartsRow.week_start.in_(drop)))
+        stamp = datetime.now(UTC)
+        if computed:
+            session.execute(insert(WeekPartsRow), [
+                {"project_id": project_id, "week_start": w.start, "fingerprint": current[w.start],
+                 "parts": parts.to_json(), "computed_at": stamp} for w, parts in computed])
+    if computed:
+        log.info("project %s: stored the review parts of %d week%s", project_id, len(computed),
+                 "" if len(computed) == 1 else "s")
+    return len(computed)
+
+
+def _project_name(session: Session, project_id: int) -> str:
+    return session.scalar(select(Project.name).where(Project.id == project_id))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
