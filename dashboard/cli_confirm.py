@@ -29,7 +29,7 @@ from ingest.cli import AppContext, pass_app
 @click.option("--unexplained", is_flag=True,
               help="Instead of suspects, take flaky tests that have none: rebuild the order that ran before "
                    "the victim in a stored run, re-run it and bisect it (ddmin) down to the test that flips "
-                   "it. The history is read from --db.")
+                   "it. The history is read from --db, or from the server with --server (no --db needed).")
 @click.option("--victim", metavar="NODEID", help="With --unexplained: only this flaky test.")
 @click.option("--pytest-arg", "pytest_args", multiple=True, metavar="ARG",
               help="Extra argument for every pytest run (repeatable), e.g. --pytest-arg=-p "
@@ -49,9 +49,16 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
       cd ~/src/shop && suitehealth --db sqlite:///suitehealth.db confirm --project shop --limit 5
       suitehealth confirm --project shop --server https://health.example.com --token "$SUITEHEALTH_TOKEN"
       suitehealth --db sqlite:///suitehealth.db confirm --project shop --unexplained --limit 3
+      suitehealth confirm --project shop --unexplained --server https://health.example.com --token "$T"
     """
     from dashboard import confirm as lib
 
+    if victim is not None and not unexplained:
+        raise click.UsageError("--victim goes with --unexplained")
+    if unexplained:
+        _confirm_unexplained(app, project, server, token, checkout, python, limit, timeout, again, dry_run,
+                             pytest_args, victim)
+        return
     try:
         if server:
             targets = lib.targets_from_server(server, project, token)
@@ -61,12 +68,6 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
         raise click.ClickException(str(exc)) from exc
     if server and not token and not dry_run:
         raise click.UsageError("recording on a server needs --token (or SUITEHEALTH_TOKEN)")
-    if victim is not None and not unexplained:
-        raise click.UsageError("--victim goes with --unexplained")
-    if unexplained:
-        _confirm_unexplained(app, project, server, token, checkout, python, limit, timeout, again, dry_run,
-                             pytest_args, victim, {t.victim for t in targets})
-        return
     todo = [t for t in targets if again or not t.verdict][:limit]
     if not todo:
         click.echo(f"Nothing to confirm: {len(targets)} suspects of {project!r}, "
@@ -93,24 +94,32 @@ def confirm(app: AppContext, project: str, server: str | None, token: str | None
 
 def _confirm_unexplained(app: AppContext, project: str, server: str | None, token: str | None, checkout: str,
                          python: str | None, limit: int, timeout: float, again: bool, dry_run: bool,
-                         pytest_args: tuple[str, ...], only: str | None, explained: set[str]) -> None:
+                         pytest_args: tuple[str, ...], only: str | None) -> None:
     import time
 
     from dashboard import confirm as lib
     from dashboard import confirm_unexplained as unx
 
+    if server and not token and not dry_run:
+        raise click.UsageError("recording on a server needs --token (or SUITEHEALTH_TOKEN)")
     try:
-        victims = unx.unexplained_victims(app.engine, project, explained, only=only, again=again)[:limit]
-    except LookupError as exc:
+        if server:  # the server's stored analysis: no database here
+            found = unx.victims_from_server(server, project, token, only=only, again=again, limit=limit)
+        else:
+            found = unx.victims_from_db(app.engine, project, only=only, again=again, limit=limit)
+    except (LookupError, lib.ServerError) as exc:
         raise click.ClickException(str(exc)) from exc
+    victims = found.victims
     if not victims:
         click.echo(f"Nothing to confirm: every flaky test of {project!r} has a suspect or a verdict "
                    "(--again re-runs those with a verdict).")
         return
+    more = (f"{found.left_off} more flaky tests without a suspect were left off (--limit {found.limit})."
+            if found.left_off else None)
     runner = lib.Runner(checkout, python=python, timeout=timeout, extra_args=pytest_args)
     if dry_run:
         for i, v in enumerate(victims, 1):
-            label = "flaky, has a suspect" if v.nodeid in explained else "flaky, no suspect"
+            label = "flaky, has a suspect" if v.has_suspect else "flaky, no suspect"
             click.echo(f"[{i}/{len(victims)}] {label}: {v.nodeid}")
             click.echo("  " + shlex.join(runner.argv([v.nodeid])) + f"   (x{unx.ALONE_RUNS})")
             for stored, when in ((v.passed_run, "if it fails alone"), (v.failed_run, "if it passes alone")):
@@ -118,12 +127,14 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
                     click.echo(f"  {when}: the {len(stored.before)} tests before it in run #{stored.run_id} "
                                f"(it {stored.outcome} there), then it, then ddmin:")
                     click.echo("    " + shlex.join(runner.argv([*stored.before, v.nodeid])))
+        if more:
+            click.echo(more)
         click.echo("Dry run: nothing was run or recorded.")
         return
     commit = lib.current_commit(checkout)
     rows = []
     for i, v in enumerate(victims, 1):
-        label = "flaky, has a suspect" if v.nodeid in explained else "flaky, no suspect"
+        label = "flaky, has a suspect" if v.has_suspect else "flaky, no suspect"
         click.echo(f"[{i}/{len(victims)}] {label}: {v.nodeid} …", nl=False)
         started = time.monotonic()
         outcome = unx.confirm_unexplained(v, runner)
@@ -139,6 +150,8 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
         click.echo(f"    {outcome.detail}")
         rows.append((outcome.target, outcome, text))
     _summary(rows)
+    if more:
+        click.echo(more)
 
 
 def _record(app: AppContext, server: str | None, token: str | None, project: str, outcome, commit) -> str:

@@ -21,9 +21,27 @@ a suspect and without a verdict:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
-from dashboard.confirm import Outcome, PytestTimeout, Target, _simple, refreshed_project
+from dashboard.analysis.unexplained import (
+    DEFAULT_VICTIMS,
+    MAX_VICTIMS,
+    StoredOrder,
+    UnexplainedVictims,
+    Victim,
+)
+from dashboard.confirm import (
+    Outcome,
+    PytestTimeout,
+    ServerError,
+    Target,
+    _http_json,
+    _simple,
+    refreshed_project,
+)
+
+__all__ = ["StoredOrder", "Victim", "UnexplainedVictims", "confirm_unexplained", "ddmin", "victims_from_db",
+           "victims_from_server"]
 
 # A random flake must not end "proven": it would need to agree with itself in every one of these runs
 # (alone twice, the prefix, ddmin's steps, VERIFY_RUNS after the culprits, RECHECK_RUNS alone).
@@ -32,25 +50,6 @@ VERIFY_RUNS = 3  # extra runs of the minimal set then the victim (on top of the 
 RECHECK_RUNS = 2  # the victim alone again at the end
 MAX_DDMIN_RUNS = 120  # pytest runs one bisection may take (ddmin is quadratic at worst)
 KIND = "unexplained"  # the kind of a verdict that proved nothing (no suspect kind shares it)
-
-
-@dataclass(frozen=True)
-class StoredOrder:
-    """The tests that ran before the victim in one stored run, on its worker, in their order."""
-
-    run_id: int
-    outcome: str  # the victim's stored outcome in that run: passed | failed
-    before: list[str]
-
-
-@dataclass(frozen=True)
-class Victim:
-    """A flaky test without a suspect, and the newest stored run of each outcome."""
-
-    nodeid: str
-    suite: str | None
-    passed_run: StoredOrder | None
-    failed_run: StoredOrder | None
 
 
 def ddmin(items: Sequence[str], flips: Callable[[Sequence[str]], bool], *, max_tests: int = MAX_DDMIN_RUNS
@@ -162,60 +161,33 @@ def _names(tests: Sequence[str]) -> str:
 # ---- where the victims and their stored orders come from ----------------------------------
 
 
-def unexplained_victims(engine, project: str, explained: set[str], *, only: str | None = None,
-                        again: bool = False) -> list[Victim]:
-    """Flaky tests of ``project`` without a suspect (not in ``explained``) or a verdict, with stored orders.
+def victims_from_db(engine, project: str, *, only: str | None = None, again: bool = False,
+                    limit: int = DEFAULT_VICTIMS) -> UnexplainedVictims:
+    """Return ``project``'s flaky tests without a suspect or verdict, after bringing its analysis up to date.
 
-    ``only`` picks one node id (it must be flaky); ``again`` keeps those that already have a verdict.
+    ``only`` picks one node id (it must be flaky: else LookupError); ``again`` keeps those that already
+    have a verdict. See ``dashboard.analysis.unexplained.unexplained_victims``.
     """
     from sqlalchemy.orm import Session
 
-    from dashboard.analysis.confirmations import latest_verdicts
-    from dashboard.analysis.flaky import flaky_tests
+    from dashboard.analysis.unexplained import unexplained_victims
 
     project_id = refreshed_project(engine, project)
     with Session(engine) as session:
-        flaky = flaky_tests(session, project_id)
-        judged = set() if again else {v.victim for v in latest_verdicts(session, project_id)}
-        out, seen = [], set()
-        for f in flaky:
-            if f.nodeid in seen or (only is not None and f.nodeid != only):
-                continue
-            seen.add(f.nodeid)
-            if only is None and (f.nodeid in explained or f.nodeid in judged):
-                continue
-            out.append(Victim(f.nodeid, f.suite, *_stored_orders(session, project_id, f.suite, f.nodeid)))
-    if only is not None and not out:
-        raise LookupError(f"{only!r} is not a flaky test of {project!r}")
-    return out
+        return unexplained_victims(session, project_id, victim=only, again=again, limit=limit)
 
 
-def _stored_orders(session, project_id: int, suite: str, nodeid: str) -> tuple[StoredOrder | None, ...]:
-    """The newest stored run where the victim passed, and the newest where it failed."""
-    from sqlalchemy import select
-
-    from ingest.models import Result, Run, Suite, Test
-
-    rows = session.execute(
-        select(Result.run_id, Result.outcome, Result.order_index, Result.worker_id)
-        .join(Run, Run.id == Result.run_id).join(Suite, Suite.id == Run.suite_id)
-        .join(Test, Test.id == Result.test_id)
-        .where(Run.project_id == project_id, Suite.name == suite, Test.nodeid == nodeid, Result.final)
-        .order_by(Run.started_at.desc(), Run.id.desc())
-    ).all()
-    found: dict[str, StoredOrder] = {}
-    for run_id, result, order_index, worker in rows:
-        simple = {"passed": "passed", "failed": "failed", "error": "failed"}.get(result)
-        if simple is None or simple in found:
-            continue
-        same_worker = Result.worker_id.is_(None) if worker is None else Result.worker_id == worker
-        before = session.scalars(
-            select(Test.nodeid).join(Result, Result.test_id == Test.id)
-            .where(Result.run_id == run_id, Result.order_index < order_index, same_worker)
-            .order_by(Result.order_index)
-        ).all()
-        names = list(dict.fromkeys(n for n in before if n != nodeid))  # a rerun appears once, first time
-        found[simple] = StoredOrder(run_id, simple, names)
-        if len(found) == 2:
-            break
-    return found.get("passed"), found.get("failed")
+def victims_from_server(server: str, project: str, token: str | None, *, only: str | None = None,
+                        again: bool = False, limit: int = DEFAULT_VICTIMS) -> UnexplainedVictims:
+    """Return the same from a server: GET /api/v1/projects/<p>/unexplained (at most MAX_VICTIMS)."""
+    query: dict[str, object] = {"limit": min(limit, MAX_VICTIMS)}
+    if only is not None:
+        query["victim"] = only
+    if again:
+        query["again"] = 1
+    url = f"{server.rstrip('/')}/api/v1/projects/{quote(project, safe='')}/unexplained?{urlencode(query)}"
+    body = _http_json("GET", url, token)
+    try:
+        return UnexplainedVictims.from_json(body)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ServerError(f"GET {url}: not an answer of suitehealth's unexplained API ({exc!r})") from None

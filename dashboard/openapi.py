@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from dashboard.analysis.runs import SORTS
+from dashboard.analysis.unexplained import DEFAULT_VICTIMS, MAX_VICTIMS
 from dashboard.views.common import MAX_DATE, MAX_ID, MAX_OFFSET, MIN_DATE
 from ingest.records import OUTCOMES as _OUTCOMES
 
@@ -125,6 +126,19 @@ def _schemas() -> dict:
             first_seen_at=OPT_DATETIME, last_seen_at=OPT_DATETIME,
             tier={"type": "string", "enum": ["proven", "strong", "likely"]},
             verdict={"oneOf": [_ref("Verdict"), {"type": "null"}]}),
+        "StoredOrder": _obj(
+            ["run_id", "outcome", "before"], run_id=INT,
+            outcome={"type": "string", "enum": ["passed", "failed"],
+                     "description": "The victim's outcome in that run (an error counts as failed)."},
+            before={**_arr(STR), "description": "Node ids that ran before the victim in that run on its "
+                                                "worker, in their order (whole: it can be thousands)."}),
+        "UnexplainedVictim": _obj(
+            ["nodeid", "suite", "passed_run", "failed_run", "has_suspect"], nodeid=STR, suite=OPT_STR,
+            passed_run={"oneOf": [_ref("StoredOrder"), {"type": "null"}],
+                        "description": "The newest stored run where it passed."},
+            failed_run={"oneOf": [_ref("StoredOrder"), {"type": "null"}],
+                        "description": "The newest stored run where it failed."},
+            has_suspect={**BOOL, "description": "Only true for a ?victim= the detector names a suspect of."}),
         "Verdict": _obj(
             ["victim", "kind", "verdict"], victim=STR, kind=STR, tested=_arr(STR), culprits=_arr(STR),
             verdict={"type": "string", "enum": ["proven", "not-reproduced", "skipped"]},
@@ -264,6 +278,20 @@ def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
             _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS),
             [PROJECT, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/verdicts": _verdict_operation(),
+        "/api/v1/projects/{project}/unexplained": _get(
+            "Flaky tests without a suspect or verdict and the stored orders `confirm --unexplained` re-runs",
+            _obj(["project", "victims", "total", "limit", "left_off"], project=STR,
+                 victims=_arr(_ref("UnexplainedVictim")),
+                 total={**INT, "description": "Victims found before the limit."}, limit=INT,
+                 left_off={**INT, "description": "Victims not in this answer (total - returned)."},
+                 analysis=ANALYSIS),
+            [PROJECT,
+             _param("victim", "query", STR, "Only this node id; it must be a flaky test (else 404), even one "
+                                            "with a suspect or a verdict."),
+             _param("again", "query", {"type": "integer", "enum": [0, 1]},
+                    "1: also the flaky tests that already have a verdict."),
+             _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_VICTIMS},
+                    f"Victims at most (default {DEFAULT_VICTIMS}), most flaky first.")], "flaky"),
         "/api/v1/projects/{project}/weekly": _get(
             "The weekly suite-health review",
             _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj()),

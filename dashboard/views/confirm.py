@@ -1,6 +1,11 @@
-"""POST /api/v1/projects/<p>/verdicts: `suitehealth confirm` records what re-running a suspect showed.
+"""The API of `suitehealth confirm` beyond the suspects listing.
 
-Guarded by the project's upload token, like uploads: whoever may add runs may add verdicts.
+POST /api/v1/projects/<p>/verdicts records what re-running a suspect showed; it is guarded by the
+project's upload token, like uploads: whoever may add runs may add verdicts.
+
+GET /api/v1/projects/<p>/unexplained lists the flaky tests without a suspect, with the stored orders
+`confirm --unexplained` re-runs; it is read like every other GET (a read token or the project's
+upload token under SUITEHEALTH_AUTH=token).
 """
 
 from __future__ import annotations
@@ -9,12 +14,31 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.confirmations import record_verdict
-from dashboard.db import get_engine
-from dashboard.errors import BadRequest
+from dashboard.analysis.freshness import analysis_status
+from dashboard.analysis.unexplained import DEFAULT_VICTIMS, MAX_VICTIMS, NotFlaky, unexplained_victims
+from dashboard.db import get_engine, get_session
+from dashboard.errors import BadRequest, NotFound
+from dashboard.views.common import arg_int, jsonable, project_or_404
 from ingest.tokens import verify_token
 
 bp = Blueprint("confirm", __name__)
 MAX_BODY = 1 << 20
+
+
+@bp.get("/api/v1/projects/<path:project>/unexplained")
+def unexplained(project: str):
+    """Flaky tests without a suspect or verdict and their stored orders (?victim= &again=1 &limit=)."""
+    proj = project_or_404(project)
+    session = get_session()
+    victim = request.args.get("victim") or None
+    again = arg_int("again", 0, minimum=0, maximum=1) == 1
+    limit = arg_int("limit", DEFAULT_VICTIMS, minimum=1, maximum=MAX_VICTIMS)
+    try:
+        found = unexplained_victims(session, proj.id, victim=victim, again=again, limit=limit)
+    except NotFlaky as exc:
+        raise NotFound(str(exc)) from None
+    return jsonify(jsonable({"project": proj.name, **found.as_json(),
+                             "analysis": analysis_status(session, proj.id).as_json()}))
 
 
 @bp.post("/api/v1/projects/<path:project>/verdicts")

@@ -34,7 +34,7 @@ from dashboard.analysis.updates import refresh_project
 from dashboard.analysis.window import Window
 from dashboard.cli import main
 from dashboard.confirm import Runner
-from dashboard.confirm_unexplained import Victim, confirm_unexplained, ddmin, unexplained_victims
+from dashboard.confirm_unexplained import Victim, confirm_unexplained, ddmin, victims_from_db
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
 from ingest.store import ingest_sources
@@ -175,7 +175,7 @@ def test_unexplained_proves_a_setter_and_the_polluter_and_not_the_random_flake(h
 def test_a_victim_alone_that_does_not_flip_is_not_reproduced_and_nothing_is_invented(history, sqlite_engine):
     root, reports = history
     project_id = _ingest(sqlite_engine, reports)
-    victims = {v.nodeid: v for v in unexplained_victims(sqlite_engine, "lastwriter", set())}
+    victims = {v.nodeid: v for v in victims_from_db(sqlite_engine, "lastwriter").victims}
     brittle = victims[BRITTLE]
     assert brittle.passed_run and brittle.failed_run and brittle.passed_run.before
     run = Runner(root, timeout=120, extra_args=QUIET)
@@ -230,29 +230,126 @@ def test_ddmin_keeps_the_order_and_returns_a_one_minimal_set():
     assert both == ["a", "b"]
 
 
-def test_with_server_the_proof_goes_through_the_token_guarded_api(history, sqlite_engine, server_factory):
+def test_the_api_answers_the_victims_and_orders_the_database_path_reads(history, engine, client):
+    from dashboard.analysis.confirmations import record_verdict
+    from dashboard.analysis.unexplained import UnexplainedVictims
+
+    _, reports = history
+    project_id = _ingest(engine, reports)
+    api = "/api/v1/projects/lastwriter/unexplained"
+    from_db = victims_from_db(engine, "lastwriter")
+    answer = client.get(api).get_json()
+    assert UnexplainedVictims.from_json(answer) == from_db
+    assert [v.nodeid for v in from_db.victims] == [v["nodeid"] for v in answer["victims"]]
+    assert {v.nodeid for v in from_db.victims} == {BRITTLE, VICTIM, COIN}
+    assert (answer["total"], answer["limit"], answer["left_off"]) == (3, 10, 0)
+    (brittle,) = [v for v in answer["victims"] if v["nodeid"] == BRITTLE]
+    assert brittle["passed_run"]["outcome"] == "passed" and brittle["failed_run"]["outcome"] == "failed"
+    assert brittle["passed_run"]["before"] and not brittle["has_suspect"]  # whole order, as stored
+    # Bounded: the first victims in the same order, and how many were left off.
+    one = client.get(api, query_string={"limit": 1}).get_json()
+    assert one["victims"] == answer["victims"][:1] and (one["total"], one["left_off"]) == (3, 2)
+    named = client.get(api, query_string={"victim": BRITTLE}).get_json()
+    assert named["victims"] == [brittle] and named["total"] == 1
+    not_flaky = client.get(api, query_string={"victim": "tests/test_filler0.py::test_0"})
+    assert not_flaky.status_code == 404
+    assert not_flaky.get_json() == {"error": "'tests/test_filler0.py::test_0' is not a flaky test of "
+                                             "'lastwriter'", "status": 404}
+    missing = client.get("/api/v1/projects/nope/unexplained")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "no project named 'nope'"
+    for bad in ({"limit": 0}, {"limit": 101}, {"again": 2}, {"limit": "x"}):
+        assert client.get(api, query_string=bad).status_code == 400, bad
+    # A verdict takes its victim off the list; ?again=1 brings it back.
+    with Session(engine) as s, s.begin():
+        record_verdict(s, project_id, victim=COIN, kind="unexplained", tested=[], culprits=[],
+                       verdict="not-reproduced")
+    after = client.get(api).get_json()
+    assert COIN not in {v["nodeid"] for v in after["victims"]} and after["total"] == 2
+    again = client.get(api, query_string={"again": 1}).get_json()
+    assert again["victims"] == answer["victims"]
+    assert UnexplainedVictims.from_json(again) == victims_from_db(engine, "lastwriter", again=True)
+
+
+def test_with_a_server_and_no_database_victims_come_from_the_api_and_proofs_go_back(
+        history, sqlite_engine, server_factory, tcp_port):
+    """Under sign-in (SUITEHEALTH_AUTH=token) the upload token reads the victims and records the verdicts."""
     import json
+    import urllib.error
     import urllib.request
 
-    from ingest.tokens import create_token
+    from ingest.tokens import READ, create_token
 
     root, reports = history
-    _ingest(sqlite_engine, reports)
+    project_id = _ingest(sqlite_engine, reports)
     _, secret = create_token(sqlite_engine, "lastwriter", "confirm")
+    _, reader = create_token(sqlite_engine, "lastwriter", "reader", access=READ)
+    _, foreign = create_token(sqlite_engine, "other", "other")
     url = sqlite_engine.url.render_as_string(hide_password=False)
-    server = server_factory(url, workers=1)
-    args = ["--db", url, "confirm", "--project", "lastwriter", "--unexplained", "--victim", VICTIM,
-            "--checkout", str(root), "--server", server.url, *[f"--pytest-arg={a}" for a in QUIET]]
-    no_token = CliRunner().invoke(main, args, env={"SUITEHEALTH_TOKEN": ""})
+    server = server_factory(url, workers=1, env={"SUITEHEALTH_AUTH": "token"})
+    api = f"{server.url}/api/v1/projects/lastwriter/unexplained"
+
+    def get(address: str, token: str | None):
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(address, headers=headers)) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    # Guarded like every other GET: no or a wrong token 401, another project's token the 404 of a
+    # project that does not exist; the project's read token and its upload token read it.
+    assert get(api, None)[0] == 401 and get(api, "sh_not-a-real-token")[0] == 401
+    assert get(api, foreign) == (404, {"error": "no project named 'lastwriter'", "status": 404})
+    status, body = get(api, secret)
+    assert status == 200 and get(api, reader) == (200, body)
+    assert {v["nodeid"] for v in body["victims"]} == {BRITTLE, VICTIM, COIN}
+
+    # No database: anything that opened one would fail on this URL.
+    nowhere = {"SUITEHEALTH_DATABASE_URL": f"sqlite:///{root}/no/such/dir/x.db", "SUITEHEALTH_TOKEN": ""}
+    base = ["confirm", "--project", "lastwriter", "--unexplained", "--checkout", str(root),
+            *[f"--pytest-arg={a}" for a in QUIET]]
+    remote = [*base, "--server", server.url, "--token", secret]
+    # The dry runs print every victim and the whole stored order before it: the same from both.
+    dry_db = CliRunner().invoke(main, ["--db", url, *base, "--dry-run"])
+    dry_api = CliRunner().invoke(main, [*remote, "--dry-run"], env=nowhere)
+    assert dry_db.exit_code == 0 and dry_api.exit_code == 0, (dry_db.output, dry_api.output)
+    assert dry_api.output == dry_db.output and dry_api.output.count("flaky, no suspect: ") == 3
+
+    no_token = CliRunner().invoke(main, [*base, "--server", server.url], env=nowhere)
     assert no_token.exit_code == 2 and "needs --token" in no_token.output
-    done = CliRunner().invoke(main, [*args, "--token", secret], catch_exceptions=False)
+    for args, says in (
+            ([*base, "--server", server.url, "--token", "sh_wrong", "--dry-run"], "HTTP 401 sign in"),
+            ([*remote, "--victim", "tests/test_filler0.py::test_0"],
+             "HTTP 404 'tests/test_filler0.py::test_0' is not a flaky test of 'lastwriter'"),
+            ([*base, "--server", f"http://127.0.0.1:{tcp_port}", "--token", secret], "Connection refused")):
+        refused = CliRunner().invoke(main, args, env=nowhere)
+        assert refused.exit_code == 1 and says in refused.output, refused.output
+        assert refused.output.startswith("Error: ") and refused.output.count("\n") == 1, refused.output
+        assert "Traceback" not in refused.output
+
+    # The setter proven through the server is the one the database path proves from the same order.
+    done = CliRunner().invoke(main, [*remote, "--victim", BRITTLE], env=nowhere, catch_exceptions=False)
     assert done.exit_code == 0, done.output
-    assert f"polluter: narrowed to {POLLUTER} (proven on " in done.output
-    with urllib.request.urlopen(f"{server.url}/api/v1/projects/lastwriter/suspects") as response:
-        suspects = json.loads(response.read())["suspects"]
-    (shown,) = [s for s in suspects if s["victim"] == VICTIM]
-    assert shown["tier"] == "proven" and shown["polluters"] == [POLLUTER]
-    assert shown["evidence"]["model"] == "confirm" and shown["verdict"]["culprits"] == [POLLUTER]
+    assert "state-setter: narrowed to tests/test_" in done.output
+    assert "1 proven, 0 not reproduced" in done.output
+    with Session(sqlite_engine) as s:
+        (by_server,) = latest_verdicts(s, project_id)
+    local = CliRunner().invoke(main, ["--db", url, *base, "--victim", BRITTLE, "--again"],
+                               catch_exceptions=False)
+    assert local.exit_code == 0, local.output
+    with Session(sqlite_engine) as s:
+        by_db, again = latest_verdicts(s, project_id)
+    assert again == by_server and by_db.victim == by_server.victim == BRITTLE
+    assert by_server.verdict == by_db.verdict == "proven" and by_server.kind == by_db.kind == "state-setter"
+    assert by_server.culprits == by_db.culprits and by_server.culprits[0] in SETTERS
+    assert by_server.tested == by_db.tested  # the same stored order was re-run
+    # Recorded through the token-guarded API, shown by the server as a proven cause.
+    suspects = get(f"{server.url}/api/v1/projects/lastwriter/suspects", reader)[1]["suspects"]
+    (shown,) = [x for x in suspects if x["victim"] == BRITTLE]
+    assert shown["tier"] == "proven" and shown["polluters"] == by_server.culprits
+    assert shown["evidence"]["model"] == "confirm"
+    # With a verdict, the victim is off the server's list too.
+    assert BRITTLE not in {v["nodeid"] for v in get(api, secret)[1]["victims"]}
 
 
 def test_a_proof_shows_while_its_victim_is_flaky_and_goes_once_it_runs_clean(
