@@ -114,7 +114,7 @@ def _confirm_unexplained(app: AppContext, project: str, server: str | None, toke
         click.echo(f"Nothing to confirm: every flaky test of {project!r} has a suspect or a verdict "
                    "(--again re-runs those with a verdict).")
         return
-    more = (f"{found.left_off} more flaky tests without a suspect were left off (--limit {found.limit})."
+    more = (f"{found.left_off} more flaky tests without a suspect were left off ({found.limit} at a time)."
             if found.left_off else None)
     runner = lib.Runner(checkout, python=python, timeout=timeout, extra_args=pytest_args)
     if dry_run:

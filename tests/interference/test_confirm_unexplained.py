@@ -314,6 +314,9 @@ def test_with_a_server_and_no_database_victims_come_from_the_api_and_proofs_go_b
     dry_api = CliRunner().invoke(main, [*remote, "--dry-run"], env=nowhere)
     assert dry_db.exit_code == 0 and dry_api.exit_code == 0, (dry_db.output, dry_api.output)
     assert dry_api.output == dry_db.output and dry_api.output.count("flaky, no suspect: ") == 3
+    two = CliRunner().invoke(main, [*remote, "--dry-run", "--limit", "2"], env=nowhere)
+    assert two.exit_code == 0 and two.output.count("flaky, no suspect: ") == 2, two.output
+    assert "1 more flaky tests without a suspect were left off (2 at a time)." in two.output
 
     no_token = CliRunner().invoke(main, [*base, "--server", server.url], env=nowhere)
     assert no_token.exit_code == 2 and "needs --token" in no_token.output
