@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
-from dashboard.analysis.history import analyse_until
+from dashboard.analysis.history import analyse_until, live_answers
 from dashboard.analysis.window import ALL_TIME, Window
 from dashboard.settings import Settings
 from ingest.analysis_models import FailureSignature, FlakeStats
@@ -176,7 +176,7 @@ def _broken(states: dict, sigs: dict, since_dt: datetime | None) -> list[BrokenT
 
 def _states(session: Session, project_id: int, until, suite: str | None):
     """Return {(suite name, nodeid, (suite_id, test_id)): state} and signature groups per key."""
-    if until is None:
+    if live_answers(_as_dt(until)):
         # Core rows, not ORM ones: on a big project this is thousands of states per page.
         rows = session.connection().execute(
             select(FlakeStats.suite_id, FlakeStats.test_id, FlakeStats.state).where(

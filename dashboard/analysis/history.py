@@ -12,7 +12,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -245,6 +245,17 @@ AS_OF_CACHE = 4
 # While replaying up to ``until``, keep the state one week earlier too: the weekly review asks for
 # this week's end and then last week's, and the second answer then costs a copy, not a replay.
 CHECKPOINT = timedelta(days=7)
+
+
+def live_answers(until: datetime | None, now: datetime | None = None) -> bool:
+    """Return whether "as of ``until``" is the live question, answered by the stored analysis.
+
+    So it is when ``until`` has not come yet (the week in progress, ``?until=`` today or later):
+    every run so far is before it, as the stored analysis judges them, in the order they arrived
+    (its lag is shown beside it). A ``until`` that has passed is replayed in start order, or read
+    from the week findings the worker stored that way; a late run may order the two differently.
+    """
+    return until is None or until > (now or datetime.now(UTC))
 
 
 def analyse_until(session: Session, project_id: int, until: datetime | None) -> Analyzer:

@@ -51,7 +51,7 @@ from dashboard import shell
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.confirmations import attach_verdicts, flaky_suites, latest_verdicts, unmatched_proofs
-from dashboard.analysis.history import analyse_until
+from dashboard.analysis.history import analyse_until, live_answers
 from dashboard.analysis.window import ALL_TIME, Window
 from dashboard.settings import Settings
 from ingest.models import Suite, Test
@@ -779,11 +779,12 @@ def suspects_and_notes(
     session: Session, project_id: int, window: Window = ALL_TIME, settings: Settings | None = None
 ) -> tuple[list[Suspect], list[Undecidable]]:
     """Return the suspects seen in ``window`` and the victims the history cannot decide about."""
-    if window.until is None:
+    until = _as_datetime(window.until) if window.until is not None else None
+    if live_answers(until):
         results, counts = analysis_store.stored_results(session, project_id)
         suspects, notes = materialise(session, project_id, results, counts)
     else:
-        analyzer = analyse_until(session, project_id, _as_datetime(window.until))
+        analyzer = analyse_until(session, project_id, until)
         suspects, notes = compute_from_analyzer(session, analyzer)
     return with_verdicts(session, project_id, suspects, notes, window)
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import flaky, interference
 from dashboard.analysis.flaky import BrokenTest, FlakyTest, SignatureGroup
-from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs
+from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, live_answers
 from dashboard.analysis.interference import Suspect
 from dashboard.analysis.weeks import Week, week_of
 from dashboard.analysis.window import Window
@@ -237,7 +237,8 @@ def review_source(session: Session, project_id: int, week: Week) -> str | None:
         Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end).limit(1))
     if busy is None:
         return None
-    return "stored" if all(stored_findings(session, project_id, b) is not None
+    # A boundary still to come (the week in progress) is answered by the stored live analysis.
+    return "stored" if all(stored_findings(session, project_id, b) is not None or live_answers(b)
                            for b in (week.start, week.end)) else "computed"
 
 

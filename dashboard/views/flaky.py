@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import interference, week_findings
 from dashboard.analysis.freshness import analysis_status
+from dashboard.analysis.history import live_answers
 from dashboard.analysis.runs import suite_names
 from dashboard.charts import figure_json
 from dashboard.charts.flaky import flaky_scores_figure
@@ -36,8 +37,10 @@ def _listing_request(project: str) -> tuple[Project, Session, Filters, int, int]
 
 
 def _analysis(session: Session, project_id: int, f: Filters) -> dict | None:
-    # With ?until= the page analyses the history before that day itself: nothing stored to lag.
-    return None if f.until else analysis_status(session, project_id).as_json()
+    # With ?until= a day that has passed, the page judges the history before it (replayed or stored
+    # at a week boundary): nothing stored to lag. Today or later is the live, stored analysis.
+    live = live_answers(f.window.until)
+    return analysis_status(session, project_id).as_json() if live else None
 
 
 @page(bp, "/projects/<project>/flaky", "flaky/index.html", charts=_charts)

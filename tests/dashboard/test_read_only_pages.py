@@ -8,7 +8,7 @@ new kind of URL argument makes it fail with the name of the argument to add).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -114,5 +114,10 @@ def test_pages_say_how_far_the_stored_analysis_is_behind(read_only_client):
     synth = client.get("/api/v1/projects/synth/flaky").get_json()
     assert synth["analysis"]["up_to_date"] and synth["tests"]
     assert "behind" not in client.get("/projects/synth/flaky").get_data(as_text=True)
-    # An as-of page analyses the history before its day itself: nothing stored can lag behind it.
-    assert client.get("/api/v1/projects/shop/flaky?until=2026-12-31").get_json()["analysis"] is None
+    # An as-of page of a day that has passed judges the history before it: nothing stored can lag
+    # behind it. A day still to come is the live question: the stored analysis, with its lag.
+    assert client.get("/api/v1/projects/shop/flaky?until=2001-01-31").get_json()["analysis"] is None
+    ahead = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    live = client.get(f"/api/v1/projects/shop/flaky?until={ahead}").get_json()
+    assert live["analysis"]["runs_behind"] == 1
+    assert live["tests"] == client.get("/api/v1/projects/shop/flaky").get_json()["tests"]
