@@ -142,10 +142,12 @@ def resolve_budget(session: Session, project_id: int, suite: str,
 
 def suite_budget(session: Session, project_id: int, window: Window = ALL_TIME,
                  settings: Settings | None = None, *, suite: str, budget_s: float | None = None,
-                 branch: str | None = None, whatif: bool = True, summary_only: bool = False) -> SuiteBudget:
+                 branch: str | None = None, whatif: bool = True, whatif_table: bool = True,
+                 summary_only: bool = False) -> SuiteBudget:
     """Return the suite's runs in ``window`` against its budget, the trend, the breach forecast, the what-if.
 
-    ``summary_only`` leaves out ``runs``, ``phases`` and the what-if (for overviews of many suites).
+    ``summary_only`` leaves out ``runs``, ``phases`` and the what-if (for overviews of many suites);
+    ``whatif_table=False`` keeps of the what-if only the fewest workers that meet the budget.
     """
     if budget_s is None:
         budget_s, source = resolve_budget(session, project_id, suite, settings)
@@ -193,7 +195,7 @@ def suite_budget(session: Session, project_id: int, window: Window = ALL_TIME,
         return result
     result.phases = _phases(runs, included)
     if whatif and included:
-        _what_if(session, result, included[-1])
+        _what_if(session, result, included[-1], table=whatif_table)
     return result
 
 
@@ -326,11 +328,15 @@ def lpt_makespan(durations: Sequence[float], workers: int) -> float:
     """Return the wall time of ``durations`` on ``workers`` workers scheduled longest-first (LPT)."""
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    if not durations:
+    return _lpt(sorted(durations, reverse=True), workers)
+
+
+def _lpt(longest_first: Sequence[float], workers: int) -> float:
+    """``lpt_makespan`` of durations already sorted longest first (sorting once serves many counts)."""
+    if not longest_first:
         return 0.0
-    loads = [0.0] * min(workers, len(durations))
-    heapq.heapify(loads)
-    for d in sorted(durations, reverse=True):
+    loads = [0.0] * min(workers, len(longest_first))
+    for d in longest_first:
         heapq.heapreplace(loads, loads[0] + d)
     return max(loads)
 
@@ -338,11 +344,14 @@ def lpt_makespan(durations: Sequence[float], workers: int) -> float:
 def what_if(durations: Sequence[float], overhead_s: float, budget_s: float,
             workers: Sequence[int] = WHATIF_WORKERS) -> tuple[list[dict], int | None]:
     """Return predicted wall times per worker count, and the fewest workers that meet the budget."""
+    longest_first = sorted(durations, reverse=True)
     table = []
     for n in workers:
-        wall = lpt_makespan(durations, n) + overhead_s
+        if n < 1:
+            raise ValueError("workers must be at least 1")
+        wall = _lpt(longest_first, n) + overhead_s
         table.append({"workers": n, "wall_s": wall, "meets_budget": wall <= budget_s})
-    return table, fewest_workers(durations, overhead_s, budget_s)
+    return table, fewest_workers(longest_first, overhead_s, budget_s)
 
 
 def fewest_workers(durations: Sequence[float], overhead_s: float, budget_s: float,
@@ -351,17 +360,18 @@ def fewest_workers(durations: Sequence[float], overhead_s: float, budget_s: floa
     room = budget_s - overhead_s
     if not durations:
         return 1 if room >= 0 else None
-    if room < max(durations):
+    longest_first = sorted(durations, reverse=True)
+    if room < longest_first[0]:
         return None  # the longest test alone (plus overhead) does not fit
     # No schedule beats total / n, so start the search there.
     first = max(1, math.ceil(sum(durations) / room - 1e-9)) if room > 0 else 1
     for n in range(first, limit + 1):
-        if lpt_makespan(durations, n) <= room + 1e-9:
+        if _lpt(longest_first, n) <= room + 1e-9:
             return n
     return None
 
 
-def _what_if(session: Session, result: SuiteBudget, run: dict) -> None:
+def _what_if(session: Session, result: SuiteBudget, run: dict, *, table: bool = True) -> None:
     run_id = int(run["id"])
     durations = [float(d) for (d,) in session.execute(
         select(func.sum(Result.duration_s)).where(Result.run_id == run_id, Result.duration_s.is_not(None))
@@ -371,7 +381,10 @@ def _what_if(session: Session, result: SuiteBudget, run: dict) -> None:
     wall = run["duration_s"]
     overhead = max(0.0, wall - sum(durations) / workers) if wall is not None else 0.0
     result.whatif_run_id, result.latest_workers, result.overhead_s = run_id, workers, overhead
-    result.whatif, result.workers_needed = what_if(durations, overhead, result.budget_s)
+    if table:
+        result.whatif, result.workers_needed = what_if(durations, overhead, result.budget_s)
+    else:
+        result.workers_needed = fewest_workers(durations, overhead, result.budget_s)
 
 
 def suite_budgets(session: Session, project_id: int, window: Window = ALL_TIME,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, insert, select
@@ -105,9 +105,12 @@ def _dump(item) -> dict:
 
 def _load(cls, raw: dict):
     dates = _DATETIMES[cls]
-    values = {f.name: (_parse(raw[f.name]) if f.name in dates else raw[f.name])
-              for f in fields(cls) if f.name in raw}
+    values = {name: (_parse(raw[name]) if name in dates else raw[name])
+              for name in _FIELDS[cls] if name in raw}
     return cls(**values)
+
+
+_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in _DATETIMES}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -167,23 +170,34 @@ def wanted_boundaries(runs: list[RunInfo], now: datetime) -> list[datetime]:
 
 # ---- reading --------------------------------------------------------------------------------
 
+def _valid_row(session: Session, project_id: int, boundary: datetime) -> tuple | None:
+    """Return the key of the row stored at ``boundary`` if it describes exactly today's runs before it."""
+    row = session.execute(select(WeekFindingsRow.fingerprint, WeekFindingsRow.computed_at).where(
+        WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary)).one_or_none()
+    if row is None or row[0] != inputs_before(session, project_id, boundary):
+        return None
+    return (project_id, boundary, *row)
+
+
 def stored_findings(session: Session, project_id: int, boundary: datetime) -> WeekFindings | None:
     """Return the stored findings at ``boundary`` if they describe exactly today's runs before it."""
     boundary = _utc(boundary)
-    where = (WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary)
-    row = session.execute(select(WeekFindingsRow.fingerprint, WeekFindingsRow.computed_at).where(*where)
-                          ).one_or_none()
-    if row is None or row[0] != inputs_before(session, project_id, boundary):
+    key = _valid_row(session, project_id, boundary)
+    if key is None:
         return None
-    # A review reads each boundary several times (flaky, broken, suspects): the JSON once per session.
+    # A review reads each boundary several times (flaky, broken, suspects): parsed once per session.
     memo = session.info.setdefault("week_findings", {})
-    key = (project_id, boundary, *row)
     if key not in memo:
-        memo[key] = session.scalar(select(WeekFindingsRow.findings).where(*where))
-    data = memo[key]
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        data = session.scalar(select(WeekFindingsRow.findings).where(
+            WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary))
+        ok = isinstance(data, dict) and data.get("format") == FORMAT
+        memo[key] = WeekFindings.from_json(data) if ok else None
+    found = memo[key]
+    if found is None:
         return None
-    return WeekFindings.from_json(data)  # new objects each time: verdicts are attached to them
+    # Verdicts are attached to the suspects (their polluters reordered): those are copied each time.
+    return WeekFindings(found.boundary, found.flaky, found.broken,
+                        [replace(s, polluters=list(s.polluters)) for s in found.suspects])
 
 
 def _stored_for(session: Session, project_id: int, window: Window) -> WeekFindings | None:
@@ -238,7 +252,7 @@ def review_source(session: Session, project_id: int, week: Week) -> str | None:
     if busy is None:
         return None
     # A boundary still to come (the week in progress) is answered by the stored live analysis.
-    return "stored" if all(stored_findings(session, project_id, b) is not None or live_answers(b)
+    return "stored" if all(live_answers(b) or stored_findings(session, project_id, b) is not None
                            for b in (week.start, week.end)) else "computed"
 
 

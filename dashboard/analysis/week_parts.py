@@ -3,16 +3,19 @@
 Besides the as-of findings (``week_findings``), a review of week W summarises the results of W and
 the weeks before it: the tests that got slower in W (over a six-week lookback), W's slowest tests,
 the pyramid's drift against four weeks earlier, skip surges (against a four-week baseline), suites
-that lost tests, and each test's failures in W. At millions of results each is a scan of hundreds
-of thousands of rows, so a request computing them takes seconds; here:
+that lost tests, each test's failures in W, and each busy suite's budget picture at W's end (its
+trend over the runs before, and the fewest workers that meet the budget on its latest run). At
+millions of results each is a scan of hundreds of thousands of rows, so a request computing them
+takes seconds; here:
 
 * ``refresh_week_parts`` (called by ``updates.refresh_project`` under the per-project refresh lock)
   computes them for each week with runs among the ``week_findings.BACKFILL_WEEKS`` up to the newest
   run, the current week included, and stores one JSON row per week (``week_parts``).
-* A row names what it was computed from: the runs started from ``LOOKBACK_WEEKS`` before W to W's
-  end (count, sum and max of their ids), and the settings. A new run in those weeks (every run of
-  the live week, a late upload), a deleted run or another configuration changes that, and the row
-  is no longer used: the review computes the parts itself until the worker stores them again.
+* A row names what it was computed from: the runs started before W's end (count, sum and max of
+  their ids), the settings and the suites' own budgets. A new run before W's end (every run of the
+  live week, a late upload), a deleted run, another configuration or ``suitehealth budget`` changes
+  that, and the row is no longer used: the review computes the parts itself until the worker
+  stores them again.
 * ``parts_of`` answers from a valid row, otherwise by computing; ``compute_parts`` is the one
   computation both use, so stored and computed parts are the same by construction.
 
@@ -39,7 +42,7 @@ from dashboard.settings import Settings
 from dashboard.urls import Urls
 from ingest.analysis_models import WeekPartsRow
 from ingest.db import write_transaction
-from ingest.models import Project, Result, Run, Test
+from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -50,10 +53,8 @@ TOP_N = 10
 DRIFT_WEEKS = 4
 # Slowdowns are found over this many weeks before the reviewed one (a step needs a "before").
 REGRESSION_LOOKBACK_WEEKS = 6
-# The parts of week W read the runs started in [W - LOOKBACK_WEEKS, W's end): what a row names.
-LOOKBACK_WEEKS = max(DRIFT_WEEKS, REGRESSION_LOOKBACK_WEEKS, skips.BASELINE_WEEKS, 1)
 # The JSON form's version: a row written by another version is not used (and is stored anew).
-FORMAT = 1
+FORMAT = 2
 
 # The review stores relative links; renderers put them under the base URL (``Urls(base).path``).
 LINKS = Urls()
@@ -70,6 +71,8 @@ class WeekParts:
     pyramid: dict | None = None
     skip_surges: list[skips.SkipSurge] = field(default_factory=list)
     count_drops: list[skips.CountDrop] = field(default_factory=list)
+    # suite -> its budget picture at the week's end (``BUDGET_FIELDS``), for the suites that ran.
+    budgets: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"format": FORMAT, **asdict(self)}
@@ -80,7 +83,8 @@ class WeekParts:
                   for s in data["skip_surges"]]
         return cls(week=data["week"], failures=dict(data["failures"]), slower_tests=data["slower_tests"],
                    slowest_tests=data["slowest_tests"], pyramid=data["pyramid"], skip_surges=surges,
-                   count_drops=[skips.CountDrop(**d) for d in data["count_drops"]])
+                   count_drops=[skips.CountDrop(**d) for d in data["count_drops"]],
+                   budgets=dict(data["budgets"]))
 
 
 # ---- computing ------------------------------------------------------------------------------
@@ -106,7 +110,27 @@ def compute_parts(session: Session, project_id: int, project: str, week: Week,
         week=week.label, failures=failures, slower_tests=slower, slowest_tests=slowest,
         pyramid=_pyramid_drift(session, project_id, week, settings),
         skip_surges=skips.skip_surges(session, project_id, this_week, settings),
-        count_drops=skips.count_drops(session, project_id, this_week, settings))
+        count_drops=skips.count_drops(session, project_id, this_week, settings),
+        budgets=_budgets(session, project_id, week, settings))
+
+
+BUDGET_FIELDS = ("budget_s", "latest_s", "trend_s_per_week", "forecast_breach_date", "workers_needed",
+                 "status")
+
+
+def _budgets(session: Session, project_id: int, week: Week, settings: Settings) -> dict[str, dict]:
+    """Return each suite that ran in ``week``: its budget picture as of the week's end."""
+    ran = session.scalars(select(Suite.name).distinct().join(Run, Run.suite_id == Suite.id)
+                          .where(*_week_runs(project_id, week)).order_by(Suite.name))
+    out = {}
+    for suite in ran:
+        # The review shows the fewest workers that meet the budget, not the what-if table.
+        b = budget.suite_budget(session, project_id, Window.before(week.end), settings, suite=suite,
+                                whatif_table=False)
+        out[suite] = {"budget_s": b.budget_s, "latest_s": b.latest_s, "trend_s_per_week": b.trend_s_per_week,
+                      "forecast_breach_date": _iso(b.forecast_breach_date),
+                      "workers_needed": b.workers_needed, "status": b.status}
+    return out
 
 
 def _week_runs(project_id: int, week: Week):
@@ -170,19 +194,15 @@ def _pyramid_drift(session: Session, project_id: int, week: Week, settings: Sett
 # ---- which runs and settings a week's parts come from ---------------------------------------
 
 def inputs_of(session: Session, project_id: int, week: Week, settings: Settings) -> str:
-    """Return the fingerprint of what the parts of ``week`` are computed from (one indexed query)."""
+    """Return the fingerprint of what the parts of ``week`` are computed from (two indexed queries)."""
     count, id_sum, id_max = session.execute(
         select(func.count(Run.id), func.sum(Run.id), func.max(Run.id))
-        .where(Run.project_id == project_id, Run.started_at >= week.shifted(-LOOKBACK_WEEKS).start,
-               Run.started_at < week.end)
+        .where(Run.project_id == project_id, Run.started_at < week.end)
     ).one()
-    return _fingerprint(int(count or 0), int(id_sum or 0), id_max, settings)
-
-
-def _fingerprint(count: int, id_sum: int, id_max: int | None, settings: Settings) -> str:
-    # The settings go in as a hash: their repr can be long, the column holds 64 characters.
-    config = hashlib.sha256(settings.cache_key.encode()).hexdigest()[:16]
-    return f"{FORMAT}:{count}:{id_sum}:{id_max or 0}:{config}"
+    # The settings and budgets go in as a hash: their repr can be long, the column holds 64 characters.
+    config = repr((settings.cache_key, budget.own_budgets(session, project_id)))
+    return f"{FORMAT}:{int(count or 0)}:{int(id_sum or 0)}:{id_max or 0}:" + \
+        hashlib.sha256(config.encode()).hexdigest()[:16]
 
 
 # ---- reading --------------------------------------------------------------------------------

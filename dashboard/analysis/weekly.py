@@ -144,7 +144,7 @@ def weekly_review(session: Session, project_id: int, window: Window | None = Non
     # An empty week shows only where the runs are; the analyses below would find nothing new.
     busy = totals_now.runs > 0
     if busy:
-        _add_budgets(session, project.id, suites, week, settings)
+        _add_budgets(suites, parts.budgets)
 
     # The as-of questions judge the history before the week's end, and before the previous week's.
     until_now, until_then = Window.before(week.end), Window.before(prev.end)
@@ -327,18 +327,10 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _add_budgets(session: Session, project_id: int, suites: list[SuiteWeek], week: Week,
-                 settings: Settings) -> None:
+def _add_budgets(suites: list[SuiteWeek], budgets: dict[str, dict]) -> None:
     for s in suites:
-        if not s.runs:
-            continue
-        b = budget.suite_budget(session, project_id, Window.before(week.end), settings, suite=s.suite)
-        s.budget_s = b.budget_s
-        s.latest_s = b.latest_s
-        s.trend_s_per_week = b.trend_s_per_week
-        s.forecast_breach_date = _iso(b.forecast_breach_date)
-        s.workers_needed = b.workers_needed
-        s.status = b.status
+        for name, value in budgets.get(s.suite, {}).items():
+            setattr(s, name, value)
 
 
 def _flaky(f: flaky.FlakyTest, project: str, failures: dict[str, int]) -> dict:

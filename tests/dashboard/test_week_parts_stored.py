@@ -18,13 +18,13 @@ from test_weekly_snapshots import PROJECT, REVIEWED, _build_incrementally, _page
 from weekly_history import SKIP_REASON, SLOWDOWN_WEEK, WEEKS, _store, _unit_cases
 
 from dashboard.analysis import week_parts
-from dashboard.analysis.week_parts import LOOKBACK_WEEKS, compute_parts, is_stored, stored_parts
+from dashboard.analysis.week_parts import compute_parts, is_stored, stored_parts
 from dashboard.analysis.weeks import Week
 from dashboard.settings import Settings
 from dashboard.worker import run_once
 from ingest.analysis_models import WeekPartsRow, forget_stored_summaries
 from ingest.db import write_transaction
-from ingest.models import Run
+from ingest.models import Run, Suite
 
 
 def _rows(session: Session, project_id: int) -> dict:
@@ -94,9 +94,9 @@ def test_late_runs_deleted_runs_or_other_settings_make_weeks_compute_until_store
     with Session(engine) as s:
         before = _rows(s, project_id)
         for week in WEEKS:
-            # The weeks whose lookback holds the late run lose their row; the others keep it.
-            affected = late_week <= week <= late_week.shifted(LOOKBACK_WEEKS)
-            assert is_stored(s, project_id, week, settings) == (not affected), week
+            # The late run's week and every later one lose their row (budget trends look back over
+            # all runs before a week's end); the earlier ones keep it.
+            assert is_stored(s, project_id, week, settings) == (week < late_week), week
     assert _page(client, Week(2026, 6))[1]["analysis"]["weekly_parts"] == "computed"
     assert _page(client, Week(2026, 3))[1]["analysis"]["weekly_parts"] == "stored"
 
@@ -110,11 +110,25 @@ def test_late_runs_deleted_runs_or_other_settings_make_weeks_compute_until_store
         # The late run's week counts one more run's results in its failures or pyramid.
         assert after[late_week.start.replace(tzinfo=None)] != before[late_week.start.replace(tzinfo=None)]
 
-    # Other settings (another budget) are other parts: not used, whatever the runs.
+    # Other settings (another default budget) are other parts: not used, whatever the runs.
     other = replace(settings, budget_s=settings.budget_s + 1)
     with Session(engine) as s:
         assert stored_parts(s, project_id, Week(2026, 6), settings) is not None
         assert stored_parts(s, project_id, Week(2026, 6), other) is None
+    # So is a suite's own budget (`suitehealth budget set`): the review shows it at once.
+    with write_transaction(engine) as s:
+        s.execute(update(Suite).where(Suite.project_id == project_id, Suite.name == "integration")
+                  .values(budget_s=1.0))
+    with Session(engine) as s:
+        assert not is_stored(s, project_id, Week(2026, 6), settings)
+    review = _page(client, Week(2026, 6))[1]
+    assert review["analysis"]["weekly_parts"] == "computed"
+    assert {x["suite"]: x["budget_s"] for x in review["suites"]}["integration"] == 1.0
+    run_once(engine)
+    with Session(engine) as s:
+        assert is_stored(s, project_id, Week(2026, 6), settings)
+        assert _rows(s, project_id)[Week(2026, 6).start.replace(tzinfo=None)]["budgets"]["integration"][
+            "budget_s"] == 1.0
 
     # A deleted run also changes the fingerprint of every week whose lookback held it.
     with write_transaction(engine) as s:
@@ -124,6 +138,7 @@ def test_late_runs_deleted_runs_or_other_settings_make_weeks_compute_until_store
         s.execute(delete(Run).where(Run.id == victim))
     with Session(engine) as s:
         assert not is_stored(s, project_id, Week(2026, 8), settings)
+        assert not is_stored(s, project_id, Week(2026, 9), settings)
         assert is_stored(s, project_id, Week(2026, 7), settings)
 
     # reindex forgets them (results are rewritten under the same run ids), with the week findings.
