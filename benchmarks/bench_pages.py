@@ -145,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"building 1,000 runs / 200,000 results in {url} ...", flush=True)
         print(build(url, 1000, 200), flush=True)
 
-    from dashboard import create_app
+    from dashboard import compile_templates, create_app
 
     picks = targets(url)
     app = create_app({"DATABASE_URL": url})
+    compile_templates(app)  # as `suitehealth serve` does in gunicorn's master
     if not args.no_freeze:
         gc.freeze()  # as `suitehealth serve` does after building the app in gunicorn's master
     client = app.test_client()

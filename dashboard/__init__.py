@@ -50,3 +50,15 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(quarantine_views.bp)
     app.register_blueprint(ci_views.bp)
     return app
+
+
+def compile_templates(app: Flask) -> int:
+    """Compile every template once, in gunicorn's master before it forks; return how many.
+
+    Jinja compiles a template on its first render, which costs a page's first request 100-200 ms;
+    compiled in the master, every worker starts with them (the environment's cache is inherited).
+    """
+    names = app.jinja_env.list_templates()
+    for name in names:
+        app.jinja_env.get_template(name)
+    return len(names)

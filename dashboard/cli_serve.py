@@ -75,9 +75,10 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, workers: i
                     self.cfg.set(key, value)
 
         def load(self):
-            from dashboard import create_app
+            from dashboard import compile_templates, create_app
 
             app = state["app"] = create_app({"DATABASE_URL": url, **({"AUTH": auth} if auth else {})})
+            compile_templates(app)
             # create_app connected (schema check); fork with an empty pool.
             app.extensions["suitehealth_engine"].dispose()
             # The app's modules (Flask, SQLAlchemy, plotly ...) live as long as the workers: keep them
