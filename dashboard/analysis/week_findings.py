@@ -9,6 +9,9 @@ and the previous week's end. Computed per request that is a replay of the whole 
   UTC that ends or starts a week with runs, stores what ``flaky.flaky_tests``,
   ``flaky.broken_tests`` and ``interference.find_suspects`` would answer with ``until=`` that
   boundary (``WeekFindings``, one JSON row per boundary in ``week_findings``).
+* The same replay passes every midnight of a week that has ended: there it stores the flaky and
+  broken tests only (the interference analysis costs seconds per point at millions of results),
+  so ``/flaky?until=`` any day of a complete recent week reads a row too.
 * A row names the runs it was computed from (count, sum and max of the ids of the runs started
   before the boundary). A run stored later that started before the boundary (a late upload, a
   backfill) or a deleted run changes that, and the row is no longer used: the page computes as
@@ -32,7 +35,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import flaky, interference
 from dashboard.analysis.flaky import BrokenTest, FlakyTest, SignatureGroup
 from dashboard.analysis.history import Analyzer, RunInfo, iter_results, iter_runs, live_answers
-from dashboard.analysis.interference import Suspect
+from dashboard.analysis.interference import Suspect, Undecidable
 from dashboard.analysis.weeks import Week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
@@ -51,7 +54,7 @@ BACKFILL_WEEKS = 12
 # (each one started before a stored boundary makes the worker replay the history again).
 SETTLE = timedelta(hours=1)
 # The JSON form's version: a row written by another version is not used (and is stored anew).
-FORMAT = 1
+FORMAT = 2
 
 
 # ---- the findings and their JSON form -------------------------------------------------------
@@ -64,12 +67,16 @@ class WeekFindings:
     flaky: list[FlakyTest]
     broken: list[BrokenTest]
     # Without ``suitehealth confirm`` verdicts: those are attached when read (they change any time).
-    suspects: list[Suspect]
+    # None at a midnight that is not a Monday: only the flaky and broken tests are stored there.
+    suspects: list[Suspect] | None
+    # The victims the history cannot decide about, beside the suspects (None: not stored).
+    notes: list[Undecidable] | None = None
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "boundary": self.boundary.isoformat(),
                 "flaky": [_dump(f) for f in self.flaky], "broken": [_dump(b) for b in self.broken],
-                "suspects": [_dump(s) for s in self.suspects]}
+                "suspects": None if self.suspects is None else [_dump(s) for s in self.suspects],
+                "notes": None if self.notes is None else [asdict(n) for n in self.notes]}
 
     @classmethod
     def from_json(cls, data: dict) -> WeekFindings:
@@ -80,7 +87,9 @@ class WeekFindings:
             flaky_tests.append(f)
         return cls(boundary=_parse(data["boundary"]), flaky=flaky_tests,
                    broken=[_load(BrokenTest, b) for b in data["broken"]],
-                   suspects=[_load(Suspect, s) for s in data["suspects"]])
+                   suspects=None if data["suspects"] is None
+                   else [_load(Suspect, s) for s in data["suspects"]],
+                   notes=None if data.get("notes") is None else [Undecidable(**n) for n in data["notes"]])
 
 
 # Fields holding datetimes, per type (everything else is JSON as it is).
@@ -157,15 +166,24 @@ def _fingerprints(runs: list[RunInfo], boundaries: list[datetime]) -> dict[datet
 
 
 def wanted_boundaries(runs: list[RunInfo], now: datetime) -> list[datetime]:
-    """Return the boundaries the worker stores: those a weekly review of the runs' weeks asks about
-    (a week's end and its start, the previous week's end) passed by ``SETTLE`` at ``now``, in the
-    ``BACKFILL_WEEKS`` weeks up to the newest run's.
+    """Return the boundaries the worker stores, passed by ``SETTLE`` at ``now``, in the
+    ``BACKFILL_WEEKS`` weeks up to the newest run's: those a weekly review of the runs' weeks asks
+    about (a week's end and its start, the previous week's end), and each midnight of such a week
+    once it has ended (the replay that stores its end passes them anyway).
     """
     if not runs:
         return []
     since = week_of(max(run.started_at for run in runs)).shifted(-BACKFILL_WEEKS).start
+    settled = now - SETTLE
     weeks = {week_of(run.started_at) for run in runs if run.started_at >= since}
-    return sorted({b for w in weeks for b in (w.start, w.end) if since <= b <= now - SETTLE})
+    wanted = {b for w in weeks for b in (w.start, w.end)}
+    wanted |= {w.start + timedelta(days=d) for w in weeks if w.end <= settled for d in range(1, 7)}
+    return sorted(b for b in wanted if since <= b <= settled)
+
+
+def with_suspects(boundary: datetime) -> bool:
+    """Return whether the findings stored at ``boundary`` include the suspects (Mondays only)."""
+    return boundary.weekday() == 0
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -196,8 +214,9 @@ def stored_findings(session: Session, project_id: int, boundary: datetime) -> We
     if found is None:
         return None
     # Verdicts are attached to the suspects (their polluters reordered): those are copied each time.
-    return WeekFindings(found.boundary, found.flaky, found.broken,
-                        [replace(s, polluters=list(s.polluters)) for s in found.suspects])
+    suspects = None if found.suspects is None else [replace(s, polluters=list(s.polluters))
+                                                    for s in found.suspects]
+    return WeekFindings(found.boundary, found.flaky, found.broken, suspects, found.notes)
 
 
 def _stored_for(session: Session, project_id: int, window: Window) -> WeekFindings | None:
@@ -225,10 +244,20 @@ def suspects_as_of(session: Session, project_id: int, window: Window,
                    settings: Settings | None = None) -> list[Suspect]:
     """Return ``interference.find_suspects(...)``, from the stored findings when they are valid."""
     found = _stored_for(session, project_id, window)
-    if found is None:
+    if found is None or found.suspects is None:
         return interference.find_suspects(session, project_id, window, settings)
     suspects, _ = interference.with_verdicts(session, project_id, found.suspects, [], window)
     return suspects
+
+
+def suspects_and_notes_as_of(session: Session, project_id: int, window: Window,
+                             settings: Settings | None = None) -> tuple[list[Suspect], list[Undecidable]]:
+    """Return ``interference.suspects_and_notes(...)``, from the stored findings at ``window.until``
+    when they are valid (a ``since`` only filters what that replay finds, so it may be given)."""
+    found = None if window.until is None else stored_findings(session, project_id, window.until)
+    if found is None or found.suspects is None or found.notes is None:
+        return interference.suspects_and_notes(session, project_id, window, settings)
+    return interference.with_verdicts(session, project_id, found.suspects, found.notes, window)
 
 
 def flaky_and_broken_as_of(session: Session, project_id: int, window: Window,
@@ -276,12 +305,13 @@ def findings_of(session: Session, analyzer: Analyzer, boundary: datetime) -> Wee
     """Return what the analyses answer from ``analyzer`` (the replay of the runs before ``boundary``).
 
     The same steps as ``flaky._states`` and ``interference.suspects_and_notes`` take on the
-    ``until=`` path, without the verdicts (attached when read).
+    ``until=`` path, without the verdicts (attached when read); suspects only at a Monday.
     """
     states, sigs = flaky.analyzer_states(session, analyzer)
-    suspects, _ = interference.compute_from_analyzer(session, analyzer)
+    suspects, notes = interference.compute_from_analyzer(session, analyzer) if with_suspects(boundary) \
+        else (None, None)
     return WeekFindings(boundary=boundary, flaky=flaky._flaky(states, sigs, None),
-                        broken=flaky._broken(states, sigs, None), suspects=suspects)
+                        broken=flaky._broken(states, sigs, None), suspects=suspects, notes=notes)
 
 
 def refresh_week_findings(engine: Engine, project_id: int, *, now: datetime | None = None) -> int:

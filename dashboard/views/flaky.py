@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
-from dashboard.analysis import interference, week_findings
+from dashboard.analysis import week_findings
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.history import live_answers
 from dashboard.analysis.runs import suite_names
@@ -58,7 +58,8 @@ def flaky(project: str) -> dict:
 def suspects(project: str) -> dict:
     """Interference suspects, the strongest suspect of each victim first (?since= &until= &page=)."""
     proj, session, f, limit, offset = _listing_request(project)
-    found, notes = interference.suspects_and_notes(session, proj.id, f.window, current_settings())
+    # ?until= a week's last day reads the worker's stored findings at that boundary when it has them.
+    found, notes = week_findings.suspects_and_notes_as_of(session, proj.id, f.window, current_settings())
     if f.suite:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]

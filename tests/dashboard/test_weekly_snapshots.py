@@ -33,7 +33,7 @@ from weekly_history import (
 from dashboard.analysis import flaky, history, interference, run_cache, week_findings
 from dashboard.analysis.confirmations import record_verdict
 from dashboard.analysis.updates import refresh_project
-from dashboard.analysis.week_findings import WeekFindings, stored_findings, wanted_boundaries
+from dashboard.analysis.week_findings import WeekFindings, stored_findings, wanted_boundaries, with_suspects
 from dashboard.analysis.weekly import find_project, weekly_review
 from dashboard.analysis.weeks import Week
 from dashboard.analysis.window import Window
@@ -73,12 +73,14 @@ def _build_incrementally(engine, *, refresh_every: int = 3) -> int:
 
 
 def _replayed(session: Session, project_id: int, boundary: datetime) -> dict:
-    """The findings at ``boundary`` as the until= path computes them from scratch, in stored form."""
+    """The findings at ``boundary`` as the until= path computes them from scratch, in stored form
+    (suspects at Mondays only, as stored)."""
     history._AS_OF.clear()
     before = Window.before(boundary)
+    suspects, notes = (interference.suspects_and_notes(session, project_id, before) if with_suspects(boundary)
+                       else (None, None))
     found = WeekFindings(boundary, flaky.flaky_tests(session, project_id, before),
-                         flaky.broken_tests(session, project_id, before),
-                         interference.find_suspects(session, project_id, before))
+                         flaky.broken_tests(session, project_id, before), suspects, notes)
     return json.loads(json.dumps(found.to_json()))
 
 
@@ -122,8 +124,10 @@ def test_stored_findings_after_incremental_passes_equal_a_replay_from_scratch(en
         stored = _stored_rows(s, project_id)
         runs = history.iter_runs(s, project_id)
         wanted = wanted_boundaries(runs, NOW)
-        # Every Monday from the first week's start to the week after the last one.
-        assert wanted == [w.start for w in WEEKS] + [WEEKS[-1].end]
+        # Every midnight from the first week's start to the week after the last one: the Mondays
+        # with suspects, the other days with the flaky and broken tests only.
+        assert wanted == [WEEKS[0].start + timedelta(days=d) for d in range(7 * len(WEEKS) + 1)]
+        assert [b for b in wanted if with_suspects(b)] == [w.start for w in WEEKS] + [WEEKS[-1].end]
         assert sorted(stored) == wanted
         for boundary in wanted:
             assert stored[boundary] == _replayed(s, project_id, boundary), boundary
@@ -135,7 +139,7 @@ def test_stored_findings_after_incremental_passes_equal_a_replay_from_scratch(en
         assert any(s_["victim"] == VICTIM and POLLUTER in s_["polluters"] for s_ in last["suspects"])
         first = WEEKS[0].start
         assert stored[first] == {"format": week_findings.FORMAT, "boundary": first.isoformat(),
-                                 "flaky": [], "broken": [], "suspects": []}
+                                 "flaky": [], "broken": [], "suspects": [], "notes": []}
 
 
 def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engine, client):
@@ -154,6 +158,11 @@ def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engi
         assert not NOTE.search(html)
     flaky_urls = [f"/api/v1/projects/{PROJECT}/flaky?until={w.last_day.isoformat()}{q}"
                   for w in REVIEWED for q in ("", "&suite=unit", "&suite=integration")]
+    # Any day of a complete week (its midnights are stored too), and the suspects at a week's end.
+    flaky_urls += [f"/api/v1/projects/{PROJECT}/flaky?until={(w.first_day + timedelta(days=2)).isoformat()}"
+                   for w in REVIEWED]
+    flaky_urls += [f"/api/v1/projects/{PROJECT}/suspects?until={w.last_day.isoformat()}{q}"
+                   for w in REVIEWED for q in ("", f"&since={w.first_day.isoformat()}")]
     flaky_pages = {url: client.get(url).get_json() for url in flaky_urls}
 
     with write_transaction(engine) as s:
@@ -174,8 +183,9 @@ def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engi
     for url in flaky_urls:  # ?until= a week's last day: the same list from the replay
         history._AS_OF.clear()
         assert client.get(url).get_json() == flaky_pages[url], url
-    assert any(page["tests"] for page in flaky_pages.values())
-    assert any(page["broken"] for page in flaky_pages.values())
+    assert any(page.get("tests") for page in flaky_pages.values())
+    assert any(page.get("broken") for page in flaky_pages.values())
+    assert any(page.get("suspects") for page in flaky_pages.values())
     # The planted W08 findings are in the review both ways.
     review = with_rows["2026-W08"][0]
     assert {f["nodeid"] for f in review["new_flaky"]} == {VICTIM}
@@ -191,6 +201,8 @@ def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engi
     marker = "tests/unit/test_hand_edited.py::test_only_in_the_stored_row"
     edited = json.loads(json.dumps(row))
     edited["flaky"].append({**edited["flaky"][0], "nodeid": marker, "status": "flaky"})
+    edited["notes"].append({"victim": marker, "suite": "unit", "failures": 2, "runs": 9,
+                            "note": "its order never changed"})
     with write_transaction(engine) as s:
         s.execute(update(WeekFindingsRow).where(WeekFindingsRow.project_id == project_id,
                                                 WeekFindingsRow.boundary == boundary)
@@ -202,6 +214,8 @@ def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engi
     sunday = Week(2026, 8).last_day.isoformat()
     listed = client.get(f"/api/v1/projects/{PROJECT}/flaky?until={sunday}").get_json()
     assert marker in {t["nodeid"] for t in listed["tests"]}
+    suspects = client.get(f"/api/v1/projects/{PROJECT}/suspects?until={sunday}").get_json()
+    assert marker in {n["victim"] for n in suspects["undecidable"]}
 
 
 def test_a_late_run_invalidates_later_boundaries_until_the_worker_stores_them_again(engine, client):
@@ -232,9 +246,9 @@ def test_a_late_run_invalidates_later_boundaries_until_the_worker_stores_them_ag
             assert after[boundary] == _replayed(s, project_id, boundary), boundary
             if boundary <= late_at:
                 assert after[boundary] == before[boundary]
-        # The late failure counts from W05's end on.
+        # The late failure counts from the first midnight after it on (a day boundary of W05).
         changed = [b for b in after if after[b] != before[b]]
-        assert changed and min(changed) == Week(2026, 5).end
+        assert changed and min(changed) == late_at.replace(hour=0) + timedelta(days=1)
     assert _page(client, Week(2026, 6))[1]["analysis"]["weekly_findings"] == "stored"
 
 
@@ -248,7 +262,7 @@ def test_an_upgraded_database_gets_its_findings_on_the_workers_first_pass(engine
     run_once(engine)
     with Session(engine) as s:
         stored = _stored_rows(s, project_id)
-        assert sorted(stored) == [w.start for w in WEEKS] + [WEEKS[-1].end]
+        assert sorted(stored) == [WEEKS[0].start + timedelta(days=d) for d in range(7 * len(WEEKS) + 1)]
         for boundary in (Week(2026, 4).end, WEEKS[-1].end):
             assert stored[boundary] == _replayed(s, project_id, boundary)
 
@@ -263,8 +277,11 @@ def test_the_worker_stores_the_boundaries_of_the_recent_weeks_with_runs():
     found = wanted_boundaries(runs, now=settled)
     since = newest.shifted(-week_findings.BACKFILL_WEEKS).start
     busy = {Week(*r.started_at.isocalendar()[:2]) for r in runs if r.started_at >= since}
-    assert found == sorted({b for w in busy for b in (w.start, w.end)})
+    days = {w.start + timedelta(days=d) for w in busy for d in range(8)}
+    assert found == sorted(b for b in days if b >= since)
+    assert [b for b in found if with_suspects(b)] == sorted(
+        {b for w in busy for b in (w.start, w.end) if b >= since})
     assert found[0] >= since and found[-1] == newest.end
-    # Not before runs started just before it had time to arrive.
+    # Not before runs started just before it had time to arrive; the newest week's days neither.
     assert wanted_boundaries(runs, now=settled - timedelta(seconds=1))[-1] == newest.start
     assert wanted_boundaries([], now=settled) == []
