@@ -56,6 +56,10 @@ ANALYSIS = {"oneOf": [
     _obj(["runs_behind", "up_to_date", "message"], runs_behind=INT, updated_at=OPT_DATETIME, up_to_date=BOOL,
          message={**STR, "example": "analysis 3 runs behind, updated 40 s ago"}),
     {"type": "null"}]}
+# Which moment an as-of listing answers for (?until=): the one asked, or the nearest stored before it.
+AS_OF = _obj(["asked", "answered", "exact"], asked=OPT_DATETIME, answered=OPT_DATETIME, exact=BOOL,
+             message={"type": ["string", "null"], "description":
+                      "why the answer is for another moment than asked (null when exact)"})
 
 
 def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
@@ -271,11 +275,11 @@ def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
         "/api/v1/projects/{project}/flaky": _get(
             "Flaky tests, most flaky first (broken tests are listed separately)",
             _obj(["tests"], tests=_arr(_ref("FlakyTest")), broken=_arr(_ref("BrokenTest")),
-                 analysis=ANALYSIS),
+                 analysis=ANALYSIS, as_of=AS_OF),
             [PROJECT, SUITE, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/suspects": _get(
             "Interference suspects, the strongest of each victim first",
-            _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS),
+            _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS, as_of=AS_OF),
             [PROJECT, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/verdicts": _verdict_operation(),
         "/api/v1/projects/{project}/unexplained": _get(

@@ -32,6 +32,8 @@ class Settings:
     base_url: str | None = None
     # Who may read: "none", "proxy" or "token" (checked by dashboard.auth).
     auth: str = "none"
+    # Results an as-of page may replay per request (the app's REPLAY_LIMIT; ``week_findings.as_of_point``).
+    replay_limit: int = int(DEFAULTS["REPLAY_LIMIT"])
     # The [tool.suitehealth] table when given rather than read from ``config_file`` (tests, scripts).
     file_table: Mapping | None = field(default=None, repr=False, compare=False)
 
@@ -41,7 +43,9 @@ class Settings:
         budget = config.get("BUDGET_S")
         return cls(budget_s=float(DEFAULTS["BUDGET_S"] if budget is None else budget),
                    config_file=config.get("CONFIG_FILE") or None, base_url=config.get("BASE_URL") or None,
-                   auth=str(config.get("AUTH") or "none").lower())
+                   auth=str(config.get("AUTH") or "none").lower(),
+                   replay_limit=int(config.get("REPLAY_LIMIT") if config.get("REPLAY_LIMIT") is not None
+                                    else DEFAULTS["REPLAY_LIMIT"]))
 
     @classmethod
     def from_environment(cls, overrides: Mapping | None = None) -> Settings:

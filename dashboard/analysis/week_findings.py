@@ -273,6 +273,66 @@ def flaky_and_broken_as_of(session: Session, project_id: int, window: Window,
     return [t for t in found.flaky if t.suite == suite], [b for b in found.broken if b.suite == suite]
 
 
+@dataclass(frozen=True)
+class AsOf:
+    """The moment an as-of page answers for: the one asked for, or the nearest stored one before it.
+
+    ``results`` is what a replay of the asked moment would read, when that is more than ``limit``.
+    """
+
+    asked: datetime | None
+    answered: datetime | None
+    results: int = 0
+    limit: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.asked == self.answered
+
+    def as_json(self) -> dict:
+        return {"asked": self.asked, "answered": self.answered, "exact": self.exact,
+                "message": None if self.exact else self.describe()}
+
+    def describe(self) -> str:
+        return (f"shown as of {self.answered:%Y-%m-%d %H:%M} UTC, the nearest point the analysis worker "
+                f"stored before {self.asked:%Y-%m-%d %H:%M} UTC: judging the {self.results:,} results "
+                f"before the moment asked for is more than a page replays (REPLAY_LIMIT {self.limit:,})")
+
+
+def as_of_point(session: Session, project_id: int, until: datetime | None, settings: Settings, *,
+                suspects: bool = False) -> AsOf:
+    """Return which moment a page asked about ``until`` answers for, without replaying too much.
+
+    Exactly ``until`` when the question is live, a stored row answers it (with the suspects, when
+    ``suspects``), or the history before it holds at most ``settings.replay_limit`` results (a replay
+    in the request takes about 5 s per million results, more for the suspects). Otherwise the
+    newest stored boundary before it that answers; without one, ``until`` (replayed after all).
+    """
+    if until is None or live_answers(until):
+        return AsOf(until, until)
+    until = _utc(until)
+
+    def answers(boundary: datetime) -> bool:
+        found = stored_findings(session, project_id, boundary)
+        if found is None:
+            return False
+        return not suspects or (found.suspects is not None and found.notes is not None)
+
+    if answers(until):
+        return AsOf(until, until)
+    results = int(session.scalar(select(func.coalesce(func.sum(Run.tests), 0)).where(
+        Run.project_id == project_id, Run.started_at < until)) or 0)
+    if results <= settings.replay_limit:
+        return AsOf(until, until)
+    for boundary in session.scalars(
+            select(WeekFindingsRow.boundary)
+            .where(WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary < until)
+            .order_by(WeekFindingsRow.boundary.desc()).limit(8)):
+        if answers(_utc(boundary)):
+            return AsOf(until, _utc(boundary), results, settings.replay_limit)
+    return AsOf(until, until)
+
+
 def review_source(session: Session, project_id: int, week: Week) -> str | None:
     """Return "stored" when the review of ``week`` reads stored findings, "computed" when it replays
     the history, None when it needs none (a week without runs)."""

@@ -13,6 +13,7 @@ from dashboard.analysis import week_findings
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.history import live_answers
 from dashboard.analysis.runs import suite_names
+from dashboard.analysis.window import Window
 from dashboard.charts import figure_json
 from dashboard.charts.flaky import flaky_scores_figure
 from dashboard.db import get_session
@@ -47,22 +48,29 @@ def _analysis(session: Session, project_id: int, f: Filters) -> dict | None:
 def flaky(project: str) -> dict:
     """Flaky tests, most flaky first (?suite= &since= &until= &page=), and broken tests apart."""
     proj, session, f, limit, offset = _listing_request(project)
-    # ?until= a week's last day reads the worker's stored findings at that boundary when it has them.
-    tests, broken = week_findings.flaky_and_broken_as_of(session, proj.id, f.window, current_settings(),
-                                                         suite=f.suite)
+    settings = current_settings()
+    # ?until= a day the worker stored (any midnight of a recent complete week) reads that row; one
+    # too far back to replay in a request answers for the nearest stored point before it, saying so.
+    as_of = week_findings.as_of_point(session, proj.id, f.window.until, settings)
+    window = Window(f.window.since, as_of.answered)
+    tests, broken = week_findings.flaky_and_broken_as_of(session, proj.id, window, settings, suite=f.suite)
     return listing(proj, f, len(tests), limit, offset, tests=tests[offset : offset + limit], broken=broken,
-                   analysis=_analysis(session, proj.id, f), _all=tests, _suites=suite_names(session, proj.id))
+                   analysis=_analysis(session, proj.id, f), as_of=as_of.as_json(), _all=tests,
+                   _suites=suite_names(session, proj.id))
 
 
 @page(bp, "/projects/<project>/suspects", "flaky/suspects.html")
 def suspects(project: str) -> dict:
     """Interference suspects, the strongest suspect of each victim first (?since= &until= &page=)."""
     proj, session, f, limit, offset = _listing_request(project)
-    # ?until= a week's last day reads the worker's stored findings at that boundary when it has them.
-    found, notes = week_findings.suspects_and_notes_as_of(session, proj.id, f.window, current_settings())
+    settings = current_settings()
+    # ?until= a week's last day reads the worker's stored findings at that boundary, as /flaky does.
+    as_of = week_findings.as_of_point(session, proj.id, f.window.until, settings, suspects=True)
+    window = Window(f.window.since, as_of.answered)
+    found, notes = week_findings.suspects_and_notes_as_of(session, proj.id, window, settings)
     if f.suite:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]
     return listing(proj, f, len(found), limit, offset, suspects=found[offset : offset + limit],
-                   undecidable=notes, analysis=_analysis(session, proj.id, f),
+                   undecidable=notes, analysis=_analysis(session, proj.id, f), as_of=as_of.as_json(),
                    _suites=suite_names(session, proj.id))
