@@ -9,15 +9,16 @@ and the previous week's end. Computed per request that is a replay of the whole 
   UTC that ends or starts a week with runs, stores what ``flaky.flaky_tests``,
   ``flaky.broken_tests`` and ``interference.find_suspects`` would answer with ``until=`` that
   boundary (``WeekFindings``, one JSON row per boundary in ``week_findings``).
-* The same replay passes every midnight of a week that has ended: there it stores the flaky and
-  broken tests only (the interference analysis costs seconds per point at millions of results),
-  so ``/flaky?until=`` any day of a complete recent week reads a row too.
+* The same replay passes every midnight of a week that has ended: for the ``DAILY_WEEKS`` most
+  recent weeks it stores there the flaky and broken tests only (the interference analysis costs
+  seconds per point at millions of results), so ``/flaky?until=`` any such day reads a row too.
 * A row names the runs it was computed from (count, sum and max of the ids of the runs started
   before the boundary). A run stored later that started before the boundary (a late upload, a
   backfill) or a deleted run changes that, and the row is no longer used: the page computes as
   before, and the worker's next pass drops the row and stores it anew.
 * Each pass that has boundaries to store replays from the first run (about once a week per
-  project, and after a late run); ``BACKFILL_WEEKS`` bounds what an upgraded database computes.
+  project, and after a late run). The first pass on an upgraded database stores every week's
+  boundaries at once: at 5 million results, tens of minutes in the background.
 * ``flaky_as_of``, ``broken_as_of`` and ``suspects_as_of`` answer from a valid row and otherwise
   from the replay (the worker is behind or has not run); ``review_source`` tells the page which.
 """
@@ -45,11 +46,9 @@ from ingest.models import Run
 
 log = logging.getLogger(__name__)
 
-# How many weeks back from its newest run a project's boundaries are stored. Each costs an
-# interference analysis of every suite (seconds at millions of results), so a database upgraded
-# with a long history gets the recent weeks; a running worker then adds each new boundary and keeps
-# it. Reviews of older weeks replay, as before.
-BACKFILL_WEEKS = 12
+# How many weeks back from its newest run a project's midnights are stored besides its Mondays (those
+# are stored for every week with runs: the weekly review of any week reads them).
+DAILY_WEEKS = 12
 # A boundary is stored this long after it passed: runs started just before it are still uploading
 # (each one started before a stored boundary makes the worker replay the history again).
 SETTLE = timedelta(hours=1)
@@ -166,19 +165,20 @@ def _fingerprints(runs: list[RunInfo], boundaries: list[datetime]) -> dict[datet
 
 
 def wanted_boundaries(runs: list[RunInfo], now: datetime) -> list[datetime]:
-    """Return the boundaries the worker stores, passed by ``SETTLE`` at ``now``, in the
-    ``BACKFILL_WEEKS`` weeks up to the newest run's: those a weekly review of the runs' weeks asks
-    about (a week's end and its start, the previous week's end), and each midnight of such a week
-    once it has ended (the replay that stores its end passes them anyway).
+    """Return the boundaries the worker stores, passed by ``SETTLE`` at ``now``: those a weekly
+    review of the runs' weeks asks about (a week's end and its start, the previous week's end), and
+    each midnight of such a week in the ``DAILY_WEEKS`` up to the newest run's once it has ended
+    (the replay that stores its end passes them anyway).
     """
     if not runs:
         return []
-    since = week_of(max(run.started_at for run in runs)).shifted(-BACKFILL_WEEKS).start
+    recent = week_of(max(run.started_at for run in runs)).shifted(-DAILY_WEEKS).start
     settled = now - SETTLE
-    weeks = {week_of(run.started_at) for run in runs if run.started_at >= since}
+    weeks = {week_of(run.started_at) for run in runs}
     wanted = {b for w in weeks for b in (w.start, w.end)}
-    wanted |= {w.start + timedelta(days=d) for w in weeks if w.end <= settled for d in range(1, 7)}
-    return sorted(b for b in wanted if since <= b <= settled)
+    wanted |= {w.start + timedelta(days=d) for w in weeks if w.start >= recent and w.end <= settled
+               for d in range(1, 7)}
+    return sorted(b for b in wanted if b <= settled)
 
 
 def with_suspects(boundary: datetime) -> bool:

@@ -9,8 +9,8 @@ millions of results each is a scan of hundreds of thousands of rows, so a reques
 takes seconds; here:
 
 * ``refresh_week_parts`` (called by ``updates.refresh_project`` under the per-project refresh lock)
-  computes them for each week with runs among the ``week_findings.BACKFILL_WEEKS`` up to the newest
-  run, the current week included, and stores one JSON row per week (``week_parts``).
+  computes them for each week with runs, the current week included, and stores one JSON row per
+  week (``week_parts``).
 * A row names what it was computed from: the runs started before W's end (count, sum and max of
   their ids), the settings and the suites' own budgets. A new run before W's end (every run of the
   live week, a late upload), a deleted run, another configuration or ``suitehealth budget`` changes
@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, pyramid, skips
 from dashboard.analysis.history import iter_runs
-from dashboard.analysis.week_findings import BACKFILL_WEEKS
 from dashboard.analysis.weeks import Week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
@@ -199,10 +198,32 @@ def inputs_of(session: Session, project_id: int, week: Week, settings: Settings)
         select(func.count(Run.id), func.sum(Run.id), func.max(Run.id))
         .where(Run.project_id == project_id, Run.started_at < week.end)
     ).one()
+    return _fingerprint(int(count or 0), int(id_sum or 0), id_max, _config(session, project_id, settings))
+
+
+def _config(session: Session, project_id: int, settings: Settings) -> str:
     # The settings and budgets go in as a hash: their repr can be long, the column holds 64 characters.
     config = repr((settings.cache_key, budget.own_budgets(session, project_id)))
-    return f"{FORMAT}:{int(count or 0)}:{int(id_sum or 0)}:{id_max or 0}:" + \
-        hashlib.sha256(config.encode()).hexdigest()[:16]
+    return hashlib.sha256(config.encode()).hexdigest()[:16]
+
+
+def _fingerprint(count: int, id_sum: int, id_max: int | None, config: str) -> str:
+    return f"{FORMAT}:{count}:{id_sum}:{id_max or 0}:{config}"
+
+
+def _fingerprints(runs: list, weeks: list[Week], config: str) -> dict[datetime, str]:
+    """Return week start -> ``inputs_of`` for each of ``weeks``, from the runs read once (start order)."""
+    out: dict[datetime, str] = {}
+    count = id_sum = 0
+    id_max: int | None = None
+    ordered = sorted(runs, key=lambda r: r.started_at)
+    i = 0
+    for week in sorted(weeks):
+        while i < len(ordered) and ordered[i].started_at < week.end:
+            count, id_sum, id_max = count + 1, id_sum + ordered[i].id, max(id_max or 0, ordered[i].id)
+            i += 1
+        out[week.start] = _fingerprint(count, id_sum, id_max, config)
+    return out
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -243,31 +264,25 @@ def stored_version(session: Session, project_id: int, week: Week) -> tuple:
 
 # ---- storing (the worker) -------------------------------------------------------------------
 
-def wanted_weeks(starts: list[datetime], backfill_weeks: int) -> list[Week]:
-    """Return the weeks with runs among the ``backfill_weeks`` up to the newest run's, oldest first."""
-    if not starts:
-        return []
-    newest = week_of(max(starts))
-    oldest = newest.shifted(-backfill_weeks)
-    return sorted({week_of(s) for s in starts if s >= oldest.start})
+def wanted_weeks(starts: list[datetime]) -> list[Week]:
+    """Return the weeks with runs, oldest first."""
+    return sorted({week_of(s) for s in starts})
 
 
-def refresh_week_parts(engine: Engine, project_id: int, settings: Settings | None = None, *,
-                       backfill_weeks: int | None = None) -> int:
-    """Store the parts of the project's recent weeks that are missing or out of date; return how many.
+def refresh_week_parts(engine: Engine, project_id: int, settings: Settings | None = None) -> int:
+    """Store the parts of the project's weeks that are missing or out of date; return how many.
 
-    The caller holds the project's refresh lock (``updates._one_analyser``). Rows of weeks no
-    longer wanted are deleted, so the table holds at most ``backfill_weeks`` + 1 rows per project.
+    The caller holds the project's refresh lock (``updates._one_analyser``). Rows of weeks without
+    runs any more are deleted.
     """
     settings = settings or Settings.from_environment()
     with Session(engine) as session, session.begin():
         runs = iter_runs(session, project_id)
-        weeks = wanted_weeks([r.started_at for r in runs],
-                             BACKFILL_WEEKS if backfill_weeks is None else backfill_weeks)
+        weeks = wanted_weeks([r.started_at for r in runs])
         stored = dict(session.execute(select(WeekPartsRow.week_start, WeekPartsRow.fingerprint)
                                       .where(WeekPartsRow.project_id == project_id)).all())
         stored = {_utc(k): v for k, v in stored.items()}
-        current = {w.start: inputs_of(session, project_id, w, settings) for w in weeks}
+        current = _fingerprints(runs, weeks, _config(session, project_id, settings))
         missing = [w for w in weeks if stored.get(w.start) != current[w.start]]
         stale = [start for start in stored if start not in current]
         if not missing and not stale:

@@ -43,7 +43,7 @@ def test_stored_parts_equal_a_computation_from_scratch_and_the_review_reads_them
     settings = Settings.from_environment()
     with Session(engine) as s:
         stored = _rows(s, project_id)
-        # Every week with runs (all within BACKFILL_WEEKS of the newest), and only those.
+        # Every week with runs, and only those.
         assert sorted(stored) == [w.start.replace(tzinfo=None) for w in WEEKS]
         for week in WEEKS:
             assert stored[week.start.replace(tzinfo=None)] == _from_scratch(s, project_id, week), week

@@ -275,13 +275,15 @@ def test_the_worker_stores_the_boundaries_of_the_recent_weeks_with_runs():
     newest = Week(*runs[-1].started_at.isocalendar()[:2])
     settled = newest.end + week_findings.SETTLE
     found = wanted_boundaries(runs, now=settled)
-    since = newest.shifted(-week_findings.BACKFILL_WEEKS).start
-    busy = {Week(*r.started_at.isocalendar()[:2]) for r in runs if r.started_at >= since}
-    days = {w.start + timedelta(days=d) for w in busy for d in range(8)}
-    assert found == sorted(b for b in days if b >= since)
-    assert [b for b in found if with_suspects(b)] == sorted(
-        {b for w in busy for b in (w.start, w.end) if b >= since})
-    assert found[0] >= since and found[-1] == newest.end
+    recent = newest.shifted(-week_findings.DAILY_WEEKS).start
+    busy = {Week(*r.started_at.isocalendar()[:2]) for r in runs}
+    mondays = {b for w in busy for b in (w.start, w.end)}
+    days = {w.start + timedelta(days=d) for w in busy if w.start >= recent for d in range(8)}
+    assert found == sorted(mondays | days)
+    # Every week's Mondays, with the suspects; the other midnights of the recent weeks only.
+    assert [b for b in found if with_suspects(b)] == sorted(mondays)
+    assert min(b for b in found if not with_suspects(b)) > recent
+    assert found[0] == runs[0].started_at.replace(hour=0) and found[-1] == newest.end
     # Not before runs started just before it had time to arrive; the newest week's days neither.
     assert wanted_boundaries(runs, now=settled - timedelta(seconds=1))[-1] == newest.start
     assert wanted_boundaries([], now=settled) == []
