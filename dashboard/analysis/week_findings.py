@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dashboard.analysis import flaky, interference
 from dashboard.analysis.flaky import BrokenTest, FlakyTest, SignatureGroup
@@ -141,16 +141,21 @@ def fingerprint(count: int, id_sum: int, id_max: int | None) -> str:
 
 def inputs_before(session: Session, project_id: int, boundary: datetime) -> str:
     """Return the fingerprint of the project's runs started before ``boundary`` (one indexed query)."""
+    return fingerprint(*runs_before(session, project_id, boundary))
+
+
+def runs_before(session: Session, project_id: int, boundary: datetime) -> tuple[int, int, int | None]:
+    """Return the count, id sum and largest id of the project's runs started before ``boundary``."""
     count, id_sum, id_max = session.execute(
         select(func.count(Run.id), func.sum(Run.id), func.max(Run.id))
         .where(Run.project_id == project_id, Run.started_at < boundary)
     ).one()
-    return fingerprint(int(count or 0), int(id_sum or 0), id_max)
+    return int(count or 0), int(id_sum or 0), id_max
 
 
-def _fingerprints(runs: list[RunInfo], boundaries: list[datetime]) -> dict[datetime, str]:
-    """Return boundary -> fingerprint of the runs (in start order) started before it."""
-    out: dict[datetime, str] = {}
+def runs_before_each(runs: list[RunInfo], boundaries: list[datetime]) -> dict[datetime, tuple]:
+    """Return boundary -> ``runs_before`` of it, from the project's runs read once (in start order)."""
+    out: dict[datetime, tuple] = {}
     count = id_sum = 0
     id_max: int | None = None
     i = 0
@@ -160,7 +165,7 @@ def _fingerprints(runs: list[RunInfo], boundaries: list[datetime]) -> dict[datet
             id_sum += runs[i].id
             id_max = max(id_max or 0, runs[i].id)
             i += 1
-        out[boundary] = fingerprint(count, id_sum, id_max)
+        out[boundary] = (count, id_sum, id_max)
     return out
 
 
@@ -386,28 +391,36 @@ def refresh_week_findings(engine: Engine, project_id: int, *, now: datetime | No
         stored = dict(session.execute(
             select(WeekFindingsRow.boundary, WeekFindingsRow.fingerprint)
             .where(WeekFindingsRow.project_id == project_id)).all())
-        current = _fingerprints(runs, sorted(set(wanted) | set(stored)))
+        current = {b: fingerprint(*counts) for b, counts in
+                   runs_before_each(runs, sorted(set(wanted) | set(stored))).items()}
         missing = [b for b in wanted if stored.get(b) != current[b]]
         # Rows of runs that changed since (a late run, a deleted one) go; older weeks' rows stay.
         stale = [b for b, key in stored.items() if current[b] != key]
         if not missing and not stale:
             return 0
         computed = _replay(session, project_id, runs, missing) if missing else []
-    with write_transaction(engine) as session:
-        drop = sorted(set(stale) | {f.boundary for f in computed})
-        if drop:
-            session.execute(delete(WeekFindingsRow).where(WeekFindingsRow.project_id == project_id,
-                                                          WeekFindingsRow.boundary.in_(drop)))
-        stamp = datetime.now(UTC)
-        if computed:
-            session.execute(insert(WeekFindingsRow), [
-                {"project_id": project_id, "boundary": f.boundary, "runs": _count(current[f.boundary]),
-                 "fingerprint": current[f.boundary], "findings": f.to_json(), "computed_at": stamp}
-                for f in computed])
+    stamp = datetime.now(UTC)
+    drop = sorted(set(stale) | {f.boundary for f in computed})
+    replace_rows(engine, WeekFindingsRow.boundary, project_id, drop,
+                 [{"project_id": project_id, "boundary": f.boundary, "runs": _count(current[f.boundary]),
+                   "fingerprint": current[f.boundary], "findings": f.to_json(), "computed_at": stamp}
+                  for f in computed])
     if computed:
         log.info("project %s: stored the findings of %d week boundar%s", project_id, len(computed),
                  "y" if len(computed) == 1 else "ies")
     return len(computed)
+
+
+def replace_rows(engine: Engine, key: InstrumentedAttribute, project_id: int, drop: list,
+                 rows: list[dict]) -> None:
+    """Delete the project's rows of ``key``'s table whose ``key`` is in ``drop``, insert ``rows``: one
+    short write transaction (the stored rows of ``week_findings`` and ``week_parts``)."""
+    table = key.class_
+    with write_transaction(engine) as session:
+        if drop:
+            session.execute(delete(table).where(table.project_id == project_id, key.in_(drop)))
+        if rows:
+            session.execute(insert(table), rows)
 
 
 def _count(key: str) -> int:

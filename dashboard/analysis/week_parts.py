@@ -30,17 +30,17 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, pyramid, skips
 from dashboard.analysis.history import iter_runs
+from dashboard.analysis.week_findings import replace_rows, runs_before, runs_before_each
 from dashboard.analysis.weeks import Week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
 from dashboard.urls import Urls
 from ingest.analysis_models import WeekPartsRow
-from ingest.db import write_transaction
 from ingest.models import Project, Result, Run, Suite, Test
 from ingest.records import BAD_OUTCOMES
 
@@ -194,11 +194,7 @@ def _pyramid_drift(session: Session, project_id: int, week: Week, settings: Sett
 
 def inputs_of(session: Session, project_id: int, week: Week, settings: Settings) -> str:
     """Return the fingerprint of what the parts of ``week`` are computed from (two indexed queries)."""
-    count, id_sum, id_max = session.execute(
-        select(func.count(Run.id), func.sum(Run.id), func.max(Run.id))
-        .where(Run.project_id == project_id, Run.started_at < week.end)
-    ).one()
-    return _fingerprint(int(count or 0), int(id_sum or 0), id_max, _config(session, project_id, settings))
+    return _fingerprint(runs_before(session, project_id, week.end), _config(session, project_id, settings))
 
 
 def _config(session: Session, project_id: int, settings: Settings) -> str:
@@ -207,23 +203,9 @@ def _config(session: Session, project_id: int, settings: Settings) -> str:
     return hashlib.sha256(config.encode()).hexdigest()[:16]
 
 
-def _fingerprint(count: int, id_sum: int, id_max: int | None, config: str) -> str:
+def _fingerprint(runs: tuple[int, int, int | None], config: str) -> str:
+    count, id_sum, id_max = runs
     return f"{FORMAT}:{count}:{id_sum}:{id_max or 0}:{config}"
-
-
-def _fingerprints(runs: list, weeks: list[Week], config: str) -> dict[datetime, str]:
-    """Return week start -> ``inputs_of`` for each of ``weeks``, from the runs read once (start order)."""
-    out: dict[datetime, str] = {}
-    count = id_sum = 0
-    id_max: int | None = None
-    ordered = sorted(runs, key=lambda r: r.started_at)
-    i = 0
-    for week in sorted(weeks):
-        while i < len(ordered) and ordered[i].started_at < week.end:
-            count, id_sum, id_max = count + 1, id_sum + ordered[i].id, max(id_max or 0, ordered[i].id)
-            i += 1
-        out[week.start] = _fingerprint(count, id_sum, id_max, config)
-    return out
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -282,23 +264,19 @@ def refresh_week_parts(engine: Engine, project_id: int, settings: Settings | Non
         stored = dict(session.execute(select(WeekPartsRow.week_start, WeekPartsRow.fingerprint)
                                       .where(WeekPartsRow.project_id == project_id)).all())
         stored = {_utc(k): v for k, v in stored.items()}
-        current = _fingerprints(runs, weeks, _config(session, project_id, settings))
+        config = _config(session, project_id, settings)
+        counts = runs_before_each(runs, [w.end for w in weeks])
+        current = {w.start: _fingerprint(counts[w.end], config) for w in weeks}
         missing = [w for w in weeks if stored.get(w.start) != current[w.start]]
         stale = [start for start in stored if start not in current]
         if not missing and not stale:
             return 0
         name = _project_name(session, project_id)
         computed = [(w, compute_parts(session, project_id, name, w, settings)) for w in missing]
-    with write_transaction(engine) as session:
-        drop = stale + [w.start for w in missing]
-        if drop:
-            session.execute(delete(WeekPartsRow).where(WeekPartsRow.project_id == project_id,
-                                                       WeekPartsRow.week_start.in_(drop)))
-        stamp = datetime.now(UTC)
-        if computed:
-            session.execute(insert(WeekPartsRow), [
-                {"project_id": project_id, "week_start": w.start, "fingerprint": current[w.start],
-                 "parts": parts.to_json(), "computed_at": stamp} for w, parts in computed])
+    stamp = datetime.now(UTC)
+    replace_rows(engine, WeekPartsRow.week_start, project_id, stale + [w.start for w in missing],
+                 [{"project_id": project_id, "week_start": w.start, "fingerprint": current[w.start],
+                   "parts": parts.to_json(), "computed_at": stamp} for w, parts in computed])
     if computed:
         log.info("project %s: stored the review parts of %d week%s", project_id, len(computed),
                  "" if len(computed) == 1 else "s")
