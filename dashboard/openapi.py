@@ -120,7 +120,7 @@ def _schemas() -> dict:
                           failures=INT, status=STR, first_seen=OPT_DATETIME, last_flake=OPT_DATETIME,
                           failure_rate=NUM, flip_rate=NUM, ci_low=NUM, ci_high=NUM, signatures=_arr(_obj())),
         "BrokenTest": _obj(["nodeid"], nodeid=STR, since_run_id=OPT_INT, since_at=OPT_DATETIME,
-                           consecutive_failures=INT, message=OPT_STR),
+                           consecutive_failures=INT, message=OPT_STR, last_seen=OPT_DATETIME),
         "Suspect": _obj(
             ["victim", "polluters", "kind", "confidence"], victim=STR,
             polluters={**_arr(STR), "description": "Node ids of the equivalence group, best first."},

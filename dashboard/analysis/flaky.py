@@ -67,6 +67,8 @@ class BrokenTest:
     consecutive_failures: int
     message: str | None
     always_failed: bool
+    # The test's newest result in the history judged (``?since=`` keeps breakages seen since then).
+    last_seen: datetime | None = None
 
 
 def flaky_tests(
@@ -97,6 +99,15 @@ def flaky_and_broken(
     states, sigs = _states(session, project_id, window.until, suite)
     since_dt = window.since
     return _flaky(states, sigs, since_dt), _broken(states, sigs, since_dt)
+
+
+def seen_since(tests: list[FlakyTest], broken: list[BrokenTest], since: datetime | None
+               ) -> tuple[list[FlakyTest], list[BrokenTest]]:
+    """Keep what ``_flaky`` and ``_broken`` keep for ``since`` (already-built lists, e.g. stored ones)."""
+    if since is None:
+        return tests, broken
+    return ([t for t in tests if t.last_flake is not None and t.last_flake >= since],
+            [b for b in broken if b.last_seen is not None and b.last_seen >= since])
 
 
 def _flaky(states: dict, sigs: dict, since_dt: datetime | None) -> list[FlakyTest]:
@@ -168,6 +179,7 @@ def _broken(states: dict, sigs: dict, since_dt: datetime | None) -> list[BrokenT
                 consecutive_failures=state["streak"],
                 message=latest.example if latest else None,
                 always_failed=not state["had_pass"],
+                last_seen=flakestate.parse_ts(state["last_seen"]),
             )
         )
     out.sort(key=lambda t: (-t.consecutive_failures, t.nodeid))

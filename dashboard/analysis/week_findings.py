@@ -53,7 +53,7 @@ DAILY_WEEKS = 12
 # (each one started before a stored boundary makes the worker replay the history again).
 SETTLE = timedelta(hours=1)
 # The JSON form's version: a row written by another version is not used (and is stored anew).
-FORMAT = 2
+FORMAT = 3
 
 
 # ---- the findings and their JSON form -------------------------------------------------------
@@ -95,7 +95,7 @@ class WeekFindings:
 _DATETIMES = {
     FlakyTest: {"first_seen", "last_flake"},
     SignatureGroup: {"last_seen_at"},
-    BrokenTest: {"since_at"},
+    BrokenTest: {"since_at", "last_seen"},
     Suspect: {"first_seen_at", "last_seen_at"},
 }
 
@@ -268,14 +268,15 @@ def suspects_and_notes_as_of(session: Session, project_id: int, window: Window,
 def flaky_and_broken_as_of(session: Session, project_id: int, window: Window,
                            settings: Settings | None = None, *, suite: str | None = None
                            ) -> tuple[list[FlakyTest], list[BrokenTest]]:
-    """Return ``flaky.flaky_and_broken(...)``; from the stored findings when the window is everything
-    before a stored boundary (with a ``since`` it is not: a breakage's last run is not stored)."""
-    found = _stored_for(session, project_id, window)
+    """Return ``flaky.flaky_and_broken(...)``; from the stored findings when ``window.until`` is a
+    stored boundary (a ``since`` then keeps what was seen since, as the replay would)."""
+    found = None if window.until is None else stored_findings(session, project_id, window.until)
     if found is None:
         return flaky.flaky_and_broken(session, project_id, window, settings, suite=suite)
-    if suite is None:
-        return found.flaky, found.broken
-    return [t for t in found.flaky if t.suite == suite], [b for b in found.broken if b.suite == suite]
+    tests, broken = found.flaky, found.broken
+    if suite is not None:
+        tests, broken = [t for t in tests if t.suite == suite], [b for b in broken if b.suite == suite]
+    return flaky.seen_since(tests, broken, window.since)
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,9 @@ def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engi
                    for w in REVIEWED]
     flaky_urls += [f"/api/v1/projects/{PROJECT}/suspects?until={w.last_day.isoformat()}{q}"
                    for w in REVIEWED for q in ("", f"&since={w.first_day.isoformat()}")]
+    # A range: the stored findings at its end, keeping what was seen since its start, as a replay does.
+    flaky_urls += [f"/api/v1/projects/{PROJECT}/flaky?until={w.last_day.isoformat()}&since={since}"
+                   for w in REVIEWED for since in (w.first_day.isoformat(), "2026-01-20")]
     flaky_pages = {url: client.get(url).get_json() for url in flaky_urls}
 
     with write_transaction(engine) as s:
