@@ -1,9 +1,11 @@
 """The weekly suite-health review: what changed this ISO week against the one before, with evidence.
 
-Own facts (runs, pass rates, skip surges, shrinking suites) come from SQL here and in ``skips``;
-budgets, slowdowns, flakiness, interference and the pyramid come from their analysis modules, each
-asked the same way: ``question(session, project_id, window, settings)`` with a half-open ``Window``
-(this week, or everything before this week's end and before the previous one's).
+Own facts (runs and pass rates per week, suite and day) come from SQL here. What is summarised from
+results (failures, slowdowns, slowest tests, pyramid drift, skip surges, shrinking suites, budgets)
+comes from ``week_parts``, and flakiness and interference as of the week's ends from
+``week_findings``: each reads what the analysis worker stored when it is still valid, and otherwise
+asks the analysis modules the same way, ``question(session, project_id, window, settings)`` with a
+half-open ``Window`` (this week, or everything before this week's end and before the previous one's).
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ from ingest.models import Project, Run, Suite
 
 # How many actions the review shows.
 MAX_ACTIONS = 8
-
-
 
 
 # ---- the review's parts ----------------------------------------------------------------------
