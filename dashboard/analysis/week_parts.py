@@ -92,7 +92,7 @@ def compute_parts(session: Session, project_id: int, project: str, week: Week,
                   settings: Settings) -> WeekParts:
     """Compute the parts of the review of ``week`` from the results (``project`` names the links)."""
     failures = failures_by_test(session, project_id, week)
-    busy = session.scalar(select(Run.id).where(*_week_runs(project_id, week)).limit(1)) is not None
+    busy = session.scalar(select(Run.id).where(*week_runs(project_id, week)).limit(1)) is not None
     if not busy:
         # An empty week shows only where the runs are; the analyses would find nothing new.
         return WeekParts(week=week.label, failures=failures)
@@ -120,19 +120,20 @@ BUDGET_FIELDS = ("budget_s", "latest_s", "trend_s_per_week", "forecast_breach_da
 def _budgets(session: Session, project_id: int, week: Week, settings: Settings) -> dict[str, dict]:
     """Return each suite that ran in ``week``: its budget picture as of the week's end."""
     ran = session.scalars(select(Suite.name).distinct().join(Run, Run.suite_id == Suite.id)
-                          .where(*_week_runs(project_id, week)).order_by(Suite.name))
+                          .where(*week_runs(project_id, week)).order_by(Suite.name))
     out = {}
     for suite in ran:
         # The review shows the fewest workers that meet the budget, not the what-if table.
         b = budget.suite_budget(session, project_id, Window.before(week.end), settings, suite=suite,
                                 whatif_table=False)
         out[suite] = {"budget_s": b.budget_s, "latest_s": b.latest_s, "trend_s_per_week": b.trend_s_per_week,
-                      "forecast_breach_date": _iso(b.forecast_breach_date),
+                      "forecast_breach_date": iso(b.forecast_breach_date),
                       "workers_needed": b.workers_needed, "status": b.status}
     return out
 
 
-def _week_runs(project_id: int, week: Week):
+def week_runs(project_id: int, week: Week) -> tuple:
+    """The WHERE clauses of the project's runs started in ``week``."""
     return (Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end)
 
 
@@ -141,20 +142,21 @@ def failures_by_test(session: Session, project_id: int, week: Week) -> dict[str,
     rows = session.execute(
         select(Test.nodeid, func.count())
         .join(Result, Result.test_id == Test.id).join(Run, Run.id == Result.run_id)
-        .where(*_week_runs(project_id, week), Result.outcome.in_(BAD_OUTCOMES))
+        .where(*week_runs(project_id, week), Result.outcome.in_(BAD_OUTCOMES))
         .group_by(Test.nodeid)
     ).all()
     return {nodeid: int(n) for nodeid, n in rows}
 
 
-def _iso(value) -> str | None:
+def iso(value) -> str | None:
+    """``value.isoformat()``, None for None (the review's JSON-ready dates)."""
     return value.isoformat() if value is not None else None
 
 
 def _regression(r: budget.Regression, project: str) -> dict:
     return {
         "nodeid": r.nodeid, "before_s": r.before_s, "after_s": r.after_s, "ratio": r.ratio,
-        "began_run_id": r.began_run_id, "began_at": _iso(r.began_at), "suite": r.suite,
+        "began_run_id": r.began_run_id, "began_at": iso(r.began_at), "suite": r.suite,
         "link": LINKS.test(project, r.nodeid), "run_link": LINKS.run(project, r.began_run_id),
     }
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import budget, flaky, interference, skips, week_findings, week_parts
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
-from dashboard.analysis.week_parts import LINKS
+from dashboard.analysis.week_parts import LINKS, iso, week_runs
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
@@ -234,16 +234,12 @@ def _project(session: Session, project_id: int) -> Project:
     return project
 
 
-def _week_runs(project_id: int, week: Week):
-    return (Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end)
-
-
 def _totals(session: Session, project_id: int, week: Week) -> Totals:
     row = session.execute(
         select(func.count(), func.sum(Run.tests), func.sum(Run.passed), func.sum(Run.failed),
                func.sum(Run.errors), func.sum(Run.skipped), func.sum(Run.xfailed), func.sum(Run.reruns),
                func.sum(case(((Run.failed + Run.errors) > 0, 1), else_=0)))
-        .where(*_week_runs(project_id, week))
+        .where(*week_runs(project_id, week))
     ).one()
     runs, tests, passed, failed, errors, skipped, xfailed, reruns, red = (int(v or 0) for v in row)
     return Totals(runs=runs, red_runs=red, tests=tests, passed=passed, failed=failed, errors=errors,
@@ -257,7 +253,7 @@ def _suite_weeks(session: Session, project: Project, week: Week) -> list[SuiteWe
         rows = session.execute(
             select(Suite.name, Run.tests, Run.passed, Run.failed, Run.errors, Run.skipped, Run.xfailed,
                    Run.duration_s)
-            .join(Suite, Suite.id == Run.suite_id).where(*_week_runs(project.id, w))
+            .join(Suite, Suite.id == Run.suite_id).where(*week_runs(project.id, w))
         ).all()
         out: dict[str, tuple[Totals, list[float], list[int]]] = {}
         for suite, tests, passed, failed, errors, skipped, xfailed, wall in rows:
@@ -294,7 +290,7 @@ def _days(session: Session, project_id: int, week: Week) -> list[dict]:
     days = {week.first_day + timedelta(days=i): Totals() for i in range(7)}
     for started, tests, passed, failed, errors, skipped, xfailed in session.execute(
         select(Run.started_at, Run.tests, Run.passed, Run.failed, Run.errors, Run.skipped, Run.xfailed)
-        .where(*_week_runs(project_id, week))
+        .where(*week_runs(project_id, week))
     ):
         t = days[started.astimezone(UTC).date()]
         t.runs += 1
@@ -323,10 +319,6 @@ def _latest_week_with_runs(session: Session, project_id: int) -> Week | None:
 
 # ---- adapters over the other analyses (their dataclasses -> the review's JSON-ready dicts) ------
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _add_budgets(suites: list[SuiteWeek], budgets: dict[str, dict]) -> None:
     for s in suites:
         for name, value in budgets.get(s.suite, {}).items():
@@ -336,12 +328,12 @@ def _add_budgets(suites: list[SuiteWeek], budgets: dict[str, dict]) -> None:
 def _flaky(f: flaky.FlakyTest, project: str, failures: dict[str, int]) -> dict:
     return {"nodeid": f.nodeid, "score": f.score, "failure_rate": f.failure_rate, "flip_rate": f.flip_rate,
             "runs": f.runs, "failures": f.failures, "failures_this_week": failures.get(f.nodeid, 0),
-            "status": f.status, "first_seen": _iso(f.first_seen), "last_flake": _iso(f.last_flake),
+            "status": f.status, "first_seen": iso(f.first_seen), "last_flake": iso(f.last_flake),
             "link": LINKS.test(project, f.nodeid)}
 
 
 def _broken(b: flaky.BrokenTest, project: str, new: bool, failures: dict[str, int]) -> dict:
-    return {"nodeid": b.nodeid, "new": new, "since_run_id": b.since_run_id, "since_at": _iso(b.since_at),
+    return {"nodeid": b.nodeid, "new": new, "since_run_id": b.since_run_id, "since_at": iso(b.since_at),
             "consecutive_failures": b.consecutive_failures, "message": b.message,
             "failures_this_week": failures.get(b.nodeid, 0), "link": LINKS.test(project, b.nodeid),
             "run_link": LINKS.run(project, b.since_run_id)}
@@ -361,8 +353,8 @@ def _verdict_note(s: dict) -> str:
 def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) -> dict:
     return {"victim": s.victim, "polluters": list(s.polluters), "kind": s.kind, "confidence": s.confidence,
             "tier": s.tier, "verdict": s.verdict,
-            "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": _iso(s.first_seen_at),
-            "last_seen_at": _iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
+            "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": iso(s.first_seen_at),
+            "last_seen_at": iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
             "link": LINKS.test(project, s.victim), "suspects_link": LINKS.project(project, "suspects")}
 
 
