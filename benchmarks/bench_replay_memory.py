@@ -1,6 +1,7 @@
 """Peak memory and CPU of the worker's replay of a whole history (week_findings.refresh_week_findings).
 
-    .venv/bin/python benchmarks/make_history.py --db sqlite:////tmp/rm-1m.db --runs 1000 --tests 1000 --no-analyses
+    .venv/bin/python benchmarks/make_history.py --db sqlite:////tmp/rm-1m.db \
+        --runs 1000 --tests 1000 --no-analyses
     .venv/bin/python benchmarks/bench_replay_memory.py --db sqlite:////tmp/rm-1m.db
 
 Each measurement is a fresh interpreter (peak RSS is per process): the stored week findings of the

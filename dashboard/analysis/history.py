@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +30,9 @@ from ingest.records import BAD_OUTCOMES, PASSED
 OUTAGE_SHARE = 0.5
 OUTAGE_MIN = 5
 RUN_BATCH = 100
+# At most this many results are read at once (fewer runs per batch when runs are large): a batch
+# is held in memory whole, as rows and as tuples, while its runs are processed.
+RESULT_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,41 @@ class Signature:
     last_seen_at: datetime | None = None
 
 
+class CommitOutcomes:
+    """What the tests did on one commit (of one suite) in the runs processed so far.
+
+    Sorted arrays of test ids, not a set per test: a replay keeps one of these per commit, and
+    most commits are never run again.
+    """
+
+    __slots__ = ("passed", "failed")
+
+    def __init__(self, passed: Iterable[int] = (), failed: Iterable[int] = ()) -> None:
+        self.passed = array("q", sorted(set(passed)))
+        self.failed = array("q", sorted(set(failed)))
+
+    def has_passed(self, test_id: int) -> bool:
+        return _contains(self.passed, test_id)
+
+    def has_failed(self, test_id: int) -> bool:
+        return _contains(self.failed, test_id)
+
+    def add(self, passed: Iterable[int], failed: Iterable[int]) -> None:
+        """Add one run's passes and failures (new arrays: a snapshot may share the old ones)."""
+        self.passed = array("q", sorted(set(self.passed).union(passed)))
+        self.failed = array("q", sorted(set(self.failed).union(failed)))
+
+    def copy(self) -> CommitOutcomes:
+        out = CommitOutcomes()
+        out.passed, out.failed = self.passed, self.failed
+        return out
+
+
+def _contains(ids: array, test_id: int) -> bool:
+    i = bisect_left(ids, test_id)
+    return i < len(ids) and ids[i] == test_id
+
+
 @dataclass
 class Analyzer:
     """In-memory flakiness state of one project, updated one run at a time."""
@@ -56,17 +96,20 @@ class Analyzer:
     project_id: int
     states: dict[tuple[int, int], dict] = field(default_factory=dict)
     signatures: dict[tuple[int, int, str], Signature] = field(default_factory=dict)
-    # (suite_id, commit) -> test_id -> set of "p"/"f" seen on that commit in earlier runs.
-    commits: dict[tuple[int, str], dict[int, set[str]]] = field(default_factory=dict)
+    # (suite_id, commit) -> what each test did on that commit in earlier runs.
+    commits: dict[tuple[int, str], CommitOutcomes] = field(default_factory=dict)
     # run_id -> (RunInfo, outage, sequence) for the runs processed by this analyzer.
     processed: list[tuple[RunInfo, bool, dict]] = field(default_factory=list)
     touched: set[tuple[int, int]] = field(default_factory=set)
+    # One int object per test id and one tuple per untimed (test id, bad) entry, shared by every
+    # processed run's sequence: the rows bring a new object per result.
+    _shared: dict = field(default_factory=dict, repr=False, compare=False)
 
     def process(self, run: RunInfo, rows: list[tuple]) -> None:
         """Apply one run's results: rows of (test_id, outcome, attempt, final, order_index,
         worker_id, start_ts, stop_ts, message)."""
         outage = is_outage(run.tests, run.bad)
-        sequence = build_sequence(rows)
+        sequence = build_sequence(rows, self._shared)
         self.processed.append((run, outage, sequence))
         if outage:
             return
@@ -78,7 +121,10 @@ class Analyzer:
                 finals[row[0]] = row
             elif row[1] in BAD_OUTCOMES:
                 rerun_bad.add(row[0])
-        seen = self.commits.setdefault((run.suite_id, run.commit), {}) if run.commit else None
+        seen = self.commits.get((run.suite_id, run.commit)) if run.commit else None
+        # Each test has one final result per run, so this run's outcomes join the commit's at the end.
+        passed: list[int] = []
+        failed: list[int] = []
         for test_id, row in finals.items():
             outcome = row[1]
             if outcome in BAD_OUTCOMES:
@@ -91,21 +137,24 @@ class Analyzer:
             state = self.states.get(key)
             if state is None:
                 state = self.states[key] = flakestate.new_state(ts)
-            earlier = seen.get(test_id, ()) if seen is not None else ()
             flakestate.update(
                 state,
                 run_id=run.id,
                 ts=ts,
                 bad=bad,
                 rerun_flake=(not bad and (row[2] > 1 or test_id in rerun_bad)),
-                commit_pass_before=bad and "p" in earlier,
-                commit_fail_before=(not bad) and "f" in earlier,
+                commit_pass_before=bad and seen is not None and seen.has_passed(test_id),
+                commit_fail_before=(not bad) and seen is not None and seen.has_failed(test_id),
             )
             self.touched.add(key)
-            if seen is not None:
-                seen.setdefault(test_id, set()).add("f" if bad else "p")
+            (failed if bad else passed).append(test_id)
             if bad or test_id in rerun_bad:
                 self._add_signature(run, test_id, row[8] if bad else _first_bad_message(rows, test_id))
+        if run.commit:
+            if seen is None:
+                self.commits[(run.suite_id, run.commit)] = CommitOutcomes(passed, failed)
+            else:
+                seen.add(passed, failed)
 
     def _add_signature(self, run: RunInfo, test_id: int, message: str | None) -> None:
         sig = normalise(message)
@@ -127,13 +176,17 @@ def is_outage(tests: int, bad: int) -> bool:
     return tests > 0 and bad >= OUTAGE_MIN and bad / tests >= OUTAGE_SHARE
 
 
-def build_sequence(rows: list[tuple]) -> dict:
+def build_sequence(rows: list[tuple], shared: dict | None = None) -> dict:
     """Return the run's first attempts per process, in execution order, in compact JSON form.
 
     Single-process runs keep the report order (order_index); xdist workers are ordered by start
-    time when every case has one, else by order_index. Entries are [test_id, bad] or, when
-    several workers ran at once, [test_id, bad, start, stop] for the concurrency analysis.
+    time when every case has one, else by order_index. Entries are (test_id, bad) or, when
+    several workers ran at once, (test_id, bad, start, stop) for the concurrency analysis (tuples:
+    JSON lists once stored). ``shared`` (kept by the caller across runs) makes every run use the
+    same test id objects and (test_id, bad) tuples.
     """
+    if shared is None:
+        shared = {}
     procs: dict[str | None, list[tuple]] = defaultdict(list)
     for row in rows:
         if row[2] != 1:
@@ -147,7 +200,8 @@ def build_sequence(rows: list[tuple]) -> dict:
         entries = []
         for r in members:
             bad = 1 if r[1] in BAD_OUTCOMES else 0 if r[1] == PASSED else None
-            entries.append([r[0], bad, r[6], r[7]] if timed else [r[0], bad])
+            tid = shared.setdefault(r[0], r[0])
+            entries.append((tid, bad, r[6], r[7]) if timed else shared.setdefault((tid, bad), (tid, bad)))
         out.append(entries)
     return {"procs": out, "workers": [w for w in sorted(procs, key=lambda w: (w is None, w or ""))]}
 
@@ -179,44 +233,52 @@ def iter_runs(
 
 def iter_results(session: Session, runs: list[RunInfo]) -> Iterator[tuple[RunInfo, list[tuple]]]:
     """Yield each run with its result rows, reading results a batch of runs at a time."""
-    for start in range(0, len(runs), RUN_BATCH):
-        batch = runs[start : start + RUN_BATCH]
+    for batch in _batches(runs):
         by_run: dict[int, list[tuple]] = defaultdict(list)
         # Core rows, not ORM: this reads the whole history on a full analysis. Messages of
         # passing results are never needed, so they are not transferred.
         t = Result.__table__.c
-        rows = (
-            session.connection()
-            .execute(
-                select(
-                    t.run_id,
-                    t.test_id,
-                    t.outcome,
-                    t.attempt,
-                    t.final,
-                    t.order_index,
-                    t.worker_id,
-                    t.start_ts,
-                    t.stop_ts,
-                    case((t.outcome.in_(BAD_OUTCOMES), t.message), else_=None),
-                ).where(t.run_id.in_([r.id for r in batch]))
-            )
-            .all()
+        rows = session.connection().execute(
+            select(
+                t.run_id,
+                t.test_id,
+                t.outcome,
+                t.attempt,
+                t.final,
+                t.order_index,
+                t.worker_id,
+                t.start_ts,
+                t.stop_ts,
+                case((t.outcome.in_(BAD_OUTCOMES), t.message), else_=None),
+            ).where(t.run_id.in_([r.id for r in batch]))
         )
-        for row in rows:
+        for row in rows:  # row by row: a batch is held once, as tuples
             by_run[row[0]].append(tuple(row[1:]))
         for run in batch:
-            yield run, by_run.get(run.id, [])
+            yield run, by_run.pop(run.id, [])
+
+
+def _batches(runs: list[RunInfo]) -> Iterator[list[RunInfo]]:
+    """Split ``runs`` (in order) into batches of at most RUN_BATCH runs and about RESULT_BATCH results."""
+    batch: list[RunInfo] = []
+    size = 0
+    for run in runs:
+        if batch and (len(batch) >= RUN_BATCH or size + run.tests > RESULT_BATCH):
+            yield batch
+            batch, size = [], 0
+        batch.append(run)
+        size += run.tests
+    if batch:
+        yield batch
 
 
 def load_commit_outcomes(
     session: Session, project_id: int, runs: Iterable[RunInfo], before_id: int
-) -> dict[tuple[int, str], dict[int, set[str]]]:
+) -> dict[tuple[int, str], CommitOutcomes]:
     """Return, for the commits of ``runs``, what each test did on that commit in earlier analysed runs."""
     commits = {r.commit for r in runs if r.commit}
     if not commits:
         return {}
-    out: dict[tuple[int, str], dict[int, set[str]]] = {}
     rows = session.execute(
         select(Run.suite_id, Run.commit, Result.test_id, Result.outcome)
         .join(Result, Result.run_id == Run.id)
@@ -229,12 +291,12 @@ def load_commit_outcomes(
             Result.final,
         )
     ).all()
+    found: dict[tuple[int, str], tuple[list[int], list[int]]] = {}
     for suite_id, commit, test_id, outcome in rows:
         if outcome in BAD_OUTCOMES or outcome == PASSED:
-            out.setdefault((suite_id, commit), {}).setdefault(test_id, set()).add(
-                "f" if outcome in BAD_OUTCOMES else "p"
-            )
-    return out
+            passed, failed = found.setdefault((suite_id, commit), ([], []))
+            (failed if outcome in BAD_OUTCOMES else passed).append(test_id)
+    return {key: CommitOutcomes(passed, failed) for key, (passed, failed) in found.items()}
 
 
 # The as-of path (weekly review: this week and last, flaky and broken and suspects) asks for the
@@ -301,7 +363,7 @@ def snapshot(analyzer: Analyzer) -> Analyzer:
         analyzer.project_id,
         states=copy.deepcopy(analyzer.states),
         signatures={k: dataclasses.replace(v) for k, v in analyzer.signatures.items()},
-        commits={k: {tid: set(seen) for tid, seen in tests.items()} for k, tests in analyzer.commits.items()},
+        commits={k: outcomes.copy() for k, outcomes in analyzer.commits.items()},
         processed=list(analyzer.processed),
         touched=set(analyzer.touched),
     )
