@@ -36,6 +36,7 @@ Method (after iDFlakies/iFixFlakies and what they learnt about false suspects):
 from __future__ import annotations
 
 import re
+from array import array
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,13 +103,15 @@ class Undecidable:
     note: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     run_id: int
     started_at: datetime
     failed: bool
     stratum: int
-    before: list[int]
+    # The tests that ran before it in its process, in order: a view of the process's order shared
+    # by the observations of every victim in it (a copy each is gigabytes at millions of results).
+    before: Sequence[int]
     concurrent: list[int] = field(default_factory=list)
     failed_before: list[int] = field(default_factory=list)
     position: float = 0.0  # share of the process's tests that ran before it
@@ -135,6 +138,7 @@ def observations(
             ids = [e[0] for e in proc]
             if victims.isdisjoint(ids):
                 continue
+            order = memoryview(array("q", ids))
             bad_ids: list[int] = []  # the failures so far in this process, in order
             last: dict[str, int] = {}  # module -> its latest test so far in this process
             for pos, entry in enumerate(proc):
@@ -152,7 +156,7 @@ def observations(
                                 )
                     stratum = min(POSITION_STRATA - 1, POSITION_STRATA * pos // max(1, len(proc)))
                     observation = Observation(
-                        run_id, started_at, bool(bad), stratum, ids[:pos], concurrent, list(bad_ids),
+                        run_id, started_at, bool(bad), stratum, order[:pos], concurrent, list(bad_ids),
                         pos / max(1, len(proc)),
                     )
                     if modules:
