@@ -176,14 +176,43 @@ def is_outage(tests: int, bad: int) -> bool:
     return tests > 0 and bad >= OUTAGE_MIN and bad / tests >= OUTAGE_SHARE
 
 
+class TimedProc:
+    """One process of a run with several workers and every start and stop time known, in columns.
+
+    About 25 bytes a test where a (test_id, bad, start, stop) tuple costs 120: a replay holds the
+    processes of hundreds of runs. ``entries`` is the stored (JSON) form.
+    """
+
+    __slots__ = ("ids", "flags", "starts", "stops")
+
+    def __init__(self, ids: array, flags: bytes, starts: array, stops: array) -> None:
+        self.ids = ids  # array("q")
+        self.flags = flags  # 1 bad, 0 passed, 2 neither (None in the stored form)
+        self.starts = starts  # array("d")
+        self.stops = stops  # array("d")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def bads(self) -> list[int | None]:
+        return [_FLAGS[f] for f in self.flags]
+
+    def entries(self) -> list[list]:
+        return [list(e) for e in zip(self.ids.tolist(), self.bads(), self.starts.tolist(),
+                                      self.stops.tolist(), strict=True)]
+
+
+_FLAGS = (0, 1, None)
+
+
 def build_sequence(rows: list[tuple], shared: dict | None = None) -> dict:
-    """Return the run's first attempts per process, in execution order, in compact JSON form.
+    """Return the run's first attempts per process, in execution order, in compact form.
 
     Single-process runs keep the report order (order_index); xdist workers are ordered by start
-    time when every case has one, else by order_index. Entries are (test_id, bad) or, when
-    several workers ran at once, (test_id, bad, start, stop) for the concurrency analysis (tuples:
-    JSON lists once stored). ``shared`` (kept by the caller across runs) makes every run use the
-    same test id objects and (test_id, bad) tuples.
+    time when every case has one, else by order_index. A process is a list of (test_id, bad) or,
+    when several workers ran at once, a ``TimedProc`` of (test_id, bad, start, stop) for the
+    concurrency analysis; ``sequence_json`` gives the stored form. ``shared`` (kept by the caller
+    across runs) makes every run use the same test id objects and (test_id, bad) tuples.
     """
     if shared is None:
         shared = {}
@@ -193,17 +222,29 @@ def build_sequence(rows: list[tuple], shared: dict | None = None) -> dict:
             continue  # reruns run right after the failure; the first attempt is the evidence
         procs[row[5]].append(row)
     timed = len(procs) > 1 and all(r[6] is not None and r[7] is not None for p in procs.values() for r in p)
-    out = []
+    out: list = []
     for worker in sorted(procs, key=lambda w: (w is None, w or "")):
         members = procs[worker]
         members.sort(key=(lambda r: (r[6], r[4])) if timed else (lambda r: r[4]))
+        bads = [1 if r[1] in BAD_OUTCOMES else 0 if r[1] == PASSED else None for r in members]
+        # Columns only hold floats as they are: the stored form must not change (an int stays one).
+        if timed and all(type(r[6]) is float and type(r[7]) is float for r in members):
+            out.append(TimedProc(array("q", [r[0] for r in members]), bytes(_FLAGS.index(b) for b in bads),
+                                 array("d", [r[6] for r in members]), array("d", [r[7] for r in members])))
+            continue
         entries = []
-        for r in members:
-            bad = 1 if r[1] in BAD_OUTCOMES else 0 if r[1] == PASSED else None
+        for r, bad in zip(members, bads, strict=True):
             tid = shared.setdefault(r[0], r[0])
             entries.append((tid, bad, r[6], r[7]) if timed else shared.setdefault((tid, bad), (tid, bad)))
         out.append(entries)
     return {"procs": out, "workers": [w for w in sorted(procs, key=lambda w: (w is None, w or ""))]}
+
+
+def sequence_json(sequence: dict) -> dict:
+    """Return a sequence of ``build_sequence`` in its stored form: lists of [test_id, bad(, start, stop)]."""
+    return {"procs": [proc.entries() if isinstance(proc, TimedProc) else [list(e) for e in proc]
+                      for proc in sequence["procs"]],
+            "workers": list(sequence["workers"])}
 
 
 def iter_runs(

@@ -52,7 +52,7 @@ from dashboard import shell
 from dashboard.analysis import flakestate
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.confirmations import attach_verdicts, flaky_suites, latest_verdicts, unmatched_proofs
-from dashboard.analysis.history import analyse_until, live_answers
+from dashboard.analysis.history import TimedProc, analyse_until, live_answers
 from dashboard.analysis.window import ALL_TIME, Window
 from dashboard.settings import Settings
 from ingest.models import Suite, Test
@@ -110,7 +110,7 @@ class Observation:
     failed: bool
     stratum: int
     # The tests that ran before it in its process, in order: a view of the process's order shared
-    # by the observations of every victim in it (a copy each is gigabytes at millions of results).
+    # by the observations of every victim in it (a copy each is hundreds of MB at millions of results).
     before: Sequence[int]
     concurrent: list[int] = field(default_factory=list)
     failed_before: list[int] = field(default_factory=list)
@@ -133,31 +133,30 @@ def observations(
     """
     out: dict[int, list[Observation]] = defaultdict(list)
     for run_id, started_at, sequence in runs:
-        procs = sequence.get("procs", [])
-        for p_index, proc in enumerate(procs):
-            ids = [e[0] for e in proc]
+        columns = [_columns(proc) for proc in sequence.get("procs", [])]
+        timed = [(q_index, np.asarray(ids, dtype=np.int64), q_starts, q_stops)
+                 for q_index, (ids, _, q_starts, q_stops) in enumerate(columns) if q_starts is not None]
+        for p_index, (ids, bads, starts, stops) in enumerate(columns):
             if victims.isdisjoint(ids):
                 continue
-            order = memoryview(array("q", ids))
+            order = memoryview(ids if isinstance(ids, array) else array("q", ids))
+            size = max(1, len(ids))
             bad_ids: list[int] = []  # the failures so far in this process, in order
             last: dict[str, int] = {}  # module -> its latest test so far in this process
-            for pos, entry in enumerate(proc):
-                tid, bad = entry[0], entry[1]
+            for pos, (tid, bad) in enumerate(zip(ids, bads, strict=True)):
                 if tid in victims and bad is not None:
                     concurrent: list[int] = []
-                    if len(entry) > 2 and entry[2] is not None:
-                        start, stop = entry[2], entry[3]
-                        for q_index, other in enumerate(procs):
+                    if starts is not None and not np.isnan(starts[pos]):
+                        start, stop = starts[pos], stops[pos]
+                        for q_index, other, q_starts, q_stops in timed:
                             if q_index != p_index:
-                                concurrent.extend(
-                                    e[0]
-                                    for e in other
-                                    if len(e) > 2 and e[2] is not None and e[2] < stop and e[3] > start
-                                )
-                    stratum = min(POSITION_STRATA - 1, POSITION_STRATA * pos // max(1, len(proc)))
+                                # NaN (no time) compares false: the entries without times are skipped.
+                                ran = (q_starts < stop) & (q_stops > start)
+                                concurrent.extend(other[ran].tolist())
+                    stratum = min(POSITION_STRATA - 1, POSITION_STRATA * pos // size)
                     observation = Observation(
                         run_id, started_at, bool(bad), stratum, order[:pos], concurrent, list(bad_ids),
-                        pos / max(1, len(proc)),
+                        pos / size,
                     )
                     if modules:
                         mine = modules.get(tid)
@@ -170,6 +169,22 @@ def observations(
                     if module is not None:
                         last[module] = tid
     return out
+
+
+def _columns(proc) -> tuple[Sequence[int], list, np.ndarray | None, np.ndarray | None]:
+    """Return a process's test ids, bad flags (1, 0, None) and start and stop times (NaN where an
+    entry has none; None when none has) from its compact form (``history.build_sequence``) or its
+    stored one."""
+    if isinstance(proc, TimedProc):
+        return proc.ids, proc.bads(), np.frombuffer(proc.starts), np.frombuffer(proc.stops)
+    ids = [e[0] for e in proc]
+    bads = [e[1] for e in proc]
+    if not any(len(e) > 2 and e[2] is not None for e in proc):
+        return ids, bads, None, None
+    timed = [len(e) > 2 and e[2] is not None for e in proc]
+    starts = np.array([e[2] if t else np.nan for e, t in zip(proc, timed, strict=True)], dtype=float)
+    stops = np.array([e[3] if t else np.nan for e, t in zip(proc, timed, strict=True)], dtype=float)
+    return ids, bads, starts, stops
 
 
 # ---- statistics -----------------------------------------------------------------------------

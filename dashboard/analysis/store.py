@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dashboard.analysis import flakestate
-from dashboard.analysis.history import Analyzer, Signature
+from dashboard.analysis.history import Analyzer, Signature, sequence_json
 from ingest.analysis_models import AnalysedRun, FailureSignature, FlakeStats, InterferenceSuspect
 from ingest.models import Test
 
@@ -109,7 +109,7 @@ def save_runs(session: Session, analyzer: Analyzer) -> None:
                 suite_id=run.suite_id,
                 started_at=run.started_at,
                 outage=outage,
-                sequence=seq,
+                sequence=sequence_json(seq),
             )
             for run, outage, seq in analyzer.processed
         ],
