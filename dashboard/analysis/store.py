@@ -98,22 +98,26 @@ def seed_signatures(analyzer: Analyzer, rows: dict[tuple[int, int, str], Failure
 
 def save_runs(session: Session, analyzer: Analyzer) -> None:
     """Store the compact execution order of every run the analyzer processed."""
-    if not analyzer.processed:
-        return
-    session.execute(
-        insert(AnalysedRun),
-        [
-            dict(
-                run_id=run.id,
-                project_id=analyzer.project_id,
-                suite_id=run.suite_id,
-                started_at=run.started_at,
-                outage=outage,
-                sequence=sequence_json(seq),
-            )
-            for run, outage, seq in analyzer.processed
-        ],
-    )
+    # A batch of runs at a time: the stored (JSON) form of a sequence is several times the size
+    # of the analyzer's, and a first analysis of a long history holds every run.
+    for start in range(0, len(analyzer.processed), SAVE_RUNS_BATCH):
+        session.execute(
+            insert(AnalysedRun),
+            [
+                dict(
+                    run_id=run.id,
+                    project_id=analyzer.project_id,
+                    suite_id=run.suite_id,
+                    started_at=run.started_at,
+                    outage=outage,
+                    sequence=sequence_json(seq),
+                )
+                for run, outage, seq in analyzer.processed[start : start + SAVE_RUNS_BATCH]
+            ],
+        )
+
+
+SAVE_RUNS_BATCH = 50
 
 
 # Parsed run sequences never change once written: keep them per process, so an incremental
