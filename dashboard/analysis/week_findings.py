@@ -433,7 +433,7 @@ def _replay(session: Session, project_id: int, runs: list[RunInfo], missing: lis
     """Replay the runs in ``analyse_until``'s order and return the findings at each missing boundary.
 
     From the first run every time: the analyzer is not kept between passes (at millions of results
-    it holds gigabytes, for a replay needed about once a week per project).
+    it holds hundreds of megabytes, for a replay needed about once a week per project).
     """
     analyzer = Analyzer(project_id)
     todo = [r for r in runs if r.started_at < missing[-1]]
