@@ -19,7 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,10 +55,17 @@ PAGES = [
     "/projects/{p}/weekly?week={week}",
     "/api/v1/projects/{p}/weekly?week={week}",
     "/projects/{p}/flaky?until={sunday}",
+    "/projects/{p}/flaky?until={wednesday}",
+    "/projects/{p}/flaky?since={monday}&until={sunday}",
+    "/projects/{p}/suspects?until={sunday}",
+    "/projects/{p}/weekly?week={old}",
+    "/projects/{p}/flaky?until={old_wednesday}",
 ]
 # ?week={latest} reviews the newest run's week (the default review of a live project);
-# ?week={week} a week with runs this many weeks before it.
+# ?week={week} a week with runs this many weeks before it ({sunday}, {wednesday}, {monday} its days);
+# ?week={old} one OLD_WEEKS_BACK weeks before it ({old_wednesday}: a day older than the stored days).
 WEEKS_BACK = 8
+OLD_WEEKS_BACK = 40
 
 
 def targets(url: str) -> dict:
@@ -83,8 +90,11 @@ def targets(url: str) -> dict:
         runs = s.scalar(select(func.count()).select_from(Run))
     engine.dispose()
     week = week_of(newest).shifted(-WEEKS_BACK) if newest else week_of(datetime.now(UTC))
+    old = week.shifted(-OLD_WEEKS_BACK)
     return {"week": week.label, "latest": week_of(newest or datetime.now(UTC)).label,
-            "sunday": week.last_day.isoformat(),
+            "sunday": week.last_day.isoformat(), "monday": week.first_day.isoformat(),
+            "wednesday": (week.first_day + timedelta(days=2)).isoformat(), "old": old.label,
+            "old_wednesday": (old.first_day + timedelta(days=2)).isoformat(),
             "p": quote(project.name, safe=""), "suite": quote(suite.name, safe=""), "run": run_id,
             "nodeid": quote(nodeid or "", safe=""), "_results": size, "_runs": runs}
 

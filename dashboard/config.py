@@ -12,7 +12,7 @@ DEFAULTS: dict = {
     "BUDGET_S": 300.0,
     # Results an as-of page (?until= a day the analysis worker has not stored) may replay per request;
     # beyond it, the page shows the nearest stored point before that day and says so.
-    "REPLAY_LIMIT": 500_000,
+    "REPLAY_LIMIT": 100_000,
     # Rows per page by default, and the most a client may ask for with ?limit=.
     "PAGE_SIZE": 50,
     "MAX_LIMIT": 1000,
