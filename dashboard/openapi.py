@@ -301,15 +301,18 @@ def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
             _obj(["week"], week={**STR, "description": "ISO week, YYYY-Www."}, actions=_arr(_obj()),
                  analysis=_obj(["runs_behind", "up_to_date", "message"], runs_behind=INT,
                                updated_at=OPT_DATETIME, up_to_date=BOOL, message=STR, weekly_findings={
-                                   "enum": ["stored", "computed", None], "description":
+                                   "enum": ["stored", "stale", "computed", None], "description":
                                    "stored: flakiness and suspects read from the worker's week findings; "
+                                   "stale: read from findings the worker is storing again after late runs "
+                                   "(the history is too big to replay per request); "
                                    "computed: replayed for this request (worker behind); "
                                    "null: week without runs"},
                                weekly_parts={
-                                   "enum": ["stored", "computed"], "description":
+                                   "enum": ["stored", "stale", "computed"], "description":
                                    "stored: slowdowns, slowest tests, pyramid drift, skips and failures read "
-                                   "from the worker's week parts; computed: summarised from the results for "
-                                   "this request (worker behind)"})),
+                                   "from the worker's week parts; stale: read from parts the worker is "
+                                   "storing again (too big to summarise per request); computed: summarised "
+                                   "from the results for this request (worker behind)"})),
             [PROJECT, _param("week", "query", {"type": "string", "pattern": WEEK_PATTERN},
                              "ISO week, 1970-W01 to 2999-W52; default: the last complete one.")], "weekly"),
     }

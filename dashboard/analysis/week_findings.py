@@ -193,19 +193,37 @@ def with_suspects(boundary: datetime) -> bool:
 
 # ---- reading --------------------------------------------------------------------------------
 
-def _valid_row(session: Session, project_id: int, boundary: datetime) -> tuple | None:
-    """Return the key of the row stored at ``boundary`` if it describes exactly today's runs before it."""
+def _valid_row(session: Session, project_id: int, boundary: datetime, *, stale: bool = False
+               ) -> tuple | None:
+    """Return the key of the row stored at ``boundary`` if it describes exactly today's runs before it
+    (with ``stale``, whatever runs it describes)."""
     row = session.execute(select(WeekFindingsRow.fingerprint, WeekFindingsRow.computed_at).where(
         WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary)).one_or_none()
-    if row is None or row[0] != inputs_before(session, project_id, boundary):
+    if row is None or (not stale and row[0] != inputs_before(session, project_id, boundary)):
         return None
     return (project_id, boundary, *row)
 
 
-def stored_findings(session: Session, project_id: int, boundary: datetime) -> WeekFindings | None:
-    """Return the stored findings at ``boundary`` if they describe exactly today's runs before it."""
+def results_before(session: Session, project_id: int, moment: datetime) -> int:
+    """Return how many results the project's runs started before ``moment`` hold (what a replay reads)."""
+    return int(session.scalar(select(func.coalesce(func.sum(Run.tests), 0)).where(
+        Run.project_id == project_id, Run.started_at < moment)) or 0)
+
+
+def too_big_to_replay(session: Session, project_id: int, moment: datetime, settings: Settings) -> bool:
+    """Return whether judging the history before ``moment`` is more than a request replays."""
+    return results_before(session, project_id, moment) > settings.replay_limit
+
+
+def stored_findings(session: Session, project_id: int, boundary: datetime, *, stale: bool = False
+                    ) -> WeekFindings | None:
+    """Return the stored findings at ``boundary`` if they describe exactly today's runs before it.
+
+    ``stale`` takes the row whatever runs it describes: what the weekly review shows, labelled, while
+    the worker stores it again after a late run, when a replay in the request would take too long.
+    """
     boundary = _utc(boundary)
-    key = _valid_row(session, project_id, boundary)
+    key = _valid_row(session, project_id, boundary, stale=stale)
     if key is None:
         return None
     # A review reads each boundary several times (flaky, broken, suspects): parsed once per session.
@@ -224,31 +242,37 @@ def stored_findings(session: Session, project_id: int, boundary: datetime) -> We
     return WeekFindings(found.boundary, found.flaky, found.broken, suspects, found.notes)
 
 
-def _stored_for(session: Session, project_id: int, window: Window) -> WeekFindings | None:
-    """Return the stored findings answering ``window`` ("everything before a boundary"), if valid."""
+def _stored_for(session: Session, project_id: int, window: Window,
+                settings: Settings | None = None) -> WeekFindings | None:
+    """Return the stored findings answering ``window`` ("everything before a boundary"), if valid; with
+    ``settings``, a stale row too when the history before it is too big to replay (``review_source``)."""
     if window.since is not None or window.until is None:
         return None
-    return stored_findings(session, project_id, window.until)
+    found = stored_findings(session, project_id, window.until)
+    if found is None and settings is not None and too_big_to_replay(session, project_id, window.until,
+                                                                    settings):
+        found = stored_findings(session, project_id, window.until, stale=True)
+    return found
 
 
 def flaky_as_of(session: Session, project_id: int, window: Window,
                 settings: Settings | None = None) -> list[FlakyTest]:
     """Return ``flaky.flaky_tests(...)``, from the stored findings when they are valid."""
-    found = _stored_for(session, project_id, window)
+    found = _stored_for(session, project_id, window, settings)
     return found.flaky if found is not None else flaky.flaky_tests(session, project_id, window, settings)
 
 
 def broken_as_of(session: Session, project_id: int, window: Window,
                  settings: Settings | None = None) -> list[BrokenTest]:
     """Return ``flaky.broken_tests(...)``, from the stored findings when they are valid."""
-    found = _stored_for(session, project_id, window)
+    found = _stored_for(session, project_id, window, settings)
     return found.broken if found is not None else flaky.broken_tests(session, project_id, window, settings)
 
 
 def suspects_as_of(session: Session, project_id: int, window: Window,
                    settings: Settings | None = None) -> list[Suspect]:
     """Return ``interference.find_suspects(...)``, from the stored findings when they are valid."""
-    found = _stored_for(session, project_id, window)
+    found = _stored_for(session, project_id, window, settings)
     if found is None or found.suspects is None:
         return interference.find_suspects(session, project_id, window, settings)
     suspects, _ = interference.with_verdicts(session, project_id, found.suspects, [], window)
@@ -339,16 +363,25 @@ def as_of_point(session: Session, project_id: int, until: datetime | None, setti
     return AsOf(until, until)
 
 
-def review_source(session: Session, project_id: int, week: Week) -> str | None:
-    """Return "stored" when the review of ``week`` reads stored findings, "computed" when it replays
-    the history, None when it needs none (a week without runs)."""
+def review_source(session: Session, project_id: int, week: Week, settings: Settings | None = None
+                  ) -> str | None:
+    """Return "stored" when the review of ``week`` reads stored findings, "stale" when it reads rows the
+    worker is storing again (runs arrived late; too big to replay, see ``_stored_for``), "computed"
+    when it replays the history, None when it needs none (a week without runs)."""
     busy = session.scalar(select(Run.id).where(
         Run.project_id == project_id, Run.started_at >= week.start, Run.started_at < week.end).limit(1))
     if busy is None:
         return None
-    # A boundary still to come (the week in progress) is answered by the stored live analysis.
-    return "stored" if all(live_answers(b) or stored_findings(session, project_id, b) is not None
-                           for b in (week.start, week.end)) else "computed"
+    sources = set()
+    for boundary in (week.start, week.end):
+        # A boundary still to come (the week in progress) is answered by the stored live analysis.
+        if live_answers(boundary) or stored_findings(session, project_id, boundary) is not None:
+            sources.add("stored")
+        elif _stored_for(session, project_id, Window.before(boundary), settings) is not None:
+            sources.add("stale")
+        else:
+            sources.add("computed")
+    return next(s for s in ("computed", "stale", "stored") if s in sources)
 
 
 def stored_version(session: Session, project_id: int, week: Week) -> tuple:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, pyramid, skips
 from dashboard.analysis.history import iter_runs
-from dashboard.analysis.week_findings import replace_rows, runs_before, runs_before_each
+from dashboard.analysis.week_findings import replace_rows, runs_before, runs_before_each, too_big_to_replay
 from dashboard.analysis.weeks import Week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
@@ -219,9 +219,11 @@ def is_stored(session: Session, project_id: int, week: Week, settings: Settings)
     return key is not None and key == inputs_of(session, project_id, week, settings)
 
 
-def stored_parts(session: Session, project_id: int, week: Week, settings: Settings) -> WeekParts | None:
-    """Return the stored parts of ``week`` if they describe exactly today's runs and settings."""
-    if not is_stored(session, project_id, week, settings):
+def stored_parts(session: Session, project_id: int, week: Week, settings: Settings, *,
+                 stale: bool = False) -> WeekParts | None:
+    """Return the stored parts of ``week`` if they describe exactly today's runs and settings (with
+    ``stale``, whatever they describe)."""
+    if not stale and not is_stored(session, project_id, week, settings):
         return None
     data = session.scalar(select(WeekPartsRow.parts).where(
         WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start))
@@ -232,11 +234,23 @@ def stored_parts(session: Session, project_id: int, week: Week, settings: Settin
 
 def parts_of(session: Session, project_id: int, project: str, week: Week, settings: Settings
              ) -> tuple[WeekParts, str]:
-    """Return the parts of ``week`` and where they came from: "stored" or "computed"."""
-    found = stored_parts(session, project_id, week, settings)
-    if found is not None:
-        return found, "stored"
-    return compute_parts(session, project_id, project, week, settings), "computed"
+    """Return the parts of ``week`` and where they came from (``source``)."""
+    source = parts_source(session, project_id, week, settings)
+    if source == "computed":
+        return compute_parts(session, project_id, project, week, settings), source
+    return stored_parts(session, project_id, week, settings, stale=source == "stale"), source
+
+
+def parts_source(session: Session, project_id: int, week: Week, settings: Settings) -> str:
+    """Return "stored" when the parts of ``week`` are read as stored, "computed" when the review
+    computes them, "stale" when it reads the row the worker is storing again (a late run, a budget
+    changed) because computing them is too much for a request (``week_findings.too_big_to_replay``)."""
+    if is_stored(session, project_id, week, settings):
+        return "stored"
+    if too_big_to_replay(session, project_id, week.end, settings) and \
+            stored_parts(session, project_id, week, settings, stale=True) is not None:
+        return "stale"
+    return "computed"
 
 
 def stored_version(session: Session, project_id: int, week: Week) -> tuple:

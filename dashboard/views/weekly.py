@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.week_findings import review_source
-from dashboard.analysis.week_parts import is_stored
+from dashboard.analysis.week_parts import parts_source
 from dashboard.analysis.weekly import cached_weekly_review
 from dashboard.analysis.weeks import Week, last_complete_week, parse_week
 from dashboard.analysis.window import Window
@@ -44,14 +44,14 @@ def weekly(project: str) -> dict:
     proj = project_or_404(project)
     session = get_session()
     week = week_arg() or last_complete_week()
-    review = cached_weekly_review(session, proj.id, Window.of_week(week), current_settings())
-    # Whether the flakiness and suspects shown come from the worker's stored findings or were
-    # replayed for this request (the worker is behind or has not stored them yet).
-    # The same for the parts summarised from results (slowdowns, pyramid drift, skips, failures).
+    settings = current_settings()
+    review = cached_weekly_review(session, proj.id, Window.of_week(week), settings)
+    # Whether the flakiness and suspects shown, and the parts summarised from results (slowdowns,
+    # pyramid drift, skips, failures), come from what the worker stored, from rows it is storing again
+    # after late runs (too big to recompute here), or were computed for this request.
     analysis = {**analysis_status(session, proj.id).as_json(),
-                "weekly_findings": review_source(session, proj.id, week),
-                "weekly_parts": "stored" if is_stored(session, proj.id, week, current_settings())
-                else "computed"}
+                "weekly_findings": review_source(session, proj.id, week, settings),
+                "weekly_parts": parts_source(session, proj.id, week, settings)}
     return {"project": proj.name, **review_json(review, public_urls().base), "analysis": analysis,
             "_r": review}
 

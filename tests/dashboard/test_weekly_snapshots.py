@@ -222,10 +222,17 @@ def test_review_is_identical_with_and_without_stored_findings_and_uses_them(engi
 
 
 def test_a_late_run_invalidates_later_boundaries_until_the_worker_stores_them_again(engine, client):
+    from dashboard import create_app
+
     project_id = _build_incrementally(engine, refresh_every=5)
     late_at = Week(2026, 5).start + timedelta(days=2, hours=1)
     with Session(engine) as s:
         before = _stored_rows(s, project_id)
+    # A server whose history is "too big to replay" (REPLAY_LIMIT 10 results): what it showed before.
+    big = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True,
+                      "REPLAY_LIMIT": 10}).test_client()
+    shown = _page(big, Week(2026, 6))[1]
+    assert shown["analysis"]["weekly_findings"] == shown["analysis"]["weekly_parts"] == "stored"
     # A run of W05 uploaded now (after every later week was stored): test_timeout fails in it.
     cases = [CaseRecord(nodeid=n, outcome="failed" if n == TIMEOUT else "passed",
                         message="TimeoutError: late" if n == TIMEOUT else None, duration_s=0.05,
@@ -240,6 +247,15 @@ def test_a_late_run_invalidates_later_boundaries_until_the_worker_stores_them_ag
     assert api["analysis"]["weekly_findings"] == "computed"
     assert NOTE.search(html)
     assert _page(client, Week(2026, 3))[1]["analysis"]["weekly_findings"] == "stored"
+    # Too big to replay: the rows being stored again are shown as they were, and the page says so.
+    html, api = _page(big, Week(2026, 6))
+    assert api["analysis"]["weekly_findings"] == api["analysis"]["weekly_parts"] == "stale"
+    assert "shown as it was stored until the worker stores it again" in _words(NOTE.search(html).group(0))
+    # What the rows hold is shown as before the late run; the run totals (counted per request) move.
+    stored_keys = ("new_flaky", "no_longer_flaky", "broken", "new_suspects", "slower_tests", "slowest_tests",
+                   "pyramid", "skip_surges", "count_drops")
+    assert {k: api[k] for k in stored_keys} == {k: shown[k] for k in stored_keys}
+    assert api["runs_before"] == shown["runs_before"] + 1  # the late run, in W05
 
     run_once(engine)  # the worker: analyses the late run, drops and stores the later boundaries again
     with Session(engine) as s:
@@ -253,6 +269,12 @@ def test_a_late_run_invalidates_later_boundaries_until_the_worker_stores_them_ag
         changed = [b for b in after if after[b] != before[b]]
         assert changed and min(changed) == late_at.replace(hour=0) + timedelta(days=1)
     assert _page(client, Week(2026, 6))[1]["analysis"]["weekly_findings"] == "stored"
+    # Stored again, the big server shows the late run's week as the replay does.
+    restored = _page(big, Week(2026, 6))[1]
+    assert restored["analysis"]["weekly_findings"] == restored["analysis"]["weekly_parts"] == "stored"
+    same = ("analysis", "generated_at")
+    assert {k: v for k, v in restored.items() if k not in same} == {
+        k: v for k, v in _page(client, Week(2026, 6))[1].items() if k not in same}
 
 
 def test_an_upgraded_database_gets_its_findings_on_the_workers_first_pass(engine):
