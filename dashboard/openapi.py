@@ -279,7 +279,11 @@ def openapi_document(auth: str = "none", cookie: str | None = None) -> dict:
             [PROJECT, SUITE, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/suspects": _get(
             "Interference suspects, the strongest of each victim first",
-            _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS, as_of=AS_OF),
+            _obj(["suspects"], suspects=_arr(_ref("Suspect")), analysis=ANALYSIS, as_of=AS_OF,
+                 without_suspect=_obj(["total", "tests"], total=INT, tests=_arr(_obj(
+                     ["nodeid", "confirm"], nodeid=STR, suite=STR, score=NUM, failures=INT, runs=INT,
+                     confirm={**STR, "description": "suitehealth confirm --unexplained for this test "
+                                                    "(add --db or --server)"})))),
             [PROJECT, SINCE, UNTIL, *LIST_PARAMS], "flaky"),
         "/api/v1/projects/{project}/verdicts": _verdict_operation(),
         "/api/v1/projects/{project}/unexplained": _get(

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.confirmations import latest_verdicts
-from dashboard.analysis.flaky import flaky_tests
+from dashboard.analysis.flaky import FlakyTest, flaky_tests
 from dashboard.analysis.interference import find_suspects
 from ingest.models import Project, Result, Run, Suite, Test
 
@@ -96,6 +96,28 @@ def unexplained_victims(session: Session, project_id: int, *, victim: str | None
     ``victim`` picks one node id, which must be flaky (else ``NotFlaky``), suspect or verdict or not;
     ``again`` keeps those that already have a verdict. Orders are read for the first ``limit`` only.
     """
+    chosen, explained = _flaky_without_cause(session, project_id, victim=victim, again=again)
+    if victim is not None and not chosen:
+        name = session.scalar(select(Project.name).where(Project.id == project_id))
+        raise NotFlaky(f"{victim[:300]!r} is not a flaky test of {name!r}")
+    victims = [Victim(f.nodeid, f.suite, *stored_orders(session, project_id, f.suite, f.nodeid),
+                      has_suspect=f.nodeid in explained) for f in chosen[:limit]]
+    return UnexplainedVictims(victims, len(chosen), limit)
+
+
+def without_suspect(session: Session, project_id: int) -> list[FlakyTest]:
+    """Return the tests still flaky (not "fixed") with neither a suspect nor a verdict, most flaky first.
+
+    What the suspects page lists for ``suitehealth confirm --unexplained``: their failures show no
+    order signal in the history (a random flake looks the same), re-running can still tell.
+    """
+    return [f for f in _flaky_without_cause(session, project_id)[0] if f.status != "fixed"]
+
+
+def _flaky_without_cause(session: Session, project_id: int, *, victim: str | None = None,
+                         again: bool = False) -> tuple[list[FlakyTest], set[str]]:
+    """Return the flaky tests without a suspect or (unless ``again``) a verdict, or only ``victim``
+    whatever it has; and the node ids that have a suspect."""
     flaky = flaky_tests(session, project_id)
     explained = {s.victim for s in find_suspects(session, project_id)}
     judged = set() if again else {v.victim for v in latest_verdicts(session, project_id)}
@@ -107,12 +129,7 @@ def unexplained_victims(session: Session, project_id: int, *, victim: str | None
         if victim is None and (f.nodeid in explained or f.nodeid in judged):
             continue
         chosen.append(f)
-    if victim is not None and not chosen:
-        name = session.scalar(select(Project.name).where(Project.id == project_id))
-        raise NotFlaky(f"{victim[:300]!r} is not a flaky test of {name!r}")
-    victims = [Victim(f.nodeid, f.suite, *stored_orders(session, project_id, f.suite, f.nodeid),
-                      has_suspect=f.nodeid in explained) for f in chosen[:limit]]
-    return UnexplainedVictims(victims, len(chosen), limit)
+    return chosen, explained
 
 
 def stored_orders(session: Session, project_id: int, suite: str, nodeid: str

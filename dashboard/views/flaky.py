@@ -9,10 +9,12 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy.orm import Session
 
+from dashboard import shell
 from dashboard.analysis import week_findings
 from dashboard.analysis.freshness import analysis_status
 from dashboard.analysis.history import live_answers
 from dashboard.analysis.runs import suite_names
+from dashboard.analysis.unexplained import without_suspect
 from dashboard.analysis.window import Window
 from dashboard.charts import figure_json
 from dashboard.charts.flaky import flaky_scores_figure
@@ -22,6 +24,8 @@ from dashboard.views.common import Filters, filters, listing, page, pagination, 
 from ingest.models import Project
 
 bp = Blueprint("flaky", __name__)
+# Flaky tests without a suspect the suspects page lists (most flaky first; the JSON says how many).
+NO_SUSPECT_SHOWN = 10
 
 
 def _charts(data: dict) -> dict:
@@ -71,6 +75,17 @@ def suspects(project: str) -> dict:
     if f.suite:
         found = [s for s in found if s.suite == f.suite]
         notes = [n for n in notes if n.suite == f.suite]
+    # Live: the flaky tests the history names no cause for, with the command that re-runs to find one.
+    # (Those whose order never changed are listed with the notes above: re-running cannot tell.)
+    undecided = {n.victim for n in notes}
+    quiet = [] if not live_answers(f.window.until) else [
+        t for t in without_suspect(session, proj.id)
+        if t.nodeid not in undecided and (not f.suite or t.suite == f.suite)]
+    no_suspect = {"total": len(quiet), "tests": [
+        {"nodeid": t.nodeid, "suite": t.suite, "score": t.score, "failures": t.failures, "runs": t.runs,
+         "confirm": shell.command("suitehealth", "confirm", "--project", proj.name, "--unexplained",
+                                  "--victim", t.nodeid)}
+        for t in quiet[:NO_SUSPECT_SHOWN]]}
     return listing(proj, f, len(found), limit, offset, suspects=found[offset : offset + limit],
-                   undecidable=notes, analysis=_analysis(session, proj.id, f), as_of=as_of.as_json(),
-                   _suites=suite_names(session, proj.id))
+                   undecidable=notes, without_suspect=no_suspect, analysis=_analysis(session, proj.id, f),
+                   as_of=as_of.as_json(), _suites=suite_names(session, proj.id))

@@ -390,3 +390,34 @@ def test_a_proof_shows_while_its_victim_is_flaky_and_goes_once_it_runs_clean(
     refresh_project(sqlite_engine, project_id)
     with Session(sqlite_engine) as s:
         assert VICTIM not in {x.victim for x in suspects_and_notes(s, project_id)[0]}
+
+
+def test_the_suspects_page_lists_the_flaky_tests_without_a_suspect_with_their_confirm_command(
+        history, engine, client):
+    import shlex
+
+    from dashboard.analysis.confirmations import record_verdict
+    from ingest.db import write_transaction
+
+    _, reports = history
+    project_id = _ingest(engine, reports)
+    page = client.get("/api/v1/projects/lastwriter/suspects").get_json()
+    listed = {t["nodeid"]: t for t in page["without_suspect"]["tests"]}
+    assert set(listed) == {BRITTLE, VICTIM, COIN} and page["without_suspect"]["total"] == 3
+    for nodeid, t in listed.items():
+        # The command is the one a user types: it parses back to these arguments.
+        assert shlex.split(t["confirm"]) == ["suitehealth", "confirm", "--project", "lastwriter",
+                                             "--unexplained", "--victim", nodeid]
+        assert t["failures"] >= 1 and t["runs"] == len(reports)
+    html = client.get("/projects/lastwriter/suspects").get_data(as_text=True)
+    assert "Flaky, no suspect" in html and html.count('class="card no-suspect"') == 3
+    # A verdict takes a test off the list (it is judged); an as-of page does not list them.
+    with write_transaction(engine) as s:
+        record_verdict(s, project_id, victim=COIN, kind="polluter", tested=[], culprits=[],
+                       verdict="not-reproduced")
+    again = client.get("/api/v1/projects/lastwriter/suspects").get_json()["without_suspect"]
+    assert {t["nodeid"] for t in again["tests"]} == {BRITTLE, VICTIM}
+    as_of = client.get("/api/v1/projects/lastwriter/suspects?until=2999-01-01").get_json()
+    assert as_of["without_suspect"]["total"] == 2  # a day still to come is the live question
+    past = client.get("/api/v1/projects/lastwriter/suspects?until=2001-01-01").get_json()
+    assert past["without_suspect"] == {"total": 0, "tests": []}
