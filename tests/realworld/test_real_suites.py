@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from dashboard.analysis.interference import suspects_and_notes
+from dashboard.analysis.unexplained import without_suspect
 from dashboard.worker import run_once
 from ingest.db import ensure_schema, make_engine
 from ingest.models import Project
@@ -121,10 +122,14 @@ def analysed(request, project: str, backend: str, tmp_path_factory) -> list:
             project_id = ingest_project(engine, project)
             with Session(engine) as s:
                 suspects, _ = suspects_and_notes(s, project_id)
+                _WITHOUT_SUSPECT[key] = [t.nodeid for t in without_suspect(s, project_id)]
         finally:
             engine.dispose()  # only the suspects are kept; no connection stays open between tests
         _BUILT[key] = suspects
     return _BUILT[key]
+
+
+_WITHOUT_SUSPECT: dict[tuple[str, str], list[str]] = {}
 
 
 # ---- scoring --------------------------------------------------------------------------------
@@ -211,6 +216,16 @@ def test_no_false_victims_and_no_suspects_for_flakes_without_an_order_signal(
     # Stated separately: a suspect for a known no-order-signal flake is the worse mistake.
     assert not no_suspect & set(accused), sorted(no_suspect & set(accused))
     assert accused == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("project", "victim"), sorted(KNOWN_MISSES))
+def test_a_victim_the_history_cannot_name_a_cause_for_is_listed_for_confirm_unexplained(
+    request, tmp_path_factory, backend, project, victim
+):
+    # Not silence: the suspects page lists it under "Flaky, no suspect" with its confirm command.
+    analysed(request, project, backend, tmp_path_factory)
+    assert victim in _WITHOUT_SUSPECT[(project, backend)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
