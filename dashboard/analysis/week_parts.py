@@ -236,9 +236,11 @@ def parts_of(session: Session, project_id: int, project: str, week: Week, settin
              ) -> tuple[WeekParts, str]:
     """Return the parts of ``week`` and where they came from (``source``)."""
     source = parts_source(session, project_id, week, settings)
-    if source == "computed":
-        return compute_parts(session, project_id, project, week, settings), source
-    return stored_parts(session, project_id, week, settings, stale=source == "stale"), source
+    # ``parts_source`` has judged the row already: read it without checking it again.
+    found = None if source == "computed" else stored_parts(session, project_id, week, settings, stale=True)
+    if found is None:
+        return compute_parts(session, project_id, project, week, settings), "computed"
+    return found, source
 
 
 def parts_source(session: Session, project_id: int, week: Week, settings: Settings) -> str:
