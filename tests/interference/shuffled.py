@@ -38,6 +38,19 @@ def sequences(seed: int, runs: int, rule: Rule) -> list[tuple[int, datetime, dic
     return out
 
 
+# Tests that fail at random in ``random_flakes``, whatever ran before them.
+RANDOM_VICTIMS = [1501, 1602, 1703]
+
+
+def random_flakes(seeds: range = range(60), runs: int = 30):
+    """Yield (seed, sequences): ``runs`` shuffled runs where each of ``RANDOM_VICTIMS`` fails at random,
+    at 10, 20, 30 or 50% depending on the seed (no order signal: no suspect may be named)."""
+    for seed in seeds:
+        rate = [0.1, 0.2, 0.3, 0.5][seed % 4]
+        yield seed, sequences(seed, runs, lambda rng, order, pos, rate=rate: {
+            v for v in RANDOM_VICTIMS if rng.random() < rate})
+
+
 def table(seqs, victim: int, cause: Callable[[dict[int, int]], bool]) -> tuple[int, int, int, int]:
     """Return (fail with, pass with, fail without, pass without) of the victim against ``cause``."""
     counts = [0, 0, 0, 0]

@@ -6,7 +6,7 @@ tests, 16-60 runs, outcomes from planted rules only.
 
 from __future__ import annotations
 
-from shuffled import sequences, table
+from shuffled import RANDOM_VICTIMS, random_flakes, sequences, table
 
 from dashboard.analysis.interference import ALPHA, compute_suite, to_suspect
 
@@ -31,14 +31,8 @@ def test_a_perfectly_consistent_polluter_in_30_runs_is_strong_not_lost_to_strati
 
 
 def test_random_and_seed_dependent_flakes_get_no_suspect():
-    victims = [1501, 1602, 1703]
-    named = []
-    for seed in range(60):
-        rate = [0.1, 0.2, 0.3, 0.5][seed % 4]
-        seqs = sequences(seed, 30, lambda rng, order, pos, rate=rate: {
-            v for v in victims if rng.random() < rate})
-        for v, (found, _) in compute_suite(seqs, set(victims), {}).items():
-            named += [(seed, v, f["members"]) for f in found]
+    named = [(seed, v, f["members"]) for seed, seqs in random_flakes()
+             for v, (found, _) in compute_suite(seqs, set(RANDOM_VICTIMS), {}).items() for f in found]
     assert named == []
 
 
