@@ -55,6 +55,30 @@ def generate_pytest_junit(path: Path, tests: int = 100_000, seed: int = 1) -> Pa
     return path
 
 
+# A subprocess that ingests report argv[1] into database argv[2], as `suitehealth ingest` stores it
+# (``peak_rss_mb(INGEST_CODE, report, url)``); ``ingest_report`` is the same step in this process.
+INGEST_CODE = """
+from ingest.db import make_engine
+from ingest.records import RunMeta
+from ingest.sources import ReportSource
+from ingest.store import ingest_sources
+engine = make_engine(sys.argv[2])
+meta = RunMeta(project="bench", suite="unit")
+summary = ingest_sources(engine, [ReportSource.from_path(sys.argv[1])], meta)
+print("TESTS", summary.tests)
+"""
+
+
+def ingest_report(engine, report: Path) -> int:
+    """Ingest ``report`` as project "bench", suite "unit" into ``engine``; return its test count."""
+    from ingest.records import RunMeta
+    from ingest.sources import ReportSource
+    from ingest.store import ingest_sources
+
+    meta = RunMeta(project="bench", suite="unit")
+    return ingest_sources(engine, [ReportSource.from_path(report)], meta).tests
+
+
 def alternate(
     candidates: dict[str, Callable[[], object]], runs: int = 5, setup: Callable[[], None] | None = None
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:

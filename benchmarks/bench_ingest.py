@@ -20,18 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import alternate, generate_pytest_junit, median, peak_rss_mb, print_table  # noqa: E402
+from _common import (  # noqa: E402
+    INGEST_CODE,
+    alternate,
+    generate_pytest_junit,
+    ingest_report,
+    median,
+    peak_rss_mb,
+    print_table,
+)
 
-INGEST_CODE = """
-from ingest.db import make_engine
-from ingest.records import RunMeta
-from ingest.sources import ReportSource
-from ingest.store import ingest_sources
-engine = make_engine(sys.argv[2])
-meta = RunMeta(project="bench", suite="unit")
-summary = ingest_sources(engine, [ReportSource.from_path(sys.argv[1])], meta)
-print("TESTS", summary.tests)
-"""
 JUNITPARSER_CODE = """
 from junitparser import JUnitXml
 xml = JUnitXml.fromfile(sys.argv[1])
@@ -49,9 +47,7 @@ def main() -> None:
 
     from ingest.db import ensure_schema, make_engine
     from ingest.formats import parse
-    from ingest.records import RunMeta
     from ingest.sources import ReportSource
-    from ingest.store import ingest_sources
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -66,10 +62,7 @@ def main() -> None:
             state["engine"] = engine
 
         def ours() -> None:
-            summary = ingest_sources(
-                state["engine"], [ReportSource.from_path(report)], RunMeta(project="bench", suite="unit")
-            )
-            assert summary.tests == args.tests
+            assert ingest_report(state["engine"], report) == args.tests
 
         def ours_parse_only() -> None:
             source = ReportSource.from_path(report)

@@ -27,21 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import alternate, generate_pytest_junit, median, peak_rss_mb, print_table  # noqa: E402
+from _common import (  # noqa: E402
+    INGEST_CODE,
+    alternate,
+    generate_pytest_junit,
+    ingest_report,
+    median,
+    peak_rss_mb,
+    print_table,
+)
 
 BATCH = 2000
 _OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
 
-INGEST_CODE = """
-from ingest.db import make_engine
-from ingest.records import RunMeta
-from ingest.sources import ReportSource
-from ingest.store import ingest_sources
-engine = make_engine(sys.argv[2])
-meta = RunMeta(project="bench", suite="unit")
-summary = ingest_sources(engine, [ReportSource.from_path(sys.argv[1])], meta)
-print("TESTS", summary.tests)
-"""
 FLOOR_CODE = f"""
 sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from bench_ingest_floor import floor_ingest
@@ -139,9 +137,6 @@ def main() -> None:
     args = ap.parse_args()
 
     from ingest.db import ensure_schema, make_engine
-    from ingest.records import RunMeta
-    from ingest.sources import ReportSource
-    from ingest.store import ingest_sources
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -166,10 +161,7 @@ def main() -> None:
             state["floor"] = migrated(f"floor{n}.sqlite")
 
         def ours() -> None:
-            summary = ingest_sources(
-                state["ours"], [ReportSource.from_path(report)], RunMeta(project="bench", suite="unit")
-            )
-            assert summary.tests == args.tests
+            assert ingest_report(state["ours"], report) == args.tests
             state["ours"].dispose()
 
         def floor() -> None:
