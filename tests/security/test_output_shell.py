@@ -204,3 +204,43 @@ def test_commands_shown_by_every_page_and_the_markdown_are_inert(engine, sh):
             passed += 1
     print(f"shell quoting (pages): {passed}/{tried} commands inert, from {', '.join(found)}")
     assert passed == tried
+
+
+def test_confirm_commands_for_flaky_tests_without_a_suspect_are_inert(engine, sh):
+    # Flaky tests named by payloads that fail at random, whatever ran before them: the suspects page
+    # lists them under "Flaky, no suspect" with a `suitehealth confirm --unexplained` command each.
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from ingest.records import CaseRecord, RunMeta
+    from ingest.store import store_cases
+
+    project = "evil$(touch PWNED)`touch PWNED`"
+    names = payloads(sh.mark)
+    rng = random.Random(5)
+    for index in range(16):
+        order = rng.sample(names, len(names))
+        cases = [CaseRecord(nodeid=t, outcome="failed" if rng.random() < 0.3 else "passed",
+                            message="AssertionError: no" if i % 2 else None, order_index=i)
+                 for i, t in enumerate(order)]
+        store_cases(engine, RunMeta(project=project, suite="unit",
+                                    started_at=datetime(2026, 6, 1, tzinfo=UTC) + timedelta(hours=index)),
+                    cases, content_hash=f"no-suspect-{index}")
+    with Session(engine) as s:
+        project_id = s.scalars(select(Project.id)).one()
+    refresh_project(engine, project_id)
+    client = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                         "TESTING": True}).test_client()
+    p = quote(project, safe="")
+    listed = client.get(f"/api/v1/projects/{p}/suspects").get_json()["without_suspect"]
+    assert len(listed["tests"]) == 10 and listed["total"] > 10, listed["total"]  # the page shows 10
+    print(f"no-suspect confirm commands: {len(listed['tests'])} of {listed['total']} listed")
+    page = client.get(f"/projects/{p}/suspects").get_data(as_text=True)
+    shown = [html.unescape(m) for m in re.findall(r'<code class="command">(.*?)</code>', page, re.S)]
+    assert shown == [t["confirm"] for t in listed["tests"]]
+    for t in listed["tests"]:
+        assert t["nodeid"] in names
+        assert sh.syntax_ok(t["confirm"]), t["confirm"]
+        assert sh.run(t["confirm"]) == [["suitehealth", "confirm", "--project", project, "--unexplained",
+                                         "--victim", t["nodeid"]]]
+        assert not sh.pwned(), t["confirm"]
