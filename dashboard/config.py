@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
+
+from ingest.errors import SettingError
 
 DEFAULTS: dict = {
     # None means ingest.db's default resolution ($SUITEHEALTH_DATABASE_URL, then sqlite:///suitehealth.db).
@@ -48,13 +51,20 @@ _ENV_PREFIX = "SUITEHEALTH_"
 _ENV_ALIASES = {"DATABASE_URL": "SUITEHEALTH_DATABASE_URL"}
 
 
-def _coerce(default, raw: str):
+def _coerce(name: str, default, raw: str):
+    """Return ``raw`` as the type of ``default``; numbers must be finite and not negative (every
+    numeric setting is a size, a limit or a duration). Raise SettingError naming ``name``."""
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+    if isinstance(default, int | float):
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        try:
+            value = int(raw) if isinstance(default, int) else float(raw)
+        except ValueError:
+            raise SettingError(f"{name} must be {kind}, not {raw[:80]!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise SettingError(f"{name} must be {kind} of at least 0, not {raw[:80]!r}")
+        return value
     return raw
 
 
@@ -63,8 +73,9 @@ def load_config(overrides: Mapping | None = None, environ: Mapping[str, str] | N
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
     for key, default in DEFAULTS.items():
-        raw = environ.get(_ENV_ALIASES.get(key, _ENV_PREFIX + key))
+        name = _ENV_ALIASES.get(key, _ENV_PREFIX + key)
+        raw = environ.get(name)
         if raw not in (None, ""):
-            config[key] = _coerce(default, raw)
+            config[key] = _coerce(name, default, raw)
     config.update(overrides or {})
     return config

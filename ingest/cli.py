@@ -18,7 +18,7 @@ import click
 
 from ingest.ci_env import ci_metadata
 from ingest.db import database_url, ensure_schema, make_engine, open_current_sqlite, upgrade
-from ingest.errors import IngestError, MetadataError
+from ingest.errors import IngestError, MetadataError, SettingError
 from ingest.formats.values import utc_in_range
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
@@ -98,6 +98,8 @@ class _Commands(click.Group):
             if _is_database_error(exc):
                 where = ctx.obj.safe_url if isinstance(ctx.obj, AppContext) else "the database"
                 raise click.ClickException(f"database {where}: {database_error_line(exc)}") from exc
+            if isinstance(exc, SettingError):  # a bad SUITEHEALTH_* value: one line naming it
+                raise click.ClickException(str(exc)) from exc
             if isinstance(exc, OSError) and exc.filename is not None:
                 # e.g. the SQLite file's folder cannot be created
                 raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from exc

@@ -49,3 +49,7 @@ class MetadataError(IngestError):
     """A metadata value (e.g. --started-at) is not valid."""
 
     status = 400
+
+
+class SettingError(ValueError):
+    """A SUITEHEALTH_* setting has a value that cannot be used; the message names the setting."""

@@ -58,3 +58,38 @@ def test_a_request_builds_its_settings_once_from_the_app(tmp_path):
     with app.test_request_context("/"):
         assert current_settings() is not first and current_settings() == first
     app.extensions["suitehealth_engine"].dispose()
+
+
+BAD_VALUES = [
+    ("SUITEHEALTH_REPLAY_LIMIT", "abc", "must be a whole number, not 'abc'"),
+    ("SUITEHEALTH_REPLAY_LIMIT", "-1", "must be a whole number of at least 0, not '-1'"),
+    ("SUITEHEALTH_PAGE_SIZE", "1e400", "must be a whole number, not '1e400'"),
+    ("SUITEHEALTH_BUDGET_S", "nan", "must be a number of at least 0, not 'nan'"),
+    ("SUITEHEALTH_BUDGET_S", "inf", "must be a number of at least 0, not 'inf'"),
+    ("SUITEHEALTH_SESSION_HOURS", "x" * 500, "must be a number, not '" + "x" * 80 + "'"),
+]
+
+
+def test_a_bad_numeric_setting_is_refused_by_name(tmp_path):
+    import pytest
+
+    from dashboard.config import load_config
+    from ingest.errors import SettingError
+
+    for name, raw, message in BAD_VALUES:
+        with pytest.raises(SettingError) as caught:
+            load_config(environ={name: raw})
+        assert str(caught.value) == f"{name} {message}"
+
+
+def test_a_bad_numeric_setting_is_one_line_and_exit_1_in_the_cli_not_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from dashboard.cli import main
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    for name, raw, message in BAD_VALUES:
+        args = ["--db", db, "report", "weekly", "--project", "shop"]
+        result = CliRunner().invoke(main, args, env={name: raw})
+        assert result.exit_code == 1, (name, result.output)
+        assert result.output == f"Error: {name} {message}\n", name
