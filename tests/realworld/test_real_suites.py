@@ -29,10 +29,17 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from dashboard.analysis import history, run_cache, week_findings, week_parts
 from dashboard.analysis.interference import suspects_and_notes
 from dashboard.analysis.unexplained import without_suspect
+from dashboard.analysis.weekly import weekly_review
+from dashboard.analysis.weeks import Week
+from dashboard.analysis.window import Window
+from dashboard.settings import Settings
+from dashboard.weekly_render import review_json
 from dashboard.worker import run_once
-from ingest.db import ensure_schema, make_engine
+from ingest.analysis_models import forget_stored_summaries
+from ingest.db import ensure_schema, make_engine, write_transaction
 from ingest.models import Project
 from ingest.records import RunMeta
 from ingest.sources import ReportSource
@@ -123,6 +130,7 @@ def analysed(request, project: str, backend: str, tmp_path_factory) -> list:
             with Session(engine) as s:
                 suspects, _ = suspects_and_notes(s, project_id)
                 _WITHOUT_SUSPECT[key] = [t.nodeid for t in without_suspect(s, project_id)]
+            _REVIEWS[key] = _reviews_stored_and_computed(engine, project_id)
         finally:
             engine.dispose()  # only the suspects are kept; no connection stays open between tests
         _BUILT[key] = suspects
@@ -130,6 +138,30 @@ def analysed(request, project: str, backend: str, tmp_path_factory) -> list:
 
 
 _WITHOUT_SUSPECT: dict[tuple[str, str], list[str]] = {}
+# The runs span two ISO weeks (from a Sunday on): the worker stores the boundary between them.
+REVIEWED_WEEKS = [Week(2026, 44), Week(2026, 45)]
+_REVIEWS: dict[tuple[str, str], dict] = {}
+
+
+def _reviews_stored_and_computed(engine, project_id: int) -> dict:
+    """Each reviewed week's review JSON and where its parts came from: as the worker stored them,
+    then with the stored rows deleted (computed from the results and replayed)."""
+    out = {}
+    for label in ("stored", "computed"):
+        run_cache.clear()
+        history._AS_OF.clear()
+        with Session(engine) as s:
+            settings = Settings.from_environment()
+            for week in REVIEWED_WEEKS:
+                review = weekly_review(s, project_id, Window.of_week(week), settings)
+                as_json = review_json(review, "https://h.example")
+                out[(label, week.label)] = (
+                    {k: v for k, v in as_json.items() if k != "generated_at"},
+                    week_findings.review_source(s, project_id, week, settings),
+                    week_parts.parts_source(s, project_id, week, settings))
+        with write_transaction(engine) as s:
+            forget_stored_summaries(s, project_id)
+    return out
 
 
 # ---- scoring --------------------------------------------------------------------------------
@@ -226,6 +258,24 @@ def test_a_victim_the_history_cannot_name_a_cause_for_is_listed_for_confirm_unex
     # Not silence: the suspects page lists it under "Flaky, no suspect" with its confirm command.
     analysed(request, project, backend, tmp_path_factory)
     assert victim in _WITHOUT_SUSPECT[(project, backend)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("project", PROJECTS)
+def test_the_weekly_reviews_of_a_real_suite_read_the_stored_rows_and_equal_a_computation(
+    request, tmp_path_factory, backend, project
+):
+    analysed(request, project, backend, tmp_path_factory)
+    reviews = _REVIEWS[(project, backend)]
+    for week in REVIEWED_WEEKS:
+        stored, findings, parts = reviews[("stored", week.label)]
+        computed, findings_after, parts_after = reviews[("computed", week.label)]
+        assert (findings, parts) == ("stored", "stored"), week
+        assert (findings_after, parts_after) == ("computed", "computed"), week
+        assert stored == computed, week
+        assert stored["runs"] > 0
+    # The flaky tests of the real suite are in the reviews, so the comparison compared something.
+    assert any(reviews[("stored", w.label)][0]["new_flaky"] for w in REVIEWED_WEEKS)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
