@@ -204,6 +204,17 @@ def _valid_row(session: Session, project_id: int, boundary: datetime, *, stale: 
     return (project_id, boundary, *row)
 
 
+def _parsed(data) -> WeekFindings | None:
+    """Return a stored row's findings, or None when it is not the shape this version writes (another
+    format, edited by hand, damaged): the page then computes them."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    try:
+        return WeekFindings.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def results_before(session: Session, project_id: int, moment: datetime) -> int:
     """Return how many results the project's runs started before ``moment`` hold (what a replay reads)."""
     return int(session.scalar(select(func.coalesce(func.sum(Run.tests), 0)).where(
@@ -231,8 +242,7 @@ def stored_findings(session: Session, project_id: int, boundary: datetime, *, st
     if key not in memo:
         data = session.scalar(select(WeekFindingsRow.findings).where(
             WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary))
-        ok = isinstance(data, dict) and data.get("format") == FORMAT
-        memo[key] = WeekFindings.from_json(data) if ok else None
+        memo[key] = _parsed(data)
     found = memo[key]
     if found is None:
         return None

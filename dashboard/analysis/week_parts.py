@@ -214,32 +214,41 @@ def _fingerprint(runs: tuple[int, int, int | None], config: str) -> str:
 
 def is_stored(session: Session, project_id: int, week: Week, settings: Settings) -> bool:
     """Return whether a stored row of ``week`` describes exactly today's runs and settings."""
-    key = session.scalar(select(WeekPartsRow.fingerprint).where(
-        WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start))
-    return key is not None and key == inputs_of(session, project_id, week, settings)
+    return stored_parts(session, project_id, week, settings) is not None
 
 
 def stored_parts(session: Session, project_id: int, week: Week, settings: Settings, *,
                  stale: bool = False) -> WeekParts | None:
     """Return the stored parts of ``week`` if they describe exactly today's runs and settings (with
-    ``stale``, whatever they describe)."""
-    if not stale and not is_stored(session, project_id, week, settings):
+    ``stale``, whatever they describe); None too for a row not in the shape this version writes."""
+    where = (WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start)
+    row = session.execute(select(WeekPartsRow.fingerprint, WeekPartsRow.computed_at).where(*where)
+                          ).one_or_none()
+    if row is None or (not stale and row[0] != inputs_of(session, project_id, week, settings)):
         return None
-    data = session.scalar(select(WeekPartsRow.parts).where(
-        WeekPartsRow.project_id == project_id, WeekPartsRow.week_start == week.start))
+    # The source, the review and the page each ask: the JSON is read and parsed once per session.
+    memo = session.info.setdefault("week_parts", {})
+    key = (project_id, week.start, *row)
+    if key not in memo:
+        memo[key] = _parsed(session.scalar(select(WeekPartsRow.parts).where(*where)))
+    return memo[key]
+
+
+def _parsed(data) -> WeekParts | None:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return None
-    return WeekParts.from_json(data)
+    try:
+        return WeekParts.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # not the shape this version writes (edited by hand, damaged): computed instead
 
 
 def parts_of(session: Session, project_id: int, project: str, week: Week, settings: Settings
              ) -> tuple[WeekParts, str]:
-    """Return the parts of ``week`` and where they came from (``source``)."""
-    source = parts_source(session, project_id, week, settings)
-    # ``parts_source`` has judged the row already: read it without checking it again.
-    found = None if source == "computed" else stored_parts(session, project_id, week, settings, stale=True)
+    """Return the parts of ``week`` and where they came from (``parts_source``)."""
+    found, source = _stored_or_stale(session, project_id, week, settings)
     if found is None:
-        return compute_parts(session, project_id, project, week, settings), "computed"
+        return compute_parts(session, project_id, project, week, settings), source
     return found, source
 
 
@@ -247,12 +256,19 @@ def parts_source(session: Session, project_id: int, week: Week, settings: Settin
     """Return "stored" when the parts of ``week`` are read as stored, "computed" when the review
     computes them, "stale" when it reads the row the worker is storing again (a late run, a budget
     changed) because computing them is too much for a request (``week_findings.too_big_to_replay``)."""
-    if is_stored(session, project_id, week, settings):
-        return "stored"
-    if too_big_to_replay(session, project_id, week.end, settings) and \
-            stored_parts(session, project_id, week, settings, stale=True) is not None:
-        return "stale"
-    return "computed"
+    return _stored_or_stale(session, project_id, week, settings)[1]
+
+
+def _stored_or_stale(session: Session, project_id: int, week: Week, settings: Settings
+                     ) -> tuple[WeekParts | None, str]:
+    found = stored_parts(session, project_id, week, settings)
+    if found is not None:
+        return found, "stored"
+    if too_big_to_replay(session, project_id, week.end, settings):
+        found = stored_parts(session, project_id, week, settings, stale=True)
+        if found is not None:
+            return found, "stale"
+    return None, "computed"
 
 
 def stored_version(session: Session, project_id: int, week: Week) -> tuple:

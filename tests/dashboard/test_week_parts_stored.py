@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from test_weekly_snapshots import PROJECT, REVIEWED, _build_incrementally, _page, _reviews
 from weekly_history import SKIP_REASON, SLOWDOWN_WEEK, WEEKS, _store, _unit_cases
 
-from dashboard.analysis import week_parts
+from dashboard.analysis import week_findings, week_parts
 from dashboard.analysis.week_parts import compute_parts, is_stored, stored_parts
 from dashboard.analysis.weeks import Week
 from dashboard.settings import Settings
 from dashboard.worker import run_once
-from ingest.analysis_models import WeekPartsRow, forget_stored_summaries
+from ingest.analysis_models import WeekFindingsRow, WeekPartsRow, forget_stored_summaries
 from ingest.db import write_transaction
 from ingest.models import Run, Suite
 
@@ -72,6 +72,7 @@ def test_stored_parts_equal_a_computation_from_scratch_and_the_review_reads_them
 
     # A hand-edited stored value is what the page shows: the page reads the stored parts.
     run_once(engine)
+    before_edit = _page(client, SLOWDOWN_WEEK)[1]
     marker = "tests/unit/test_hand_edited.py::test_only_in_the_stored_row"
     with Session(engine) as s:
         edited = _rows(s, project_id)[SLOWDOWN_WEEK.start.replace(tzinfo=None)]
@@ -84,6 +85,22 @@ def test_stored_parts_equal_a_computation_from_scratch_and_the_review_reads_them
     assert api["analysis"]["weekly_parts"] == "stored"
     assert marker in {t["nodeid"] for t in api["slower_tests"]}
     assert marker in html
+
+    # A row of the right format but not the right shape (damaged, edited by hand) is not used: the
+    # page computes, says so, and shows the same review as before the edit. Week findings alike.
+    with write_transaction(engine) as s:
+        s.execute(update(WeekPartsRow).where(WeekPartsRow.project_id == project_id,
+                                             WeekPartsRow.week_start == SLOWDOWN_WEEK.start)
+                  .values(parts={"format": week_parts.FORMAT, "week": ["not", "a", "label"]}))
+        s.execute(update(WeekFindingsRow).where(WeekFindingsRow.project_id == project_id,
+                                                WeekFindingsRow.boundary == SLOWDOWN_WEEK.end)
+                  .values(findings={"format": week_findings.FORMAT, "flaky": "nope", "broken": None}))
+    html, api = _page(client, SLOWDOWN_WEEK)
+    assert api["analysis"]["weekly_parts"] == api["analysis"]["weekly_findings"] == "computed"
+    assert marker not in html
+    same = ("analysis", "generated_at")
+    assert {k: v for k, v in api.items() if k not in same} == {
+        k: v for k, v in before_edit.items() if k not in same}
 
 
 def test_late_runs_deleted_runs_or_other_settings_make_weeks_compute_until_stored_again(engine, client):
