@@ -49,7 +49,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard import shell
-from dashboard.analysis import flakestate
+from dashboard.analysis import flakestate, last_writer
 from dashboard.analysis import store as analysis_store
 from dashboard.analysis.confirmations import attach_verdicts, flaky_suites, latest_verdicts, unmatched_proofs
 from dashboard.analysis.history import TimedProc, analyse_until, live_answers
@@ -726,6 +726,7 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
         "tier": found.get("tier", "strong"),
         "model": found.get("model", "before"),
         "template": found.get("template"),
+        "modules": found.get("modules"),
         "more_runs": found.get("more_runs", 0),
         "position_errors": found.get("position_errors"),
         "model_errors": found.get("model_errors"),
@@ -904,6 +905,12 @@ def compute_suite(
             again = analyse_victim(rows, victim, priors, templates)
             if again[0] and (not found or again[0][0]["tier"] == "strong"):
                 out[victim] = again
+    if modules:
+        for victim, rows in rows_of.items():
+            if out[victim] == ([], None):
+                found = last_writer_cause(rows, victim, modules)
+                if found is not None:
+                    out[victim] = ([found], None)
     breaks = known_causes(out)
     sigs = signatures or {}
     for victim, (found, _) in out.items():
@@ -923,6 +930,65 @@ def compute_suite(
             f["same_signature"] = {str(t): sorted(vs) for t, vs in same.items() if vs}
             f["same_signature_weight"] = {str(t): round(w, 4) for t, w in same_weight.items() if w}
     return out
+
+
+def last_writer_cause(obs: list[Observation], victim: int, modules: Mapping[int, str]) -> dict | None:
+    """The "last writer wins" cause of a victim the greedy search named nothing for (``last_writer``).
+
+    Named only when the fit beats every shuffled outcome vector and position alone does not explain
+    the failures as well (a victim failing when it runs late has a nearest module too). Always
+    *likely*: the pattern is significant, but each module of the group was the nearest writer only a
+    few times; ``suitehealth confirm`` bisects the group to the module that decides.
+    """
+    y = np.array([o.failed for o in obs], dtype=bool)
+    if y.sum() < MIN_FAILURES or (~y).sum() < MIN_PASSES:
+        return None
+    found = last_writer.analyse([o.before for o in obs], y, modules, seed=victim * 7919 + len(obs))
+    if found is None:
+        return None
+    x = found["x"]
+    a, b = int((x & y).sum()), int((x & ~y).sum())
+    c, d = int((~x & y).sum()), int((~x & ~y).sum())
+    model_errors = b + c
+    pos_errors = position_errors(np.array([o.position for o in obs]), y)
+    if pos_errors <= model_errors:
+        return None
+    ids = [o.run_id for o in obs]
+    when = [obs[i].started_at for i in np.flatnonzero(x & y)]
+    perm_p = found["perm_p"]
+    precision = a / (a + b) if a + b else 0.0
+    return {
+        "kind": found["kind"],
+        "model": "last-writer",
+        "template": None,
+        "modules": found["modules"],
+        "members": found["members"],
+        "tier": "likely",
+        # The group was picked by the outcomes, so its own exact test would flatter it: the
+        # p reported is the permutation p of the whole fit.
+        "q": perm_p,
+        "p": perm_p,
+        "signal_p": perm_p,
+        "p_stratified": None,
+        "family": None,
+        "shared_prior": False,
+        "more_runs": 0,
+        "confidence": round((1 - perm_p) * precision * found["repeated"] / max(1, len(found["modules"])), 4),
+        "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
+        "consistent": b == 0 and c == 0,
+        "cleaners": [],
+        "examples": {
+            "failed_with": [ids[i] for i in np.flatnonzero(x & y)][-5:],
+            "passed_without": [ids[i] for i in np.flatnonzero(~x & ~y)][-5:],
+            "passed_with": [ids[i] for i in np.flatnonzero(x & ~y)][-5:],
+        },
+        "first_seen_at": min(when) if when else None,
+        "last_seen_at": max(when) if when else None,
+        "explained_by_earlier": 0,
+        "position_errors": pos_errors,
+        "model_errors": model_errors,
+        "position_also_explains": False,
+    }
 
 
 def suite_signatures(signatures: Iterable[tuple[int, int, str]], suite_id: int) -> dict[int, set[str]]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reproduce the real-suite interference corpus under tests/data/realsuites/.
 
-Five steps, each a sub-command, so that every number in a project's README can be re-made:
+Six steps, each a sub-command, so that every number in a project's README can be re-made:
 
   setup   download one sdist (pip download --no-binary :all: --no-deps) and make a venv for it
   runs    run its test suite N times in random order (pytest-randomly, one seed per run) and keep
@@ -9,6 +9,7 @@ Five steps, each a sub-command, so that every number in a project's README can b
   victims list the tests that failed in some runs and passed in others, with their counts
   truth   establish truth for every victim and write truth.json: run it alone, then candidates
           followed by it in that fixed order (-p no:randomly); bisect runs no candidate explains
+  recount after more runs: recount truth.json over every run, check it still explains each one
   pair    the same check by hand: one victim, the candidates you name (--first T: T→candidate→victim)
 
 Example:
@@ -293,6 +294,56 @@ def truth(src: Path, python: str, out: Path) -> dict:
     return result
 
 
+def last_writer_fields(all_runs, entry: dict) -> dict:
+    """Check "the last setter or undoer before it decides" on every run; return the fields it gives.
+
+    ``causes_in_runs``: the setters (a class's tests together: it writes in ``setUpClass``) that
+    were that last writer before at least one pass, the only causes a history can show.
+    """
+    victim, setters, undoers = entry["victim"], set(entry["causes"]), set(entry["undoers"])
+    decided: set[str] = set()
+    agree = 0
+    for i, run in enumerate(all_runs):
+        order = [n for n, _ in run]
+        before = order[: order.index(victim)]
+        last = next((n for n in reversed(before) if n in setters or n in undoers), None)
+        passed = dict(run)[victim] == "passed"
+        if passed != (last in setters):
+            raise SystemExit(f"run-{i + 1:03d}: {victim} {'passed' if passed else 'failed'} after {last}")
+        agree += 1
+        if passed:
+            decided |= {n for n in setters if n.rsplit("::", 1)[0] == last.rsplit("::", 1)[0]}
+    return {"model_agrees_runs": agree, "causes_in_runs": sorted(decided)}
+
+
+def recount(out: Path) -> dict:
+    """After more runs were added to OUT: recount truth.json's runs without new pair runs.
+
+    Refuses (exit 1) when a test flips that the truth does not know, or when a run is not explained
+    by the causes the pair runs found: then the truth itself must be made again (``truth``).
+    """
+    all_runs = load_runs(out)
+    path = out / "truth.json"
+    result = json.loads(path.read_text())
+    flipping = flipping_tests(all_runs)
+    unknown = sorted(set(flipping) - {v["victim"] for v in result["victims"]})
+    if unknown:
+        raise SystemExit(f"not in truth.json, run `truth`: {unknown}")
+    for entry in result["victims"]:
+        entry["failed_runs"], entry["passed_runs"] = flipping.get(entry["victim"], (0, 0))
+        if entry.get("model") == "last-writer":
+            entry.update(last_writer_fields(all_runs, entry))
+        elif entry["causes"]:
+            telling = "passed" if entry["alone"] == "failed" else "failed"
+            missing = _unexplained_runs(all_runs, entry["victim"], entry["causes"], telling)
+            if missing:
+                raise SystemExit(f"{entry['victim']}: {telling} runs no cause explains: {missing}")
+        print(f"{entry['failed_runs']:4d} failed {entry['passed_runs']:4d} passed  {entry['victim']}")
+    result["runs"] = len(all_runs)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -311,6 +362,8 @@ def main() -> None:
     p = sub.add_parser("truth")
     p.add_argument("src", type=Path)
     p.add_argument("--python", required=True)
+    p.add_argument("out", type=Path)
+    p = sub.add_parser("recount")
     p.add_argument("out", type=Path)
     p = sub.add_parser("pair")
     p.add_argument("src", type=Path)
@@ -337,6 +390,8 @@ def main() -> None:
         victims(args.out)
     elif args.cmd == "truth":
         truth(args.src, args.python, args.out)
+    elif args.cmd == "recount":
+        recount(args.out)
     else:
         found = pair(args.src, args.python, args.victim, args.candidates, args.first)
         if args.json:
