@@ -126,7 +126,15 @@ def _schemas() -> dict:
             polluters={**_arr(STR), "description": "Node ids of the equivalence group, best first."},
             kind={"type": "string", "enum": ["polluter", "state-setter", "concurrent", "cascade"]},
             confidence={"type": "number", "minimum": 0, "maximum": 1},
-            evidence=_obj(), reproduce={**STR, "description": "A pytest command that should reproduce it."},
+            evidence={**_obj(model={"type": "string", "description": (
+                "How the history shows it: 'before' (ran before the victim), 'last-of-module' (was its "
+                "module's last test before the victim), 'last-writer' (the nearest module that writes "
+                "shared state decides; p_value is then the permutation p of the whole fit, and "
+                "'modules' lists the group's modules), 'confirm' (proven by re-running).")},
+                modules={**_arr(STR), "description": "Model 'last-writer' only: the modules that decide it."}),
+                "description": "The 2x2 counts (fail_with, pass_with, fail_without, pass_without), p_value, "
+                               "q_value, tier, model, bisection plan and example runs."},
+            reproduce={**STR, "description": "A pytest command that should reproduce it."},
             first_seen_at=OPT_DATETIME, last_seen_at=OPT_DATETIME,
             tier={"type": "string", "enum": ["proven", "strong", "likely"]},
             verdict={"oneOf": [_ref("Verdict"), {"type": "null"}]}),

@@ -726,7 +726,7 @@ def to_suspect(victim: str, found: dict, names: dict[int, str], suite: str | Non
         "tier": found.get("tier", "strong"),
         "model": found.get("model", "before"),
         "template": found.get("template"),
-        "modules": found.get("modules"),
+        **({"modules": found["modules"]} if found.get("modules") else {}),
         "more_runs": found.get("more_runs", 0),
         "position_errors": found.get("position_errors"),
         "model_errors": found.get("model_errors"),

@@ -1,4 +1,4 @@
-""""Last writer wins": a victim decided by whichever module last wrote a shared value before it.
+"""Last writer wins: a victim decided by whichever module last wrote a shared value before it.
 
 Some brittle tests read a value that many tests write (a class attribute every test class of a base
 sets in ``setUpClass``, a global registry, an environment variable). The victim passes when the last
@@ -44,22 +44,27 @@ def nearest_modules(
     """Return runs x DEPTH module indexes, nearest first (-1: none), and the modules' names.
 
     ``befores`` holds, per run, the test ids that ran before the victim in its process, in order.
+    In numpy per run: a big suite's module can hold hundreds of tests, and a victim has hundreds
+    of runs.
     """
-    index: dict[str, int] = {}
+    keys = np.array(sorted(modules), dtype=np.int64)
+    all_names = sorted(set(modules.values()))
+    name_index = {name: i for i, name in enumerate(all_names)}
+    of_key = np.array([name_index[modules[int(k)]] for k in keys], dtype=np.int64)
     out = np.full((len(befores), DEPTH), -1, dtype=np.int64)
     for r, before in enumerate(befores):
-        seen: list[int] = []
-        for tid in reversed(before):
-            name = modules.get(tid)
-            if name is None:
-                continue
-            m = index.setdefault(name, len(index))
-            if m not in seen:
-                seen.append(m)
-                if len(seen) == DEPTH:
-                    break
+        ids = np.asarray(before, dtype=np.int64)[::-1]  # nearest first
+        if not len(ids) or not len(keys):
+            continue
+        at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+        mods = of_key[at][keys[at] == ids]
+        _, first = np.unique(mods, return_index=True)
+        seen = mods[np.sort(first)[:DEPTH]]
         out[r, : len(seen)] = seen
-    return out, list(index)
+    # Only the modules that occur: the fit's arrays are as wide as this.
+    used, compact = np.unique(out[out >= 0], return_inverse=True)
+    out[out >= 0] = compact
+    return out, [all_names[u] for u in used]
 
 
 def fit(nearest: np.ndarray, Y: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,6 +135,8 @@ def analyse(
     often the nearest writer first), ``x`` (runs where no group module was the nearest writer, the
     cause's presence in ``interference``'s terms) and the permutation p.
     """
+    if y.all() or not y.any():
+        return None  # one outcome only: nothing for order to explain
     nearest, names = nearest_modules(befores, modules)
     units = len(names)
     if units < 2:

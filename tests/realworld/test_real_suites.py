@@ -30,6 +30,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from dashboard import create_app
 from dashboard.analysis import history, run_cache, week_findings, week_parts
 from dashboard.analysis.interference import suspects_and_notes
 from dashboard.analysis.unexplained import without_suspect
@@ -120,13 +121,15 @@ def analysed(request, project: str, backend: str, tmp_path_factory) -> list:
     """The suspects of PROJECT's stored history on BACKEND."""
     key = (project, backend)
     if key not in _BUILT:
-        engine = make_engine(_database_url(request, backend, tmp_path_factory))
+        url = _database_url(request, backend, tmp_path_factory)
+        engine = make_engine(url)
         try:
             ensure_schema(engine)
             project_id = ingest_project(engine, project)
             with Session(engine) as s:
                 suspects, _ = suspects_and_notes(s, project_id)
                 _WITHOUT_SUSPECT[key] = [t.nodeid for t in without_suspect(s, project_id)]
+            _PAGES[key] = _suspects_page_and_json(url, project)
             _REVIEWS[key] = _reviews_stored_and_computed(engine, project_id)
         finally:
             engine.dispose()  # only the suspects are kept; no connection stays open between tests
@@ -135,6 +138,20 @@ def analysed(request, project: str, backend: str, tmp_path_factory) -> list:
 
 
 _WITHOUT_SUSPECT: dict[tuple[str, str], list[str]] = {}
+_PAGES: dict[tuple[str, str], tuple[str, dict]] = {}
+
+
+def _suspects_page_and_json(url: str, project: str) -> tuple[str, dict]:
+    """The suspects page and its JSON twin, as the dashboard serves them from the stored analysis."""
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    try:
+        with app.test_client() as client:
+            page = client.get(f"/projects/{project}/suspects?limit=100")
+            twin = client.get(f"/api/v1/projects/{project}/suspects?limit=100")
+            assert page.status_code == twin.status_code == 200
+            return page.get_data(as_text=True), twin.get_json()
+    finally:
+        app.extensions["suitehealth_engine"].dispose()
 # The runs span two ISO weeks (from a Sunday on): the worker stores the boundary between them.
 REVIEWED_WEEKS = [Week(2026, 44), Week(2026, 45)]
 _REVIEWS: dict[tuple[str, str], dict] = {}
@@ -254,7 +271,8 @@ def test_a_last_writer_victim_gets_the_modules_that_decide_it_as_one_likely_grou
     project, victim = LAST_WRITER_VICTIM
     (suspect,) = [s for s in analysed(request, project, backend, tmp_path_factory) if s.victim == victim]
     truth = next(v for v in caused_victims(project) if v["victim"] == victim)
-    assert (suspect.kind, suspect.tier, suspect.evidence["model"]) == ("state-setter", "likely", "last-writer")
+    assert suspect.kind == "state-setter" and suspect.tier == "likely"
+    assert suspect.evidence["model"] == "last-writer"
     # Modules, not single tests, are what the history shows: each decided module is named whole.
     decided = {n.split("::")[0] for n in truth["causes_in_runs"]}
     assert decided <= set(suspect.evidence["modules"])
@@ -264,10 +282,22 @@ def test_a_last_writer_victim_gets_the_modules_that_decide_it_as_one_likely_grou
     assert e["pass_with"] == e["fail_without"] == 0 and e["consistent"]
     assert e["fail_with"] == truth["failed_runs"] and e["pass_without"] == truth["passed_runs"]
     assert e["p_value"] == 0.001 and e["bisect"] is not None
+    # The page and its JSON twin show the same group: the modules, the counts, the permutation p.
+    html, twin = _PAGES[(project, backend)]
+    (card,) = [c for c in twin["suspects"] if c["victim"] == victim]
+    assert card["evidence"]["modules"] == e["modules"] and card["polluters"] == suspect.polluters
+    assert card["evidence"]["fail_with"] == e["fail_with"] and card["tier"] == "likely"
+    start = html.index(f"Passes when the last module to write shared state before it was one of these "
+                       f"{len(e['modules'])} modules ({len(suspect.polluters)} tests)")
+    body = html[start : html.index("Reproduce:", start)]
+    assert [m for m in e["modules"][:20] if f'<li class="nodeid">{m}</li>' not in body] == []
+    assert "Permutation p = 0.001" in body and "suitehealth confirm</code> bisects it" in body
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_short_history_of_a_last_writer_victim_names_nothing_and_lists_it(request, tmp_path_factory, backend):
+def test_a_short_history_of_a_last_writer_victim_names_nothing_and_lists_it(
+    request, tmp_path_factory, backend
+):
     # Its first 30 runs: even knowing every writer, shuffled outcomes fit as well 1 time in 20, so
     # nothing may be named. Not silence: the suspects page lists it under "Flaky, no suspect" with
     # its `confirm --unexplained` command.
