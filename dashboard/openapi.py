@@ -131,7 +131,7 @@ def _schemas() -> dict:
                 "module's last test before the victim), 'last-writer' (the nearest module that writes "
                 "shared state decides; p_value is then the permutation p of the whole fit, and "
                 "'modules' lists the group's modules), 'confirm' (proven by re-running).")},
-                modules={**_arr(STR), "description": "Model 'last-writer' only: the modules that decide it."}),
+                modules={**_arr(STR), "description": "Model 'last-writer': the modules that decide it."}),
                 "description": "The 2x2 counts (fail_with, pass_with, fail_without, pass_without), p_value, "
                                "q_value, tier, model, bisection plan and example runs."},
             reproduce={**STR, "description": "A pytest command that should reproduce it."},
