@@ -158,7 +158,7 @@ def render_markdown(review: WeeklyReview, base_url: str = "") -> str:
     out += ["## New interference suspects", ""]
     if r.new_suspects:
         out += md_table(["Victim", "Likely cause", "Kind", "Confidence", "Victim failures this week"], [
-            [test(s["victim"], s["link"]), ", ".join(md_code(p) for p in s["polluters"][:3]),
+            [test(s["victim"], s["link"]), _cause_md(s),
              md_text(_kind(s)), percent(s["confidence"]), str(s["victim_failures_this_week"])]
             for s in r.new_suspects],
             right={3, 4})
@@ -237,3 +237,13 @@ def _kind(s: dict) -> str:
     if s.get("verdict"):
         return f"{s['kind']} · {s['verdict']['text']}"
     return f"{s['kind']} · {s['tier']}" if s.get("tier") else s["kind"]
+
+
+def _cause_md(s: dict) -> str:
+    """The suspected cause in a table cell: three tests, or for a last-writer group three modules."""
+    if s.get("modules"):
+        mods = s["modules"]
+        more = f" and {len(mods) - 3} more" if len(mods) > 3 else ""
+        return (", ".join(md_code(m) for m in mods[:3]) + more + " "
+                + md_text(f"(last writer wins: {plural(len(mods), 'module')}, {len(s['polluters'])} tests)"))
+    return ", ".join(md_code(p) for p in s["polluters"][:3])

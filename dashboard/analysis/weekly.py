@@ -343,6 +343,17 @@ def _suspect_key(s: interference.Suspect) -> tuple:
     return (s.victim, s.kind, s.polluters[0] if s.polluters else None)
 
 
+def _passes_only(s: dict) -> str:
+    """What a brittle victim needs to have run first, in words."""
+    if s.get("modules"):
+        mods = s["modules"]
+        return (f"it passes only when the last module to write shared state before it was one of "
+                f"{plural(len(mods), 'module')} (" + ", ".join(mods[:3]) + (" …" if len(mods) > 3 else "")
+                + ")")
+    return ("it passes only after " + ", ".join(s["polluters"][:3]) + (" …" if len(s["polluters"]) > 3 else "")
+            + " has run")
+
+
 def _verdict_note(s: dict) -> str:
     """', proven on … at …' from `suitehealth confirm`, or ', likely' for a cause not yet significant."""
     if s.get("verdict"):
@@ -352,6 +363,8 @@ def _verdict_note(s: dict) -> str:
 
 def _suspect(s: interference.Suspect, project: str, failures: dict[str, int]) -> dict:
     return {"victim": s.victim, "polluters": list(s.polluters), "kind": s.kind, "confidence": s.confidence,
+            # "Last writer wins" groups are whole modules: the review names those, not 80 tests.
+            "modules": list(s.evidence.get("modules") or []),
             "tier": s.tier, "verdict": s.verdict,
             "reproduce": s.reproduce, "evidence": s.evidence, "first_seen_at": iso(s.first_seen_at),
             "last_seen_at": iso(s.last_seen_at), "victim_failures_this_week": failures.get(s.victim, 0),
@@ -386,9 +399,7 @@ def recommended_actions(review: WeeklyReview, failures: dict[str, int], *,
             new = " (new this week)" if s["victim"] in new_brittle else ""
             actions.append(Action(
                 title=f"make brittle test {s['victim']} create its own state",
-                evidence=f"{plural(n, 'failure')} this week; it passes only after "
-                         + ", ".join(s["polluters"][:3]) + (" …" if len(s["polluters"]) > 3 else "")
-                         + " has run" + _verdict_note(s) + new,
+                evidence=f"{plural(n, 'failure')} this week; " + _passes_only(s) + _verdict_note(s) + new,
                 link=s["link"], payoff=float(n), kind="suspect", subject=s["victim"]))
         elif s["polluters"]:
             by_polluter[s["polluters"][0]].append(s)

@@ -292,6 +292,13 @@ def test_a_last_writer_victim_gets_the_modules_that_decide_it_as_one_likely_grou
     body = html[start : html.index("Reproduce:", start)]
     assert [m for m in e["modules"][:20] if f'<li class="nodeid">{m}</li>' not in body] == []
     assert "Permutation p = 0.001" in body and "suitehealth confirm</code> bisects it" in body
+    # The weekly review of the week it was first found names the modules, in its table and its action.
+    review = _REVIEWS[(project, backend)][("stored", REVIEWED_WEEKS[1].label)][0]
+    (new,) = [s for s in review["new_suspects"] if s["victim"] == victim]
+    assert new["modules"] and {p.split("::")[0] for p in new["polluters"]} == set(new["modules"])
+    (action,) = [a for a in review["actions"] if a["subject"] == victim]
+    assert f"the last module to write shared state before it was one of {len(new['modules'])} modules (" in (
+        action["evidence"])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

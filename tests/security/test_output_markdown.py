@@ -76,3 +76,21 @@ def test_the_weekly_markdown_of_a_hostile_history_renders_without_live_html(engi
     # Every link goes to the dashboard.
     assert set(re.findall(r'<a href="(https?://[^/"]+)', out)) == {"https://dash.example"}
     assert hostile.nodeids["brittle"].split("[")[0] in out
+
+
+def test_a_last_writer_group_names_hostile_modules_inside_its_table_cell_and_action():
+    # A "last writer wins" group is shown by its modules (dashboard/analysis/last_writer.py); module
+    # names are node ids from uploaded reports.
+    from dashboard.analysis.weekly import _passes_only
+    from dashboard.weekly_render import _cause_md
+
+    for payload in BREAKOUTS:
+        modules = [f"{payload}.py", "tests/test_ok.py", f"x{payload}.py", "tests/test_more.py"]
+        suspect = {"modules": modules, "polluters": [f"{m}::test_a" for m in modules]}
+        cell = RENDERER.render(f"| cause | kind |\n|---|---|\n| {_cause_md(suspect)} | state-setter |\n")
+        assert not LIVE_TAG.search(cell) and not RAW_BIDI.search(cell), (payload, cell)
+        assert cell.count("<tr>") == 2 and cell.count("<td>") == 2, (payload, cell)
+        assert "and 1 more (last writer wins: 4 modules, 4 tests)" in cell
+        action = RENDERER.render(f"1. **act**: {md_text(_passes_only(suspect))}")
+        assert not LIVE_TAG.search(action) and not RAW_BIDI.search(action), (payload, action)
+        assert "one of 4 modules (" in action
