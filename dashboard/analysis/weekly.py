@@ -345,13 +345,13 @@ def _suspect_key(s: interference.Suspect) -> tuple:
 
 def _passes_only(s: dict) -> str:
     """What a brittle victim needs to have run first, in words."""
+    def first_three(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+
     if s.get("modules"):
-        mods = s["modules"]
         return (f"it passes only when the last module to write shared state before it was one of "
-                f"{plural(len(mods), 'module')} (" + ", ".join(mods[:3]) + (" …" if len(mods) > 3 else "")
-                + ")")
-    return ("it passes only after " + ", ".join(s["polluters"][:3]) + (" …" if len(s["polluters"]) > 3 else "")
-            + " has run")
+                f"{plural(len(s['modules']), 'module')} ({first_three(s['modules'])})")
+    return f"it passes only after {first_three(s['polluters'])} has run"
 
 
 def _verdict_note(s: dict) -> str:
