@@ -30,6 +30,10 @@ Method (after iDFlakies/iFixFlakies and what they learnt about false suspects):
   template (an inherited method, a parametrized test); each such cause must survive Bonferroni;
 * failure signatures: inside a group, a test shown to break a victim that fails with the same
   message goes first;
+* last writer wins (``last_writer``): a victim all of the above leave without a cause may depend
+  on which module last wrote a shared value before it; when that fit beats every shuffled outcome
+  vector and position explains less, the modules that decided its rarer outcome are one *likely*
+  group;
 * a victim whose "ran before" set never changed gets an "undecidable" note instead of guesses.
 """
 
