@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -45,6 +47,7 @@ from ingest.db import write_transaction
 from ingest.models import Run
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How many weeks back from its newest run a project's midnights are stored besides its Mondays (those
 # are stored for every week with runs: the weekly review of any week reads them).
@@ -105,7 +108,7 @@ def _dump(item) -> dict:
     for cls, names in _DATETIMES.items():
         if isinstance(item, cls):
             for name in names:
-                out[name] = _iso(out[name])
+                out[name] = iso(out[name])
     if isinstance(item, FlakyTest):
         out["signatures"] = [_dump(g) for g in item.signatures]
     return out
@@ -121,15 +124,13 @@ def _load(cls, raw: dict):
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in _DATETIMES}
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """``value.isoformat()``, None for None (the stored rows' and the review's JSON-ready dates)."""
     return value.isoformat() if value is not None else None
 
 
 def _parse(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if value is None else utc(datetime.fromisoformat(value))
 
 
 # ---- which runs a boundary's findings come from -----------------------------------------------
@@ -204,13 +205,13 @@ def _valid_row(session: Session, project_id: int, boundary: datetime, *, stale: 
     return (project_id, boundary, *row)
 
 
-def _parsed(data) -> WeekFindings | None:
-    """Return a stored row's findings, or None when it is not the shape this version writes (another
-    format, edited by hand, damaged): the page then computes them."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+def parsed_row(data, version: int, from_json: Callable[[dict], T]) -> T | None:
+    """Return a stored row's JSON read by ``from_json``, or None when it is not the shape this version
+    writes (another ``format`` than ``version``, edited by hand, damaged): the page then computes it."""
+    if not isinstance(data, dict) or data.get("format") != version:
         return None
     try:
-        return WeekFindings.from_json(data)
+        return from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
@@ -233,7 +234,7 @@ def stored_findings(session: Session, project_id: int, boundary: datetime, *, st
     ``stale`` takes the row whatever runs it describes: what the weekly review shows, labelled, while
     the worker stores it again after a late run, when a replay in the request would take too long.
     """
-    boundary = _utc(boundary)
+    boundary = utc(boundary)
     key = _valid_row(session, project_id, boundary, stale=stale)
     if key is None:
         return None
@@ -242,7 +243,7 @@ def stored_findings(session: Session, project_id: int, boundary: datetime, *, st
     if key not in memo:
         data = session.scalar(select(WeekFindingsRow.findings).where(
             WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary == boundary))
-        memo[key] = _parsed(data)
+        memo[key] = parsed_row(data, FORMAT, WeekFindings.from_json)
     found = memo[key]
     if found is None:
         return None
@@ -350,7 +351,7 @@ def as_of_point(session: Session, project_id: int, until: datetime | None, setti
     """
     if until is None or live_answers(until):
         return AsOf(until, until)
-    until = _utc(until)
+    until = utc(until)
 
     def answers(boundary: datetime) -> bool:
         found = stored_findings(session, project_id, boundary)
@@ -360,16 +361,15 @@ def as_of_point(session: Session, project_id: int, until: datetime | None, setti
 
     if answers(until):
         return AsOf(until, until)
-    results = int(session.scalar(select(func.coalesce(func.sum(Run.tests), 0)).where(
-        Run.project_id == project_id, Run.started_at < until)) or 0)
+    results = results_before(session, project_id, until)
     if results <= settings.replay_limit:
         return AsOf(until, until)
     for boundary in session.scalars(
             select(WeekFindingsRow.boundary)
             .where(WeekFindingsRow.project_id == project_id, WeekFindingsRow.boundary < until)
             .order_by(WeekFindingsRow.boundary.desc()).limit(8)):
-        if answers(_utc(boundary)):
-            return AsOf(until, _utc(boundary), results, settings.replay_limit)
+        if answers(utc(boundary)):
+            return AsOf(until, utc(boundary), results, settings.replay_limit)
     return AsOf(until, until)
 
 
@@ -404,7 +404,8 @@ def stored_version(session: Session, project_id: int, week: Week) -> tuple:
     ).all())
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """``moment`` as stored (a database may give it back naive: it is UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -35,7 +35,15 @@ from sqlalchemy.orm import Session
 
 from dashboard.analysis import budget, pyramid, skips
 from dashboard.analysis.history import iter_runs
-from dashboard.analysis.week_findings import replace_rows, runs_before, runs_before_each, too_big_to_replay
+from dashboard.analysis.week_findings import (
+    iso,
+    parsed_row,
+    replace_rows,
+    runs_before,
+    runs_before_each,
+    too_big_to_replay,
+    utc,
+)
 from dashboard.analysis.weeks import Week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
@@ -126,9 +134,8 @@ def _budgets(session: Session, project_id: int, week: Week, settings: Settings) 
         # The review shows the fewest workers that meet the budget, not the what-if table.
         b = budget.suite_budget(session, project_id, Window.before(week.end), settings, suite=suite,
                                 whatif_table=False)
-        out[suite] = {"budget_s": b.budget_s, "latest_s": b.latest_s, "trend_s_per_week": b.trend_s_per_week,
-                      "forecast_breach_date": iso(b.forecast_breach_date),
-                      "workers_needed": b.workers_needed, "status": b.status}
+        out[suite] = {name: getattr(b, name) for name in BUDGET_FIELDS}
+        out[suite]["forecast_breach_date"] = iso(b.forecast_breach_date)
     return out
 
 
@@ -146,11 +153,6 @@ def failures_by_test(session: Session, project_id: int, week: Week) -> dict[str,
         .group_by(Test.nodeid)
     ).all()
     return {nodeid: int(n) for nodeid, n in rows}
-
-
-def iso(value) -> str | None:
-    """``value.isoformat()``, None for None (the review's JSON-ready dates)."""
-    return value.isoformat() if value is not None else None
 
 
 def _regression(r: budget.Regression, project: str) -> dict:
@@ -230,17 +232,9 @@ def stored_parts(session: Session, project_id: int, week: Week, settings: Settin
     memo = session.info.setdefault("week_parts", {})
     key = (project_id, week.start, *row)
     if key not in memo:
-        memo[key] = _parsed(session.scalar(select(WeekPartsRow.parts).where(*where)))
+        memo[key] = parsed_row(session.scalar(select(WeekPartsRow.parts).where(*where)), FORMAT,
+                               WeekParts.from_json)
     return memo[key]
-
-
-def _parsed(data) -> WeekParts | None:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return None
-    try:
-        return WeekParts.from_json(data)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None  # not the shape this version writes (edited by hand, damaged): computed instead
 
 
 def parts_of(session: Session, project_id: int, project: str, week: Week, settings: Settings
@@ -297,7 +291,7 @@ def refresh_week_parts(engine: Engine, project_id: int, settings: Settings | Non
         weeks = wanted_weeks([r.started_at for r in runs])
         stored = dict(session.execute(select(WeekPartsRow.week_start, WeekPartsRow.fingerprint)
                                       .where(WeekPartsRow.project_id == project_id)).all())
-        stored = {_utc(k): v for k, v in stored.items()}
+        stored = {utc(k): v for k, v in stored.items()}
         config = _config(session, project_id, settings)
         counts = runs_before_each(runs, [w.end for w in weeks])
         current = {w.start: _fingerprint(counts[w.end], config) for w in weeks}
@@ -319,7 +313,3 @@ def refresh_week_parts(engine: Engine, project_id: int, settings: Settings | Non
 
 def _project_name(session: Session, project_id: int) -> str:
     return session.scalar(select(Project.name).where(Project.id == project_id))
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from dashboard.analysis import budget, flaky, interference, skips, week_findings, week_parts
 from dashboard.analysis.run_cache import cached_per_runs
 from dashboard.analysis.runs import pass_rate
-from dashboard.analysis.week_parts import LINKS, iso, week_runs
+from dashboard.analysis.week_findings import iso
+from dashboard.analysis.week_parts import LINKS, week_runs
 from dashboard.analysis.weeks import Week, last_complete_week, week_of
 from dashboard.analysis.window import Window
 from dashboard.settings import Settings
