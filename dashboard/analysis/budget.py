@@ -326,13 +326,13 @@ def _phases(runs: list[dict], included: list[dict]) -> dict:
 
 def lpt_makespan(durations: Sequence[float], workers: int) -> float:
     """Return the wall time of ``durations`` on ``workers`` workers scheduled longest-first (LPT)."""
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
     return _lpt(sorted(durations, reverse=True), workers)
 
 
 def _lpt(longest_first: Sequence[float], workers: int) -> float:
     """``lpt_makespan`` of durations already sorted longest first (sorting once serves many counts)."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     if not longest_first:
         return 0.0
     loads = [0.0] * min(workers, len(longest_first))
@@ -347,8 +347,6 @@ def what_if(durations: Sequence[float], overhead_s: float, budget_s: float,
     longest_first = sorted(durations, reverse=True)
     table = []
     for n in workers:
-        if n < 1:
-            raise ValueError("workers must be at least 1")
         wall = _lpt(longest_first, n) + overhead_s
         table.append({"workers": n, "wall_s": wall, "meets_budget": wall <= budget_s})
     return table, fewest_workers(longest_first, overhead_s, budget_s)
