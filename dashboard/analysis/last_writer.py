@@ -74,18 +74,13 @@ def fit(nearest: np.ndarray, Y: np.ndarray, units: int) -> tuple[np.ndarray, np.
     Returns per outcome vector and module: runs where it was the nearest writer, failures among
     them, and whether it was eliminated as neutral. The padding index ``units`` is always neutral.
     """
-    B, n = Y.shape
+    B = Y.shape[0]
     padded = np.where(nearest < 0, units, nearest)
     neutral = np.zeros((B, units + 1), dtype=bool)
     neutral[:, units] = True
-    rows = np.arange(n)
     offset = (np.arange(B) * (units + 1))[:, None]
     for _ in range(MAX_ROUNDS):
-        writes = ~neutral[:, padded]  # B x runs x DEPTH
-        first = writes.argmax(2)
-        found = writes[np.arange(B)[:, None], rows[None, :], first]
-        near = np.where(found, padded[rows[None, :], first], units)
-        keys = (near + offset).ravel()
+        keys = (_nearest_writer(padded, neutral) + offset).ravel()
         total = np.bincount(keys, minlength=B * (units + 1)).reshape(B, units + 1)
         fails = np.bincount(keys, weights=Y.ravel(), minlength=B * (units + 1)).reshape(B, units + 1)
         mixed = (fails > 0) & (fails < total)
@@ -94,6 +89,20 @@ def fit(nearest: np.ndarray, Y: np.ndarray, units: int) -> tuple[np.ndarray, np.
             break
         neutral |= new
     return total[:, :units], fails[:, :units].astype(np.int64), neutral[:, :units]
+
+
+def _nearest_writer(padded: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Return, per outcome vector (a row of ``neutral``) and run, the nearest module not neutral.
+
+    ``padded``: runs x DEPTH module indexes with the padding index (always neutral) for "none";
+    that index is the answer for a run with no writer left.
+    """
+    B, units = neutral.shape[0], neutral.shape[1] - 1
+    rows = np.arange(padded.shape[0])
+    writes = ~neutral[:, padded]  # B x runs x DEPTH
+    first = writes.argmax(2)
+    found = writes[np.arange(B)[:, None], rows[None, :], first]
+    return np.where(found, padded[rows[None, :], first], units)
 
 
 def statistic(total: np.ndarray, fails: np.ndarray, neutral: np.ndarray, rate: float) -> np.ndarray:
@@ -158,10 +167,7 @@ def analyse(
     if not members:
         return None
     # The nearest writer of each run, refitted: x marks runs it does not put down to the group.
-    padded = np.where(nearest < 0, units, nearest)
-    writes = ~np.append(neutral, True)[padded]
-    first = writes.argmax(1)
-    near = np.where(writes[np.arange(len(y)), first], padded[np.arange(len(y)), first], -1)
+    near = _nearest_writer(np.where(nearest < 0, units, nearest), np.append(neutral, True)[None, :])[0]
     in_group = np.isin(near, group)
     return {
         "kind": "state-setter" if setter else "polluter",
