@@ -540,8 +540,7 @@ def _search(
             break
         h = hyps[best_i]
         x = h.x & active
-        a, b = int((x & y).sum()), int((x & ~y).sum())
-        c, d = int((~h.x & active & y).sum()), int((~h.x & active & ~y).sum())
+        a, b, c, d = _table(h.x, y, active)
         p = exact_p(a, a + b + c + d, a + b, a + c)
         if np.isfinite(score[best_i, 0]):
             # Only what the shuffled search could also have found counts towards the signal: a
@@ -581,7 +580,6 @@ def _search(
     model_errors = int((y & ~covered).sum() + (~y & covered & ~excused).sum())
     pos_errors = position_errors(np.array([o.position for o in obs]), y)
     strata = np.array([o.stratum for o in obs])
-    ids = [o.run_id for o in obs]
     found: list[dict] = []
     for s in kept:
         h, x, act = hyps[s["i"]], s["x"], s["active"]
@@ -589,7 +587,6 @@ def _search(
         strong = s["q"] <= ALPHA and pos_errors > model_errors
         unexplained_passes = 0 if s["cleaners"] else b
         precision = a / (a + unexplained_passes) if a + unexplained_passes else 0.0
-        when = [obs[i].started_at for i in np.flatnonzero(x & y)]
         found.append(
             {
                 "kind": h.kind,
@@ -605,18 +602,8 @@ def _search(
                 "shared_prior": bool(prior_cols[s["i"]]),
                 "more_runs": 0 if strong else _more_runs(a, b, c, d, int(family_size[s["i"]]), len(obs)),
                 "confidence": round(float((1 - min(s["q"], signal_p)) * precision), 4),
-                "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
-                "consistent": b == 0 and c == 0,
+                **_evidence(h.x, y, act, obs),
                 "cleaners": s["cleaners"],
-                # Named by the cause's presence: for a state-setter the cause is the setter's
-                # absence, so "failed_with" are runs where the setter did NOT run first.
-                "examples": {
-                    "failed_with": [ids[i] for i in np.flatnonzero(x & y)][-5:],
-                    "passed_without": [ids[i] for i in np.flatnonzero(~h.x & act & ~y)][-5:],
-                    "passed_with": [ids[i] for i in np.flatnonzero(x & ~y)][-5:],
-                },
-                "first_seen_at": min(when) if when else None,
-                "last_seen_at": max(when) if when else None,
                 "explained_by_earlier": len(found),
                 "position_errors": pos_errors,
                 "model_errors": model_errors,
@@ -624,6 +611,34 @@ def _search(
             }
         )
     return found, None
+
+
+def _table(hx: np.ndarray, y: np.ndarray, active: np.ndarray) -> tuple[int, int, int, int]:
+    """The 2x2 of a cause's presence ``hx`` against the victim failing ``y``, over the ``active`` runs:
+    failed and passed with it, failed and passed without it."""
+    x, rest = hx & active, ~hx & active
+    return int((x & y).sum()), int((x & ~y).sum()), int((rest & y).sum()), int((rest & ~y).sum())
+
+
+def _evidence(hx: np.ndarray, y: np.ndarray, active: np.ndarray, obs: list[Observation]) -> dict:
+    """A cause's card evidence over the ``active`` runs: its 2x2 counts, example runs and when it was
+    first and last seen with the victim failing."""
+    a, b, c, d = _table(hx, y, active)
+    x, ids = hx & active, [o.run_id for o in obs]
+    when = [obs[i].started_at for i in np.flatnonzero(x & y)]
+    return {
+        "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
+        "consistent": b == 0 and c == 0,
+        # Named by the cause's presence: for a state-setter the cause is the setter's absence, so
+        # "failed_with" are runs where the setter did NOT run first.
+        "examples": {
+            "failed_with": [ids[i] for i in np.flatnonzero(x & y)][-5:],
+            "passed_without": [ids[i] for i in np.flatnonzero(~hx & active & ~y)][-5:],
+            "passed_with": [ids[i] for i in np.flatnonzero(x & ~y)][-5:],
+        },
+        "first_seen_at": min(when) if when else None,
+        "last_seen_at": max(when) if when else None,
+    }
 
 
 def _best(obs, hyps, score, y, active, min_a, family_log) -> tuple[int | None, list[int]]:
@@ -958,15 +973,13 @@ def last_writer_cause(obs: list[Observation], victim: int, modules: Mapping[int,
     found = last_writer.analyse([o.before for o in obs], y, modules, seed=victim * 7919 + len(obs))
     if found is None:
         return None
-    x = found["x"]
-    a, b = int((x & y).sum()), int((x & ~y).sum())
-    c, d = int((~x & y).sum()), int((~x & ~y).sum())
-    model_errors = b + c
+    evidence = _evidence(found["x"], y, np.ones(len(obs), dtype=bool), obs)
+    counts = evidence["counts"]
+    a, b = counts["fail_with"], counts["pass_with"]
+    model_errors = b + counts["fail_without"]
     pos_errors = position_errors(np.array([o.position for o in obs]), y)
     if pos_errors <= model_errors:
         return None
-    ids = [o.run_id for o in obs]
-    when = [obs[i].started_at for i in np.flatnonzero(x & y)]
     perm_p = found["perm_p"]
     precision = a / (a + b) if a + b else 0.0
     return {
@@ -986,16 +999,8 @@ def last_writer_cause(obs: list[Observation], victim: int, modules: Mapping[int,
         "shared_prior": False,
         "more_runs": 0,
         "confidence": round((1 - perm_p) * precision * found["repeated"] / max(1, len(found["modules"])), 4),
-        "counts": {"fail_with": a, "pass_with": b, "fail_without": c, "pass_without": d},
-        "consistent": b == 0 and c == 0,
+        **evidence,
         "cleaners": [],
-        "examples": {
-            "failed_with": [ids[i] for i in np.flatnonzero(x & y)][-5:],
-            "passed_without": [ids[i] for i in np.flatnonzero(~x & ~y)][-5:],
-            "passed_with": [ids[i] for i in np.flatnonzero(x & ~y)][-5:],
-        },
-        "first_seen_at": min(when) if when else None,
-        "last_seen_at": max(when) if when else None,
         "explained_by_earlier": 0,
         "position_errors": pos_errors,
         "model_errors": model_errors,
